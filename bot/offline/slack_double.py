@@ -1,0 +1,726 @@
+"""A loopback stand-in for the Slack Web API and response_url hooks, over real HTTP.
+
+The end-to-end tests, `whose-key demo` and the benchmarks point the bot's processes at this
+server (`SLACK_API_URL=double.base_url`, response URLs from `new_response_url()`), so every
+request crosses a real socket exactly as it would to Slack, and the double records it for
+assertions. It answers like Slack does where the bot can tell the difference: `ok: false`
+errors on HTTP 200, `X-OAuth-Scopes` on every Web API answer, 429 with `Retry-After` when a
+test scripts one, and `used_url` once a response_url has taken its five posts.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlsplit
+
+# Scopes the bot's manifest asks for; tests that probe scope checks pass their own.
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "im:history",
+    "im:read",
+    "im:write",
+    "reactions:write",
+    "users:read",
+    "users:read.email",
+    "usergroups:read",
+)
+
+# Slack lets a response_url take this many posts (within 30 minutes) before answering used_url.
+RESPONSE_URL_MAX_POSTS = 5
+
+# First message ts handed out; fixed so demo output and failures read the same run to run.
+FIRST_TS_MICROS = 1_700_000_000_000_100
+
+# Step between consecutive message timestamps, in microseconds (Slack's ts has 6 decimals).
+TS_STEP_MICROS = 100
+
+# What a recorded token is replaced with, so failure output and logs never carry a secret.
+REDACTED = "[REDACTED]"
+
+# How much of each call the TimeoutError summary shows, so a failure stays readable.
+SUMMARY_BODY_CHARS = 160
+
+# Web API methods that answer without a token, as on real Slack.
+UNAUTHENTICATED_METHODS = frozenset({"api.test"})
+
+ApiHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the double received, and what it answered."""
+
+    kind: str  # "api" for /api/<method>, "hook" for response_url posts
+    name: str  # the Web API method (e.g. "chat.postMessage") or the hook path ("/hooks/abc")
+    url: str  # full URL path requested, query string included
+    headers: dict[str, str]  # lower-cased names; the Authorization value is redacted
+    body: dict[str, Any]  # parsed JSON or form body; {} when empty or unparseable
+    raw_body: str  # as received, with any token redacted
+    status: int  # HTTP status the double answered with
+    at: float  # time.time() when received
+    query: dict[str, Any] = field(default_factory=dict)  # parsed query string
+    response: dict[str, Any] | str | None = None  # the body the double answered with
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """Query and body arguments together, the body winning, as Slack reads them."""
+        return {**self.query, **self.body}
+
+    @property
+    def ok(self) -> bool:
+        """True when the double answered 2xx and, for the Web API, `ok: true`."""
+        if not 200 <= self.status < 300:
+            return False
+        if self.kind == "api":
+            return isinstance(self.response, dict) and self.response.get("ok") is True
+        return True
+
+
+@dataclass
+class Reply:
+    """A scripted answer: dict bodies go out as JSON, str bodies as text/plain."""
+
+    status: int = 200
+    body: dict[str, Any] | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _SlackError(Exception):
+    """A Slack `ok: false` answer raised from inside a method handler."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its SlackDouble and never blocks exit."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], double: SlackDouble) -> None:
+        super().__init__(address, _Handler)
+        self.double = double
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Hands each request to the double; keeps http.server's chatter off stderr."""
+
+    # HTTP/1.1 so keep-alive clients (benchmarks) reuse connections; every answer sets length.
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        """Serve a GET; the Web API accepts its arguments in the query string."""
+        self.server.double._handle(self)
+
+    def do_POST(self) -> None:
+        """Serve a POST to the Web API or a response_url."""
+        self.server.double._handle(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: request lines carry query strings, which may carry tokens."""
+
+
+class SlackDouble:
+    """A recording, scriptable Slack Web API and response_url server on loopback."""
+
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",  # noqa: S107 - a fake token, only valid here
+        host: str = "127.0.0.1",
+        port: int = 0,
+        users_by_email: dict[str, str] | None = None,
+        bot_user_id: str = "UWHOSEKEY",
+        team_id: str = "T0TEST",
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        bot_id: str = "BWHOSEKEY",
+    ) -> None:
+        self.token = token
+        self.host = host
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.team_id = team_id
+        self.scopes = scopes
+        self._requested_port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        # One lock guards all mutable state; the Condition wakes wait_for on each new call.
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._calls: list[RecordedCall] = []
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._hook_uses: dict[str, int] = defaultdict(int)
+        # Emails match case-insensitively on Slack, so they are stored lower-cased.
+        self._users_by_email: dict[str, str] = {e.lower(): uid for e, uid in (users_by_email or {}).items()}
+        self._usergroups: dict[str, list[str]] = {}
+        self._ts_counter = itertools.count()
+        self._methods: dict[str, ApiHandler] = {
+            "api.test": self._api_test,
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.open": self._conversations_open,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "users.info": self._users_info,
+            "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
+            "usergroups.users.list": self._usergroups_users_list,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SlackDouble:
+        """Bind and serve in a daemon thread; a no-op when already running."""
+        if self._server is not None:
+            return self
+        self._server = _Server((self.host, self._requested_port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"slack-double:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket; safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SlackDouble:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound port (the OS picks one when constructed with port 0)."""
+        if self._server is None:
+            raise RuntimeError("SlackDouble is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port, e.g. http://127.0.0.1:53122."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Web API base URL for WebClient(base_url=...), with the trailing slash it wants."""
+        return f"{self.origin}/api/"
+
+    def new_response_url(self) -> str:
+        """A fresh response_url on this double, unique per call."""
+        return f"{self.origin}/hooks/{uuid.uuid4().hex}"
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def script(self, method_or_hook: str, *replies: Reply) -> None:
+        """Queue one-shot replies for a Web API method or a hook path/URL, used in order."""
+        key = self._script_key(method_or_hook)
+        with self._lock:
+            self._scripts[key].extend(replies)
+
+    def add_user(self, email: str, user_id: str) -> None:
+        """Make users.lookupByEmail and users.info know this member."""
+        with self._lock:
+            self._users_by_email[email.lower()] = user_id
+
+    def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
+        """Set the members usergroups.users.list returns for a user group."""
+        with self._lock:
+            self._usergroups[group_id] = list(user_ids)
+
+    def register_method(self, method: str, handler: ApiHandler) -> None:
+        """Answer a Web API method with handler(args) -> response fields (ok added)."""
+        with self._lock:
+            self._methods[method] = handler
+
+    def reset(self) -> None:
+        """Forget recorded calls, scripts and response_url use counts (not users or groups)."""
+        with self._lock:
+            self._calls.clear()
+            self._scripts.clear()
+            self._hook_uses.clear()
+            self._changed.notify_all()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """A snapshot of every recorded call, oldest first."""
+        with self._lock:
+            return list(self._calls)
+
+    def api_calls(self, method: str | None = None) -> list[RecordedCall]:
+        """Recorded Web API calls, optionally only those to one method."""
+        return _api_calls(self.calls, method)
+
+    def hook_posts(self, response_url: str) -> list[RecordedCall]:
+        """Recorded posts to one response_url (full URL or /hooks/<id> path)."""
+        return _hook_posts(self.calls, _path_of(response_url))
+
+    def wait_for(
+        self,
+        predicate: Callable[[list[RecordedCall]], bool],
+        timeout: float = 15.0,
+    ) -> list[RecordedCall]:
+        """Block until predicate(calls) holds and return the calls; TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                snapshot = list(self._calls)
+                if predicate(snapshot):
+                    return snapshot
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(_timeout_summary(timeout, snapshot))
+                self._changed.wait(remaining)
+
+    def wait_for_hook(self, response_url: str, count: int = 1, timeout: float = 15.0) -> list[RecordedCall]:
+        """Block until a response_url has received count posts and return them."""
+        path = _path_of(response_url)
+        calls = self.wait_for(lambda cs: len(_hook_posts(cs, path)) >= count, timeout)
+        return _hook_posts(calls, path)
+
+    def wait_for_api(self, method: str, count: int = 1, timeout: float = 15.0) -> list[RecordedCall]:
+        """Block until a Web API method has been called count times and return those calls."""
+        calls = self.wait_for(lambda cs: len(_api_calls(cs, method)) >= count, timeout)
+        return _api_calls(calls, method)
+
+    # -- request handling --------------------------------------------------------------------
+
+    def _handle(self, request: _Handler) -> None:
+        """Parse, answer and record one request."""
+        at = time.time()
+        split = urlsplit(request.path)
+        path = split.path
+        query = _parse_form(split.query)
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body, parse_error = _parse_body(raw, headers.get("content-type", ""))
+
+        kind, name = "other", path
+        try:
+            if path.startswith("/api/") and len(path) > len("/api/"):
+                kind, name = "api", path[len("/api/") :]
+                reply = self._answer_api(name, headers, query, body, parse_error)
+            elif path.startswith("/hooks/") and len(path) > len("/hooks/"):
+                kind, name = "hook", path
+                reply = self._answer_hook(path, request.command, body, parse_error)
+            else:
+                reply = Reply(404, "not_found")
+        except Exception as err:  # a bug here must reach the client as a 500, not hang it
+            # Answer like a Slack outage so the caller sees a 500 and the call is on record.
+            reply = Reply(500, f"slack double error: {type(err).__name__}: {err}")
+
+        status, out_headers, payload = _encode(reply)
+        presented = _presented_token(headers, {**query, **body})
+        self._record(
+            RecordedCall(
+                kind=kind,
+                name=name,
+                url=_redact(request.path, presented),
+                headers=_redact_headers(headers),
+                body=_redact_args(body),
+                raw_body=_redact(raw.decode("utf-8", errors="replace"), presented),
+                status=status,
+                at=at,
+                query=_redact_args(query),
+                response=reply.body,
+            )
+        )
+        try:
+            request.send_response(status)
+            for name_, value in out_headers.items():
+                request.send_header(name_, value)
+            request.send_header("Content-Length", str(len(payload)))
+            request.end_headers()
+            request.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (e.g. its timeout fired); the call is recorded regardless.
+            request.close_connection = True
+
+    def _answer_api(
+        self,
+        method: str,
+        headers: dict[str, str],
+        query: dict[str, Any],
+        body: dict[str, Any],
+        parse_error: bool,
+    ) -> Reply:
+        """The Web API's answer: a scripted reply if queued, else Slack's default behaviour."""
+        scope_headers = {"X-OAuth-Scopes": ",".join(self.scopes)}
+        scripted = self._next_script(f"api:{method}")
+        if scripted is not None:
+            return Reply(scripted.status, scripted.body, {**scope_headers, **scripted.headers})
+        args = {**query, **body}
+        with self._lock:
+            handler = self._methods.get(method)
+        if handler is None:
+            return Reply(200, {"ok": False, "error": "unknown_method"}, scope_headers)
+        if parse_error:
+            return Reply(200, {"ok": False, "error": "invalid_json"}, scope_headers)
+        if method not in UNAUTHENTICATED_METHODS:
+            auth_error = self._auth_error(headers, args)
+            if auth_error is not None:
+                return Reply(200, {"ok": False, "error": auth_error}, scope_headers)
+        try:
+            fields = handler(args)
+        except _SlackError as err:
+            return Reply(200, {"ok": False, "error": err.error}, scope_headers)
+        return Reply(200, {"ok": True, **fields}, scope_headers)
+
+    def _answer_hook(self, path: str, verb: str, body: dict[str, Any], parse_error: bool) -> Reply:
+        """A response_url's answer: scripted, else "ok" until its five posts are used."""
+        if verb != "POST":
+            return Reply(404, "not_found")
+        # A scripted reply wins even over used_url: the test asked for exactly that answer.
+        reply = self._next_script(f"hook:{path}")
+        with self._lock:
+            if reply is None and self._hook_uses[path] >= RESPONSE_URL_MAX_POSTS:
+                return Reply(404, "used_url")
+            if reply is None and parse_error:
+                reply = Reply(400, "invalid_payload")
+            elif reply is None and not any(k in body for k in ("text", "blocks", "attachments", "delete_original")):
+                reply = Reply(400, "no_text")
+            elif reply is None:
+                reply = Reply(200, "ok")
+            # Only accepted posts spend the URL, so a failed post can be retried.
+            if 200 <= reply.status < 300:
+                self._hook_uses[path] += 1
+        return reply
+
+    def _auth_error(self, headers: dict[str, str], args: dict[str, Any]) -> str | None:
+        """Slack's auth error for this request, or None when the token is right."""
+        presented = _presented_token(headers, args)
+        if not presented:
+            return "not_authed"
+        return None if presented == self.token else "invalid_auth"
+
+    def _next_script(self, key: str) -> Reply | None:
+        """Pop the next scripted reply for a key, if any."""
+        with self._lock:
+            queue = self._scripts.get(key)
+            return queue.popleft() if queue else None
+
+    def _record(self, call: RecordedCall) -> None:
+        """Append a call and wake anyone waiting on the recording."""
+        with self._changed:
+            self._calls.append(call)
+            self._changed.notify_all()
+
+    def _next_ts(self) -> str:
+        """A unique, increasing message timestamp like 1700000000.000100."""
+        with self._lock:
+            micros = FIRST_TS_MICROS + next(self._ts_counter) * TS_STEP_MICROS
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    @staticmethod
+    def _script_key(method_or_hook: str) -> str:
+        """Normalize "chat.postMessage", "/api/x", "/hooks/id" or a full URL to a script key."""
+        path = _path_of(method_or_hook)
+        if path.startswith("/hooks/"):
+            return f"hook:{path}"
+        if path.startswith("/api/"):
+            return f"api:{path[len('/api/') :]}"
+        return f"api:{method_or_hook}"
+
+    # -- default Web API methods ---------------------------------------------------------------
+
+    def _api_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Echo the arguments, minus any token, like api.test."""
+        return {"args": {k: v for k, v in args.items() if k != "token"}}
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Identify the bot, as auth.test does."""
+        return {
+            "url": "https://whose-key-test.slack.com/",
+            "team": "whose-key test",
+            "user": "whose-key",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept a message and hand back its channel and a fresh ts."""
+        channel = _dm_channel(_require(args, "channel", "channel_not_found"))
+        if not any(args.get(k) for k in ("text", "blocks", "attachments")):
+            raise _SlackError("no_text")
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": args.get("text", ""),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "team": self.team_id,
+            "ts": ts,
+        }
+        for optional in ("blocks", "attachments", "thread_ts", "metadata"):
+            if optional in args:
+                message[optional] = args[optional]
+        return {"channel": channel, "ts": ts, "message": message}
+
+    def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept an ephemeral message for one user."""
+        _require(args, "channel", "channel_not_found")
+        _require(args, "user", "user_not_in_channel")
+        if not any(args.get(k) for k in ("text", "blocks", "attachments")):
+            raise _SlackError("no_text")
+        return {"message_ts": self._next_ts()}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept an edit of an earlier message."""
+        channel = _require(args, "channel", "channel_not_found")
+        ts = _require(args, "ts", "message_not_found")
+        text = args.get("text", "")
+        return {"channel": channel, "ts": ts, "text": text, "message": {"text": text}}
+
+    def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept a deletion."""
+        channel = _require(args, "channel", "channel_not_found")
+        ts = _require(args, "ts", "message_not_found")
+        return {"channel": channel, "ts": ts}
+
+    def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A permalink in Slack's archives/<channel>/p<ts digits> shape."""
+        channel = _require(args, "channel", "channel_not_found")
+        ts = _require(args, "message_ts", "message_not_found")
+        digits = str(ts).replace(".", "")
+        permalink = f"https://whose-key-test.slack.com/archives/{channel}/p{digits}"
+        return {"channel": channel, "permalink": permalink}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Open (or reuse) a DM: the channel ID mirrors the user ID with a D prefix."""
+        if args.get("channel"):
+            return {"channel": {"id": args["channel"]}, "already_open": True}
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if not users:
+            raise _SlackError("users_list_not_supplied")
+        return {"channel": {"id": _dm_channel(users[0])}, "no_op": True, "already_open": True}
+
+    def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Find a member by email, case-insensitively, as Slack does."""
+        email_ = str(_require(args, "email", "invalid_arguments"))
+        with self._lock:
+            user_id = self._users_by_email.get(email_.lower())
+        if user_id is None:
+            raise _SlackError("users_not_found")
+        return {"user": self._user(user_id, email_.lower())}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Describe a known member (added by email, or the bot itself)."""
+        user_id = str(_require(args, "user", "user_not_found"))
+        with self._lock:
+            emails = [e for e, uid in self._users_by_email.items() if uid == user_id]
+        if emails:
+            return {"user": self._user(user_id, emails[0])}
+        if user_id == self.bot_user_id:
+            bot = self._user(user_id, None)
+            bot.update(name="whose-key", is_bot=True)
+            return {"user": bot}
+        raise _SlackError("user_not_found")
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept a reaction on a message."""
+        _require(args, "channel", "channel_not_found")
+        _require(args, "timestamp", "no_item_specified")
+        _require(args, "name", "invalid_name")
+        return {}
+
+    def _reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Accept removing a reaction from a message."""
+        return self._reactions_add(args)
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Members of a user group, [] unless set with set_usergroup."""
+        group = str(_require(args, "usergroup", "invalid_arguments"))
+        with self._lock:
+            return {"users": list(self._usergroups.get(group, []))}
+
+    def _user(self, user_id: str, email_: str | None) -> dict[str, Any]:
+        """A plausible users.* member object."""
+        name = email_.split("@", 1)[0] if email_ else user_id.lower()
+        profile: dict[str, Any] = {"real_name": name, "display_name": name}
+        if email_:
+            profile["email"] = email_
+        return {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": name,
+            "deleted": False,
+            "is_bot": False,
+            "tz": "Etc/UTC",
+            "profile": profile,
+        }
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _api_calls(calls: list[RecordedCall], method: str | None) -> list[RecordedCall]:
+    """Web API calls among calls, optionally for one method."""
+    return [c for c in calls if c.kind == "api" and (method is None or c.name == method)]
+
+
+def _hook_posts(calls: list[RecordedCall], path: str) -> list[RecordedCall]:
+    """Hook posts among calls to one /hooks/<id> path."""
+    return [c for c in calls if c.kind == "hook" and c.name == path]
+
+
+def _path_of(url_or_path: str) -> str:
+    """The path of a full URL, or the input when it already is a path or a name."""
+    return urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
+
+
+def _require(args: dict[str, Any], name: str, error: str) -> Any:
+    """An argument's value, or the Slack error a missing one earns."""
+    value = args.get(name)
+    if value in (None, "", [], {}):
+        raise _SlackError(error)
+    return value
+
+
+def _dm_channel(channel: Any) -> str:
+    """Slack posts to a member ID in the app's DM with them; mirror that as D<suffix>."""
+    text = str(channel)
+    return "D" + text[1:] if text[:1] in ("U", "W") else text
+
+
+def _parse_form(text: str) -> dict[str, Any]:
+    """Form fields as str, or list[str] when a field repeats; JSON-looking values stay str."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if key not in out:
+            out[key] = value
+        elif isinstance(out[key], list):
+            out[key].append(value)
+        else:
+            out[key] = [out[key], value]
+    return out
+
+
+def _parse_multipart(raw: bytes, content_type: str) -> dict[str, Any]:
+    """Text fields of a multipart/form-data body (slack_sdk uses it for data= calls)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
+    out: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            out[str(name)] = payload.decode("utf-8", errors="replace")
+    return out
+
+
+def _parse_body(raw: bytes, content_type: str) -> tuple[dict[str, Any], bool]:
+    """Parse a JSON, form or multipart body; returns (fields, True when JSON was malformed)."""
+    if not raw.strip():
+        return {}, False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    text = raw.decode("utf-8", errors="replace")
+    if mime == "multipart/form-data":
+        return _parse_multipart(raw, content_type), False
+    if mime == "application/json" or (not mime and text.lstrip().startswith("{")):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            return {}, True
+        return (parsed, False) if isinstance(parsed, dict) else ({}, True)
+    return _parse_form(text), False
+
+
+def _encode(reply: Reply) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and bytes for a Reply."""
+    headers = dict(reply.headers)
+    if isinstance(reply.body, dict):
+        payload = json.dumps(reply.body).encode("utf-8")
+        headers.setdefault("Content-Type", "application/json; charset=utf-8")
+    elif isinstance(reply.body, str):
+        payload = reply.body.encode("utf-8")
+        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    else:
+        payload = b""
+    return reply.status, headers, payload
+
+
+def _presented_token(headers: dict[str, str], args: dict[str, Any]) -> str:
+    """The token a request carries: the Bearer header first, then a token field."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[len("bearer ") :].strip()
+    token = args.get("token")
+    return token if isinstance(token, str) else ""
+
+
+def _redact(text: str, token: str) -> str:
+    """Text with a token (raw or form-encoded) replaced, so it can be shown safely."""
+    if not token:
+        return text
+    return text.replace(token, REDACTED).replace(quote_plus(token), REDACTED)
+
+
+def _redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers with the Authorization value hidden but its scheme kept for assertions."""
+    out = dict(headers)
+    if "authorization" in out:
+        scheme = out["authorization"].split(" ", 1)[0]
+        out["authorization"] = f"{scheme} {REDACTED}"
+    return out
+
+
+def _redact_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments with a token field hidden."""
+    return {k: (REDACTED if k == "token" else v) for k, v in args.items()}
+
+
+def _timeout_summary(timeout: float, calls: list[RecordedCall]) -> str:
+    """A readable list of what did arrive, for a wait that timed out."""
+    lines = [f"SlackDouble: condition not met within {timeout:g}s; {len(calls)} call(s) so far:"]
+    for call in calls:
+        args = json.dumps(call.args, default=str)
+        if len(args) > SUMMARY_BODY_CHARS:
+            args = args[: SUMMARY_BODY_CHARS - 3] + "..."
+        error = ""
+        if isinstance(call.response, dict) and call.response.get("ok") is False:
+            error = f" error={call.response.get('error')}"
+        elif isinstance(call.response, str) and not 200 <= call.status < 300:
+            error = f" error={call.response}"
+        lines.append(f"  {call.kind} {call.name} -> {call.status}{error} {args}")
+    return "\n".join(lines)

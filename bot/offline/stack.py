@@ -1,0 +1,247 @@
+"""The whole bot running locally on real parts: a throwaway Redis, a moto server with a seeded
+organization, the loopback Slack, and the `web` and `worker` processes started as the Procfile
+starts them. Used by `whose-key demo`, the end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bot.offline.moto_org import (
+    DEMO_ORGANIZATION,
+    DEMO_SLACK_USERS,
+    AccountSpec,
+    MotoServer,
+    SeededOrg,
+    seed_organization,
+)
+from bot.offline.ports import free_port, wait_for_port
+from bot.offline.redis_server import RedisServer
+from bot.offline.slack_double import SlackDouble
+
+SIGNING_SECRET = "offline-signing-secret"  # noqa: S105 - only ever used against local processes
+BOT_TOKEN = "xoxb-offline-token"  # noqa: S105
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if ":" in line and not line.lstrip().startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def sign(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Headers Slack would send with this body (v0 HMAC-SHA256 signature)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + ts.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: str
+    elapsed: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) -> HttpResult:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return HttpResult(response.status, response.read().decode(), time.perf_counter() - started)
+    except urllib.error.HTTPError as exc:
+        return HttpResult(exc.code, exc.read().decode(), time.perf_counter() - started)
+
+
+def http_get(url: str, timeout: float = 10) -> HttpResult:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return HttpResult(response.status, response.read().decode(), time.perf_counter() - started)
+    except urllib.error.HTTPError as exc:
+        return HttpResult(exc.code, exc.read().decode(), time.perf_counter() - started)
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Stack:
+    """Start with start(); `web_url`, `slack`, `org`, `redis` and `moto` are then ready."""
+
+    accounts: Iterable[AccountSpec] | None = None
+    workers: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    seed: bool = True
+
+    def __post_init__(self) -> None:
+        self.redis = RedisServer()
+        self.moto = MotoServer()
+        self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS))
+        self.port = free_port()
+        self.org: SeededOrg | None = None
+        self.processes: list[Process] = []
+        self._logs = tempfile.TemporaryDirectory(prefix="whose-key-logs-")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment the Procfile's processes run with: settings only, no defaults guessed."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "WHOSE_KEY_"))}
+        env.update(self.moto.env())
+        env.update(
+            {
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": self.slack.base_url,
+                "REDIS_URL": self.redis.url,
+                "PORT": str(self.port),
+                "WEB_CONCURRENCY": "2",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> Stack:
+        self.redis.start()
+        self.moto.start()
+        self.slack.start()
+        if self.seed:
+            self.org = seed_organization(self.moto, self.accounts or DEMO_ORGANIZATION)
+        self.start_process("web")
+        for _ in range(self.workers):
+            self.start_process("worker")
+        wait_for_port(self.port, timeout=30)
+        self.wait_for_workers(self.workers)
+        return self
+
+    def start_process(self, kind: str) -> Process:
+        """Start one process exactly as the Procfile's `kind` line says."""
+        command = read_procfile()[kind]
+        index = sum(1 for p in self.processes if p.name.startswith(kind))
+        log_path = Path(self._logs.name) / f"{kind}-{index}.log"
+        log_file: IO[bytes] = log_path.open("wb")
+        argv = shlex.split(command)
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        popen = subprocess.Popen(
+            argv, cwd=PROJECT_ROOT, env=self.env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        process = Process(f"{kind}-{index}", popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def wait_for_workers(self, count: int, timeout: float = 30) -> None:
+        from redis import Redis
+        from rq import Worker
+
+        connection = Redis.from_url(self.redis.url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(Worker.all(connection=connection)) >= count:
+                return
+            dead = [p for p in self.processes if not p.alive()]
+            if dead:
+                raise RuntimeError(f"{dead[0].name} exited:\n{dead[0].log()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{count} worker(s) did not register within {timeout}s")
+
+    def kill(self, process: Process, sig: int = signal.SIGKILL) -> None:
+        if process.alive():
+            os.killpg(process.popen.pid, sig)
+            process.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.alive():
+                try:
+                    os.killpg(process.popen.pid, signal.SIGTERM)
+                    process.popen.wait(timeout=10)
+                except (subprocess.TimeoutExpired, ProcessLookupError):
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+        self.processes.clear()
+        self.slack.stop()
+        self.moto.stop()
+        self.redis.close()
+        self._logs.cleanup()
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- Driving it as Slack would -------------------------------------------------------------
+
+    def slash_command(
+        self,
+        text: str,
+        *,
+        user_id: str = "U0ASKER01",
+        channel_id: str = "C0INCIDENT",
+        response_url: str | None = None,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+    ) -> tuple[HttpResult, str]:
+        """POST a signed `/whose-key` to the web app; returns its reply and the response_url."""
+        response_url = response_url or self.slack.new_response_url()
+        form = {
+            "token": "deprecated-verification-token",
+            "team_id": "T0TEST",
+            "team_domain": "acme",
+            "channel_id": channel_id,
+            "channel_name": "incident",
+            "user_id": user_id,
+            "user_name": "asker",
+            "command": "/whose-key",
+            "text": text,
+            "api_app_id": "A0WHOSEKEY",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+        body = urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret, timestamp)}
+        return http_post(self.web_url + "/slack/events", body, headers), response_url
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)

@@ -1,0 +1,55 @@
+"""Hand work to the workers: one place that knows queue names, job paths and retry policy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Callback, Queue, Retry
+from rq.serializers import JSONSerializer
+
+from workers.constants import (
+    FAILURE_TTL,
+    LOOKUP_JOB_TIMEOUT,
+    LOOKUP_QUEUE,
+    LOOKUP_RETRIES,
+    LOOKUP_RETRY_INTERVALS,
+    RESULT_TTL,
+)
+
+LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
+LOOKUP_FAILED_CALLBACK = "workers.jobs.lookup.report_failure"
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JobQueue:
+    """Enqueues jobs with JSON-safe arguments only (the JSON serializer enforces it)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.lookups = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer)
+
+    def enqueue_lookup(self, request: dict[str, Any]) -> str:
+        job = self.lookups.enqueue(
+            LOOKUP_JOB,
+            request,
+            job_id=f"lookup-{request['request_id']}",
+            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
+            job_timeout=LOOKUP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            on_failure=Callback(LOOKUP_FAILED_CALLBACK),
+            description=f"lookup {len(request['keys'])} key(s) for {request.get('asked_by')}",
+        )
+        return str(job.id)
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except RedisError:
+            return False

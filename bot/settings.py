@@ -1,0 +1,156 @@
+"""Every setting of whose-key, read from the environment in this one place."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
+DEFAULT_SWEEP_INTERVAL = 3600
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+# IAM role names: letters, digits and +=,.@_- up to 64 characters.
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    port: int = 3000
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    events_token: str | None = None
+    allowed_channels: frozenset[str] = field(default_factory=frozenset)
+    allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
+    audit_channel: str | None = None
+    sweep_interval: int = DEFAULT_SWEEP_INTERVAL
+
+    def __repr__(self) -> str:
+        # Secrets never reach a log line, not even through a debug repr.
+        return (
+            f"Settings(slack_api_url={self.slack_api_url!r}, redis_url={_redact_url(self.redis_url)!r}, "
+            f"port={self.port}, role_name={self.role_name!r}, socket_mode={self.slack_app_token is not None}, "
+            f"allowed_channels={sorted(self.allowed_channels)}, "
+            f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
+            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval})"
+        )
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        require_slack: bool = True,
+        require_signing_secret: bool = True,
+    ) -> Settings:
+        """Read and check every variable; raise SettingsError naming the first bad one."""
+        env = os.environ if environ is None else environ
+        get = _Reader(env)
+
+        bot_token = get.text("SLACK_BOT_TOKEN")
+        if require_slack and not bot_token:
+            raise SettingsError("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
+        if bot_token and not bot_token.startswith("xox"):
+            raise SettingsError("SLACK_BOT_TOKEN does not look like a Slack token (xoxb-...)")
+
+        app_token = get.text("SLACK_APP_TOKEN")
+        if app_token and not app_token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN does not look like an app-level token (xapp-...)")
+
+        signing_secret = get.text("SLACK_SIGNING_SECRET")
+        if require_slack and require_signing_secret and not app_token and not signing_secret:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+
+        return cls(
+            slack_bot_token=bot_token or "",
+            slack_signing_secret=signing_secret,
+            slack_app_token=app_token,
+            slack_api_url=get.url("SLACK_API_URL", DEFAULT_SLACK_API_URL, ("http", "https")),
+            redis_url=get.url("REDIS_URL", DEFAULT_REDIS_URL, ("redis", "rediss", "unix")),
+            port=get.integer("PORT", 3000, minimum=1, maximum=65535),
+            role_name=get.matching("WHOSE_KEY_ROLE_NAME", DEFAULT_ROLE_NAME, _ROLE_NAME, "an IAM role name"),
+            external_id=get.text("WHOSE_KEY_EXTERNAL_ID"),
+            events_token=get.text("WHOSE_KEY_EVENTS_TOKEN"),
+            allowed_channels=get.id_list("WHOSE_KEY_ALLOWED_CHANNELS", _CHANNEL_ID, "channel IDs like C0123ABCD"),
+            allowed_usergroups=get.id_list(
+                "WHOSE_KEY_ALLOWED_USERGROUPS", _USERGROUP_ID, "user group IDs like S0123ABCD"
+            ),
+            audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
+            sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
+        )
+
+    @property
+    def slack_api_origin(self) -> str:
+        """scheme://host[:port] of the Slack Web API, to recognise its response URLs."""
+        parsed = urlparse(self.slack_api_url)
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+
+class _Reader:
+    """Typed getters over an environment mapping; each raises SettingsError naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise SettingsError(f"{name} must be {bounds}, got {value}")
+        return value
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        raw = self.text(name) or default
+        parsed = urlparse(raw)
+        if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+            raise SettingsError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+
+    def matching(self, name: str, default: str, pattern: re.Pattern[str], what: str) -> str:
+        raw = self.text(name) or default
+        if not pattern.match(raw):
+            raise SettingsError(f"{name} must be {what}, got {raw!r}")
+        return raw
+
+    def id_list(self, name: str, pattern: re.Pattern[str], what: str) -> frozenset[str]:
+        raw = self.text(name) or ""
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        for item in items:
+            if not pattern.match(item):
+                raise SettingsError(f"{name} must be a comma list of {what}, got {item!r}")
+        return frozenset(items)
+
+
+def _redact_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

@@ -1,0 +1,98 @@
+"""The HTTP edge (the Procfile's `web`): Slack's endpoint, AWS's endpoint and /healthz,
+served by gunicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from gunicorn.app.base import BaseApplication
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.app import create_app
+from bot.logs import configure_logging
+from bot.queueing import JobQueue
+from bot.settings import Settings, SettingsError
+from workers.state import connect
+
+log = logging.getLogger(__name__)
+
+
+def create_web_app(settings: Settings, client: WebClient | None = None) -> Flask:
+    jobs = JobQueue(connect(settings.redis_url))
+    slack = SlackRequestHandler(create_app(settings, jobs, client=client))
+    web = Flask("whose-key")
+
+    @web.post("/slack/events")
+    def slack_events() -> Any:
+        return slack.handle(request)
+
+    @web.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        redis_ok = jobs.healthy()
+        body = {"status": "ok" if redis_ok else "unavailable", "redis": "ok" if redis_ok else "unreachable"}
+        return jsonify(body), 200 if redis_ok else 503
+
+    @web.errorhandler(404)
+    def not_found(_: Exception) -> tuple[Response, int]:
+        return jsonify({"error": "not found"}), 404
+
+    @web.errorhandler(405)
+    def wrong_method(_: Exception) -> tuple[Response, int]:
+        return jsonify({"error": "method not allowed"}), 405
+
+    return web
+
+
+def create_wsgi_app() -> Flask:
+    """For WSGI servers given a factory (`gunicorn 'bot.web:create_wsgi_app()'`)."""
+    configure_logging()
+    return create_web_app(load_settings_or_exit())
+
+
+def load_settings_or_exit() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"whose-key web: {exc}")
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def main() -> None:
+    """Run the web process: check the settings first, then serve with gunicorn."""
+    configure_logging()
+    settings = load_settings_or_exit()
+    app = create_web_app(settings)
+    options = {
+        "bind": f"0.0.0.0:{settings.port}",
+        "workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
+        "worker_class": "gthread",
+        "threads": 8,
+        "timeout": 30,
+        "keepalive": 5,
+        "accesslog": None,
+        "loglevel": "warning",
+    }
+    log.info("web starting", extra={"settings": repr(settings), "port": settings.port})
+    _Gunicorn(app, options).run()
+
+
+if __name__ == "__main__":
+    main()

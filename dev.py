@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""One entry point for developers, needing only Python 3.11+:
+
+    python3 dev.py demo            # the bot, offline, on embedded defaults
+    python3 dev.py test [ARGS]     # the test suite (ARGS go to pytest)
+    python3 dev.py lint            # ruff and mypy (CI runs this, then the tests)
+    python3 dev.py bench NAME      # a benchmark from bench/ (ack, lookup, ...)
+
+Each creates .venv when there is none and (re)installs the project when pyproject.toml changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".whose-key-installed"
+
+
+def ensure_environment(extra: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"whose-key needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"creating {VENV.relative_to(ROOT)} …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = f"{extra}:{hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()}"
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    # A test install includes the demo's packages, so it serves both.
+    if wanted in installed or (extra == "demo" and wanted.replace("demo:", "dev:") in installed):
+        return
+    print(f"installing whose-key[{extra}] into {VENV.relative_to(ROOT)} …", flush=True)
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{extra}]"])
+    STAMP.write_text(" ".join(installed + [wanted]))
+
+
+def run(argv: list[str]) -> None:
+    result = subprocess.run(argv, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def main(args: list[str]) -> None:
+    command, rest = (args[0], args[1:]) if args else ("help", [])
+    if command == "demo":
+        ensure_environment("demo")
+        run([str(BIN / "whose-key"), "demo"])
+    elif command == "test":
+        ensure_environment("dev")
+        run([str(PYTHON), "-m", "pytest", *rest])
+    elif command == "lint":
+        ensure_environment("dev")
+        run([str(PYTHON), "-m", "ruff", "check", "."])
+        run([str(PYTHON), "-m", "ruff", "format", "--check", "."])
+        run([str(PYTHON), "-m", "mypy"])
+    elif command == "bench":
+        ensure_environment("dev")
+        if not rest:
+            sys.exit("usage: python3 dev.py bench NAME [ARGS]  (NAME: a file in bench/ without .py)")
+        run([str(PYTHON), str(ROOT / "bench" / f"{rest[0]}.py"), *rest[1:]])
+    else:
+        print(__doc__)
+        sys.exit(0 if command in ("help", "-h", "--help") else 2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,319 @@
+"""The thin AWS layer: clients with one shared Config, cached assumed-role sessions per account,
+typed errors, and `get_*` functions that paginate and return plain data.
+
+Nothing here decides what a result means for the user; the finder does that.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from workers.constants import (
+    AWS_CONNECT_TIMEOUT,
+    AWS_MAX_ATTEMPTS,
+    AWS_MAX_POOL,
+    AWS_READ_TIMEOUT,
+    ROLE_SESSION_NAME,
+    SESSION_DURATION,
+    SESSION_REFRESH_MARGIN,
+)
+from workers.report import Account, AccountOutcome, LastUsed
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": AWS_MAX_ATTEMPTS},
+    connect_timeout=AWS_CONNECT_TIMEOUT,
+    read_timeout=AWS_READ_TIMEOUT,
+    max_pool_connections=AWS_MAX_POOL,
+)
+# IAM, STS and Organizations are global; their endpoints live in us-east-1.
+GLOBAL_REGION = "us-east-1"
+
+_THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+_SUSPENDED_CODES = {"AccountSuspended", "SuspendedAccount", "OptInRequired", "InvalidClientTokenId"}
+
+
+class AwsCallError(Exception):
+    """An AWS call failed; `outcome` says how, in the finder's terms."""
+
+    def __init__(self, outcome: AccountOutcome, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
+def classify(exc: BaseException, *, assuming_role: bool = False) -> AwsCallError:
+    """Map a botocore failure to a typed outcome with a short, secret-free detail."""
+    code = error_code(exc)
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        return AwsCallError(AccountOutcome.TIMED_OUT, "AWS did not answer in time")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsCallError(AccountOutcome.TIMED_OUT, "could not reach the AWS endpoint")
+    if code in _THROTTLING_CODES:
+        return AwsCallError(AccountOutcome.THROTTLED, f"throttled by AWS ({code}) after retries")
+    if code in _SUSPENDED_CODES and not assuming_role:
+        return AwsCallError(AccountOutcome.SUSPENDED, f"the account is not usable ({code})")
+    if assuming_role:
+        if code in _DENIED_CODES:
+            return AwsCallError(
+                AccountOutcome.ASSUME_ROLE_FAILED,
+                "could not assume the role (missing, or its trust policy does not allow whose-key)",
+            )
+        return AwsCallError(AccountOutcome.ASSUME_ROLE_FAILED, f"could not assume the role ({code})")
+    if code in _DENIED_CODES:
+        return AwsCallError(AccountOutcome.ACCESS_DENIED, f"access denied ({code})")
+    return AwsCallError(AccountOutcome.ERROR, f"AWS error ({code or 'unknown'})")
+
+
+# Counts AWS API calls per lookup. Each lookup sets a fresh list; threads it starts run in a copy
+# of its context, so they add to the same list.
+_call_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("aws_calls", default=None)
+
+
+def start_counting_calls() -> list[int]:
+    counter = [0]
+    _call_counter.set(counter)
+    return counter
+
+
+def _count_call(**_: Any) -> None:
+    counter = _call_counter.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+@dataclass
+class _CachedSession:
+    session: boto3.Session
+    expires_at: float
+    clients: dict[tuple[str, str], Any]
+
+    def fresh(self) -> bool:
+        return self.expires_at - SESSION_REFRESH_MARGIN > time.time()
+
+
+class AwsGateway:
+    """Builds clients for the hub (where whose-key runs) and for any account of the organization.
+
+    Assumed-role sessions are cached per account and refreshed before they expire, so a busy
+    worker assumes each role about once an hour, not once per lookup.
+    """
+
+    def __init__(self, role_name: str, external_id: str | None = None, base: boto3.Session | None = None) -> None:
+        self.role_name = role_name
+        self.external_id = external_id
+        self.base = base or boto3.Session()
+        self.base.events.register("before-call", _count_call)
+        self._sessions: dict[str, _CachedSession] = {}
+        self._hub_clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._account_locks: dict[str, threading.Lock] = {}
+        self._hub_account: str | None = None
+        self._partition = "aws"
+
+    def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
+        # Clients are thread-safe and costly to build; sessions are neither, hence the lock.
+        with self._lock:
+            client = self._hub_clients.get((service, region))
+            if client is None:
+                client = self.base.client(service, region_name=region, config=CLIENT_CONFIG)
+                self._hub_clients[(service, region)] = client
+            return client
+
+    def hub_account(self) -> str:
+        """The account whose credentials whose-key runs with (cached for the process)."""
+        if self._hub_account is None:
+            try:
+                arn = self.hub_client("sts").get_caller_identity()["Arn"]
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc) from exc
+            self._partition = arn.split(":")[1]
+            self._hub_account = arn.split(":")[4]
+        return self._hub_account
+
+    @property
+    def partition(self) -> str:
+        return self._partition
+
+    def client(self, account_id: str, service: str, region: str = GLOBAL_REGION) -> Any:
+        """A client acting in account_id: the hub's own credentials there, else the member role."""
+        if account_id == self.hub_account():
+            return self.hub_client(service, region)
+        with self._lock:
+            account_lock = self._account_locks.setdefault(account_id, threading.Lock())
+        with account_lock:  # one AssumeRole per account even when many threads ask at once
+            cached = self._sessions.get(account_id)
+            if cached is None or not cached.fresh():
+                cached = self._assume(account_id)
+                self._sessions[account_id] = cached
+            client = cached.clients.get((service, region))
+            if client is None:
+                client = cached.session.client(service, region_name=region, config=CLIENT_CONFIG)
+                cached.clients[(service, region)] = client
+            return client
+
+    def forget_session(self, account_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(account_id, None)
+
+    def _assume(self, account_id: str) -> _CachedSession:
+        role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
+        params: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": ROLE_SESSION_NAME,
+            "DurationSeconds": SESSION_DURATION,
+        }
+        if self.external_id:
+            params["ExternalId"] = self.external_id
+        try:
+            creds = self.hub_client("sts").assume_role(**params)["Credentials"]
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, assuming_role=True) from exc
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        session.events.register("before-call", _count_call)
+        expiration = creds["Expiration"]
+        expires_at = expiration.timestamp() if isinstance(expiration, datetime) else time.time() + SESSION_DURATION
+        return _CachedSession(session, expires_at, {})
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+
+
+def get_organization_accounts(org_client: Any) -> Iterator[Account]:
+    """Every account of the organization (all pages)."""
+    try:
+        for page in org_client.get_paginator("list_accounts").paginate():
+            for item in page["Accounts"]:
+                yield Account(id=item["Id"], name=item.get("Name"), status=item.get("Status", "ACTIVE"))
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+
+
+def get_management_account_id(org_client: Any) -> str:
+    return str(_call(org_client.describe_organization)["Organization"]["MasterAccountId"])
+
+
+def get_key_account(sts_client: Any, key_id: str) -> str:
+    """The account that owns any access key ID, from sts:GetAccessKeyInfo."""
+    return str(_call(sts_client.get_access_key_info, AccessKeyId=key_id)["Account"])
+
+
+@dataclass(frozen=True)
+class KeyLastUsed:
+    user_name: str
+    last_used: LastUsed
+
+
+def get_key_last_used(iam_client: Any, key_id: str) -> KeyLastUsed | None:
+    """The user and last use of a key, or None when IAM says this account has no such key."""
+    try:
+        response = iam_client.get_access_key_last_used(AccessKeyId=key_id)
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise classify(exc) from exc
+    except BotoCoreError as exc:
+        raise classify(exc) from exc
+    user_name = response.get("UserName")
+    if not user_name:
+        return None
+    used = response.get("AccessKeyLastUsed", {})
+    date = used.get("LastUsedDate")
+    return KeyLastUsed(
+        user_name=user_name,
+        last_used=LastUsed(
+            date=date.isoformat() if isinstance(date, datetime) else None,
+            service=_known(used.get("ServiceName")),
+            region=_known(used.get("Region")),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AccessKeyMetadata:
+    key_id: str
+    status: str
+    created: str | None
+
+
+def get_user_access_keys(iam_client: Any, user_name: str) -> list[AccessKeyMetadata]:
+    """The user's access keys with status and creation date; [] when the user does not exist."""
+    keys: list[AccessKeyMetadata] = []
+    try:
+        for page in iam_client.get_paginator("list_access_keys").paginate(UserName=user_name):
+            for item in page["AccessKeyMetadata"]:
+                created = item.get("CreateDate")
+                keys.append(
+                    AccessKeyMetadata(
+                        key_id=item["AccessKeyId"],
+                        status=item["Status"],
+                        created=created.isoformat() if isinstance(created, datetime) else None,
+                    )
+                )
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return []
+        raise classify(exc) from exc
+    except BotoCoreError as exc:
+        raise classify(exc) from exc
+    return keys
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    arn: str
+    tags: dict[str, str]
+
+
+def get_user(iam_client: Any, user_name: str) -> UserDetails | None:
+    """ARN and tags of an IAM user (GetUser returns both in one call); None when gone."""
+    try:
+        user = iam_client.get_user(UserName=user_name)["User"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise classify(exc) from exc
+    except BotoCoreError as exc:
+        raise classify(exc) from exc
+    tags = {t["Key"]: t["Value"] for t in user.get("Tags", [])}
+    return UserDetails(arn=user["Arn"], tags=tags)
+
+
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", "N/A") else value

@@ -1,0 +1,35 @@
+"""Tunable numbers of the workers, each with what it means."""
+
+# Queue names. Lookups are interactive and never wait behind sweeps or notices.
+LOOKUP_QUEUE = "whose-key-lookups"
+BACKGROUND_QUEUE = "whose-key-background"
+QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+
+# Prefix of every Redis key whose-key writes, so operators can see and scope them.
+REDIS_PREFIX = "whose-key:"
+
+# AWS client behaviour: botocore "standard" retries back off on throttling; timeouts are per call.
+AWS_MAX_ATTEMPTS = 4
+AWS_CONNECT_TIMEOUT = 3
+AWS_READ_TIMEOUT = 8
+AWS_MAX_POOL = 32
+
+# Assumed-role sessions: lifetime asked of STS, and how long before expiry they are renewed.
+ROLE_SESSION_NAME = "whose-key"
+SESSION_DURATION = 3600
+SESSION_REFRESH_MARGIN = 300
+
+# The organization's account list changes rarely; a few minutes of staleness is fine.
+ACCOUNTS_CACHE_TTL = 300
+# Email -> Slack member ID rarely changes.
+SLACK_USER_CACHE_TTL = 24 * 3600
+
+# A lookup job: at most this long, retried this many times (e.g. when its worker dies).
+LOOKUP_JOB_TIMEOUT = 300
+LOOKUP_RETRIES = 2
+LOOKUP_RETRY_INTERVALS = [2, 10]
+# How long answered-marks last: longer than any retry can come.
+ANSWERED_MARK_TTL = 24 * 3600
+# Job results are kept for benchmarks and debugging, then dropped.
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600

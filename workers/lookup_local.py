@@ -1,0 +1,27 @@
+"""A finder for `whose-key lookup` on an operator's machine: Redis-backed caches when Redis is
+reachable, in-memory ones otherwise (a one-off lookup does not need a Redis)."""
+
+from __future__ import annotations
+
+from redis.exceptions import RedisError
+
+from bot.settings import Settings
+from workers.aws import AwsGateway
+from workers.finder import Finder
+from workers.org import Organization
+from workers.state import JsonCache, MemoryCache, connect
+
+
+def local_finder(settings: Settings) -> tuple[Finder, str | None]:
+    """The finder, and a note to show when it runs without the shared cache."""
+    note = None
+    cache: JsonCache
+    try:
+        redis = connect(settings.redis_url)
+        redis.ping()
+        cache = JsonCache(redis)
+    except RedisError:
+        cache = MemoryCache()
+        note = f"Redis at {settings.redis_url} is not reachable; using an in-memory cache for this run."
+    gateway = AwsGateway(settings.role_name, settings.external_id)
+    return Finder(gateway, Organization(gateway, cache)), note

@@ -1,0 +1,265 @@
+"""Turn KeyReports into what people read: Slack Block Kit with a plain-text fallback, and the
+terminal's text. Pure: no I/O; `now` is passed in so output is repeatable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from workers.diagnosis import Diagnosis, diagnose
+from workers.faq import FAQ
+from workers.report import KeyReport, Verdict
+
+# Slack's limits: 50 blocks per message, 3,000 characters per text object, 10 fields per section.
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_FIELDS = 10
+# The fallback `text` is what notifications and screen readers show; Slack truncates at 40k.
+MAX_FALLBACK = 3500
+
+Block = dict[str, Any]
+
+_VERDICT_ICON = {
+    Verdict.FOUND: ":key:",
+    Verdict.OUTSIDE_ORG: ":globe_with_meridians:",
+    Verdict.GONE: ":wastebasket:",
+    Verdict.NOT_FOUND: ":mag:",
+    Verdict.TEMPORARY: ":hourglass_flowing_sand:",
+    Verdict.INCOMPLETE: ":warning:",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack message: the fallback text and the blocks."""
+
+    text: str
+    blocks: list[Block]
+
+    def payload(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def owner_mention(report: KeyReport) -> str:
+    if report.owner.slack_user_id:
+        return f"<@{report.owner.slack_user_id}>"
+    if report.owner.email:
+        return report.owner.email
+    return "no owner tag"
+
+
+def verdict_line(report: KeyReport, *, slack: bool = True) -> str:
+    """The one sentence that answers "whose key is it?"."""
+    key = f"`{report.key_id}`" if slack else report.key_id
+    account = report.account.label if report.account else "an unknown account"
+    owner = owner_mention(report) if slack else _owner_plain(report)
+    match report.verdict:
+        case Verdict.FOUND:
+            who = f"IAM user *{report.user_name}*" if slack else f"IAM user {report.user_name}"
+            return f"{key} belongs to {who} in {account}, owner {owner}. Status: {report.status}."
+        case Verdict.OUTSIDE_ORG:
+            return f"{key} belongs to account {account}, which is not one of this organization's accounts."
+        case Verdict.GONE:
+            return f"{key} was issued in {account} but no longer exists there: the key or its user was deleted."
+        case Verdict.NOT_FOUND:
+            return f"{key} was not found in any of the {report.accounts_searched} accounts searched."
+        case Verdict.TEMPORARY:
+            return f"{key} is a temporary STS credential from {account}; no IAM user owns it."
+        case Verdict.INCOMPLETE:
+            count = len(report.unsearched)
+            return (
+                f"{key} was not found in the {report.accounts_searched} accounts searched, but "
+                f"{count} account{'s' if count != 1 else ''} could not be searched, so this is not a final answer."
+            )
+    return f"{key}: no answer"  # pragma: no cover - every verdict is matched above
+
+
+def _owner_plain(report: KeyReport) -> str:
+    if report.owner.slack_user_id and report.owner.email:
+        return f"{report.owner.email} (Slack {report.owner.slack_user_id})"
+    return report.owner.slack_user_id or report.owner.email or "no owner tag"
+
+
+def format_time(iso: str | None, now: datetime) -> str:
+    if not iso:
+        return "never"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    days = (now - moment).days
+    ago = "today" if days <= 0 else ("yesterday" if days == 1 else f"{days} days ago")
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago})"
+
+
+def fact_rows(report: KeyReport, now: datetime, *, slack: bool = True) -> list[tuple[str, str]]:
+    """Label/value pairs for what is known about the key, in reading order."""
+    rows: list[tuple[str, str]] = []
+    if report.account:
+        rows.append(("Account", report.account.label + (" (management)" if report.management_account else "")))
+    if report.user_name:
+        rows.append(("IAM user", report.user_name))
+    if report.status:
+        rows.append(("Status", report.status))
+    if report.verdict is Verdict.FOUND:
+        rows.append(("Owner", owner_mention(report) if slack else _owner_plain(report)))
+        rows.append(("Created", format_time(report.created, now)))
+        used = report.last_used
+        if used and used.date:
+            where = " ".join(part for part in (used.service, used.region and f"in {used.region}") if part)
+            rows.append(("Last used", format_time(used.date, now) + (f", {where}" if where else "")))
+        else:
+            rows.append(("Last used", "never"))
+    if report.user_arn:
+        rows.append(("ARN", report.user_arn))
+    if report.verdict in (Verdict.NOT_FOUND, Verdict.GONE, Verdict.INCOMPLETE) and report.accounts_searched:
+        rows.append(("Accounts searched", str(report.accounts_searched)))
+    return rows
+
+
+def _text(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
+
+
+def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime, *, compact: bool) -> list[Block]:
+    """Blocks for one key: verdict, facts, diagnosis and numbered fix steps."""
+    blocks: list[Block] = [_section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report)}")]
+    rows = [(label, value) for label, value in fact_rows(report, now) if label != "ARN"]
+    if rows:
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": _text(f"*{label}*\n{value}", 2000)} for label, value in rows[:MAX_FIELDS]
+                ],
+            }
+        )
+    if report.user_arn:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(f"`{report.user_arn}`")}]})
+    if report.unsearched:
+        lines = [f"• {u.account.label}: {u.detail}" for u in report.unsearched[:15]]
+        if len(report.unsearched) > 15:
+            lines.append(f"• …and {len(report.unsearched) - 15} more")
+        blocks.append(_section("*Accounts that could not be searched*\n" + "\n".join(lines)))
+    diagnosis_lines = [f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}"]
+    if not compact:
+        diagnosis_lines += [f"• {line}" for line in diagnosis.explanation]
+    blocks.append(_section("\n".join(diagnosis_lines)))
+    steps = diagnosis.steps if not compact else diagnosis.steps[:3]
+    if steps:
+        numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
+        blocks.append(_section(f"*What to do*\n{numbered}"))
+    for note in report.notes:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(note)}]})
+    return blocks
+
+
+def fallback_line(report: KeyReport) -> str:
+    """Key, owner, account and status in one plain line."""
+    account = report.account.label if report.account else "unknown account"
+    if report.verdict is Verdict.FOUND:
+        return f"{report.key_id}: {report.user_name} ({_owner_plain(report)}) in {account}, {report.status}"
+    return f"{report.key_id}: {verdict_line(report, slack=False)}"
+
+
+def render_answer(
+    reports: Sequence[KeyReport],
+    now: datetime | None = None,
+    *,
+    secret_exposed: bool = False,
+    problems: Sequence[str] = (),
+) -> Message:
+    """The whole answer to one request: every key, then a pointer to the FAQ."""
+    now = now or datetime.now(UTC)
+    diagnoses = [diagnose(r, secret_exposed=secret_exposed) for r in reports]
+    blocks: list[Block] = []
+    if secret_exposed:
+        blocks.append(_section(LEAK_WARNING))
+    for problem in problems:
+        blocks.append(_section(f":x: {problem}"))
+    per_key = [key_blocks(r, d, now, compact=False) for r, d in zip(reports, diagnoses, strict=True)]
+    if sum(len(b) + 1 for b in per_key) + len(blocks) + 1 > MAX_BLOCKS:
+        per_key = [key_blocks(r, d, now, compact=True) for r, d in zip(reports, diagnoses, strict=True)]
+    for index, chunk in enumerate(per_key):
+        if index:
+            blocks.append({"type": "divider"})
+        blocks.extend(chunk)
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "Questions about access keys? `/whose-key faq` answers the common ones."}
+            ],
+        }
+    )
+    blocks = _fit(blocks)
+    text = "\n".join(fallback_line(r) for r in reports)
+    if secret_exposed:
+        text = "A secret access key was pasted: treat it as exposed and rotate it now.\n" + text
+    return Message(_text(text, MAX_FALLBACK), blocks)
+
+
+def _fit(blocks: list[Block]) -> list[Block]:
+    """Keep within Slack's block limit, saying so rather than failing to post."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    kept = blocks[: MAX_BLOCKS - 1]
+    kept.append(
+        _section("_Some details were left out to fit Slack's message size; run `whose-key lookup` for all of it._")
+    )
+    return kept
+
+
+LEAK_WARNING = (
+    ":rotating_light: *A secret access key was pasted.* whose-key did not store or repeat it, "
+    "but Slack has it now: treat it as exposed and rotate the key right away (steps below)."
+)
+
+
+def render_faq() -> Message:
+    blocks: list[Block] = [_section("*Access keys and `InvalidAccessKeyId`: common questions*")]
+    for entry in FAQ:
+        blocks.append(_section(f"*{entry.question}*\n{entry.answer}"))
+    text = "\n".join(f"{e.question} {e.answer}" for e in FAQ)
+    return Message(_text(text, MAX_FALLBACK), blocks)
+
+
+def render_failure(keys: Sequence[str], reason: str) -> Message:
+    """What the person reads when the lookup itself could not run."""
+    listed = ", ".join(f"`{k}`" for k in keys)
+    body = f":warning: I could not look up {listed}: {reason}"
+    return Message(_text(f"Could not look up {', '.join(keys)}: {reason}", MAX_FALLBACK), [_section(body)])
+
+
+def render_terminal(reports: Sequence[KeyReport], now: datetime | None = None, *, secret_exposed: bool = False) -> str:
+    """The same answer for a terminal: plain text, aligned labels, no Slack markup."""
+    now = now or datetime.now(UTC)
+    out: list[str] = []
+    for report in reports:
+        diagnosis = diagnose(report, secret_exposed=secret_exposed)
+        out.append(verdict_line(report, slack=False).replace("*", ""))
+        rows = fact_rows(report, now, slack=False)
+        width = max((len(label) for label, _ in rows), default=0)
+        out.extend(f"  {label.ljust(width)}  {value}" for label, value in rows)
+        for unsearched in report.unsearched:
+            out.append(f"  not searched: {unsearched.account.label}: {unsearched.detail}")
+        out.append(f"  Diagnosis: {_plain(diagnosis.headline)}")
+        out.extend(f"    - {_plain(line)}" for line in diagnosis.explanation)
+        if diagnosis.steps:
+            out.append("  What to do:")
+            out.extend(f"    {i}. {_plain(step)}" for i, step in enumerate(diagnosis.steps, start=1))
+        out.extend(f"  Note: {note}" for note in report.notes)
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _plain(text: str) -> str:
+    return text.replace("*", "").replace("`", "")

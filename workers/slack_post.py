@@ -1,0 +1,131 @@
+"""Deliver messages to Slack: to a command's response_url, or through the Web API.
+
+Every call retries on connection errors, 5xx and 429 (honouring Retry-After). A response_url
+takes at most 5 posts in 30 minutes; when Slack refuses one, the message goes through the Web
+API instead, so it is still delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SLACK_TIMEOUT = 10
+# Where Slack's response URLs live; anything else is refused so a forged job cannot make the
+# worker post elsewhere.
+SLACK_HOOKS_ORIGIN = "https://hooks.slack.com"
+
+
+class DeliveryError(Exception):
+    """Slack did not take the message, even after retries and the fallback."""
+
+
+def retry_handlers() -> list[RetryHandler]:
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=4),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.slack_bot_token or None,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        retry_handlers=retry_handlers(),
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an answer goes. JSON-safe, so it travels in job arguments."""
+
+    channel: str | None = None
+    user: str | None = None
+    response_url: str | None = None
+    thread_ts: str | None = None
+    ephemeral: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Destination:
+        return cls(
+            channel=data.get("channel"),
+            user=data.get("user"),
+            response_url=data.get("response_url"),
+            thread_ts=data.get("thread_ts"),
+            ephemeral=bool(data.get("ephemeral", True)),
+        )
+
+
+class Poster:
+    def __init__(self, client: WebClient, settings: Settings) -> None:
+        self.client = client
+        self.allowed_origins = {SLACK_HOOKS_ORIGIN, settings.slack_api_origin}
+
+    def post(self, destination: Destination, payload: dict[str, Any]) -> None:
+        """Deliver payload (text + blocks) to destination; raise DeliveryError if impossible."""
+        if destination.response_url and self._post_to_response_url(destination.response_url, payload, destination):
+            return
+        self._post_with_web_api(destination, payload)
+
+    def _post_to_response_url(self, url: str, payload: dict[str, Any], destination: Destination) -> bool:
+        parsed = urlparse(url)
+        if f"{parsed.scheme}://{parsed.netloc}" not in self.allowed_origins:
+            log.warning("refusing a response_url outside Slack", extra={"host": parsed.netloc})
+            return False
+        webhook = WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=retry_handlers())
+        body = {
+            **payload,
+            "response_type": "ephemeral" if destination.ephemeral else "in_channel",
+            "replace_original": False,
+        }
+        try:
+            response = webhook.send_dict(body)
+        except OSError as exc:  # connection failures after retries
+            log.warning("response_url post failed", extra={"error": type(exc).__name__})
+            return False
+        if response.status_code == 200:
+            return True
+        # used_url / expired_url / 404: Slack will not take more here; use the Web API.
+        log.info("response_url refused, falling back to the Web API", extra={"status": response.status_code})
+        return False
+
+    def _post_with_web_api(self, destination: Destination, payload: dict[str, Any]) -> None:
+        if not destination.channel:
+            raise DeliveryError("no channel to post to and the response_url was refused")
+        try:
+            if destination.ephemeral and destination.user:
+                try:
+                    self.client.chat_postEphemeral(
+                        channel=destination.channel, user=destination.user, thread_ts=destination.thread_ts, **payload
+                    )
+                    return
+                except SlackApiError as exc:
+                    # The bot may not be in that channel; a DM to the asker still delivers.
+                    if exc.response.get("error") not in {"channel_not_found", "not_in_channel", "user_not_in_channel"}:
+                        raise
+                    dm = self.client.conversations_open(users=destination.user)["channel"]["id"]
+                    self.client.chat_postMessage(channel=dm, **payload)
+                    return
+            self.client.chat_postMessage(channel=destination.channel, thread_ts=destination.thread_ts, **payload)
+        except SlackApiError as exc:
+            raise DeliveryError(f"Slack refused the message ({exc.response.get('error')})") from exc
+        except OSError as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from exc

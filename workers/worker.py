@@ -1,0 +1,74 @@
+"""The worker process: an RQ worker on whose-key's queues, with the scheduler.
+
+Jobs run inside the worker process (SimpleWorker) so the assumed-role session cache and warm
+boto3 clients survive from one lookup to the next. A heartbeat thread keeps a running job's
+registry entry fresh with a short TTL, so when a worker dies (even by SIGKILL) another worker
+notices within about a minute and RQ retries the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from bot.settings import Settings
+from workers.constants import QUEUES
+from workers.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+
+# A running job's registry entry lives this long unless refreshed; refreshed this often.
+HEARTBEAT_TTL = 20
+HEARTBEAT_EVERY = 5
+# How often an idle worker wakes to clean registries (finding jobs of dead workers).
+MAINTENANCE_INTERVAL = 15
+WORKER_TTL = 35
+
+
+class WhoseKeyWorker(SimpleWorker):
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return HEARTBEAT_TTL
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_EVERY):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:  # noqa: BLE001 - a missed beat must not kill the job
+                    log.warning("heartbeat failed", extra={"job_id": job.id})
+
+        beater = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        beater.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beater.join(timeout=1)
+        self.set_state("idle")
+
+
+def make_worker(settings: Settings, **kwargs: Any) -> WhoseKeyWorker:
+    runtime = get_runtime()
+    queues = [Queue(name, connection=runtime.redis, serializer=JSONSerializer) for name in QUEUES]
+    return WhoseKeyWorker(
+        queues,
+        connection=runtime.redis,
+        serializer=JSONSerializer,
+        worker_ttl=WORKER_TTL,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+        **kwargs,
+    )
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    worker = make_worker(settings)
+    log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
+    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
