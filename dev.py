@@ -26,7 +26,7 @@ STAMP = VENV / ".whose-key-installed"
 
 
 def ensure_environment(extra: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"whose-key needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"creating {VENV.relative_to(ROOT)} …", flush=True)

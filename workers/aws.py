@@ -93,26 +93,49 @@ def classify(exc: BaseException, *, assuming_role: bool = False) -> AwsCallError
     return AwsCallError(AccountOutcome.ERROR, f"AWS error ({code or 'unknown'})")
 
 
-# Counts AWS API calls per lookup. Each lookup sets a fresh list; threads it starts run in a copy
-# of its context, so they add to the same list.
-_call_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("aws_calls", default=None)
+@dataclass
+class CallStats:
+    """AWS API calls made for one lookup, and the time spent waiting on them (summed)."""
+
+    calls: int = 0
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.calls += 1
+            self.seconds += seconds
 
 
-def start_counting_calls() -> list[int]:
-    counter = [0]
-    _call_counter.set(counter)
-    return counter
+# Each lookup sets fresh stats; threads it starts run in a copy of its context, so their calls
+# count towards the same lookup.
+_call_stats: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("aws_call_stats", default=None)
 
 
-def _count_call(**_: Any) -> None:
-    counter = _call_counter.get()
-    if counter is not None:
-        counter[0] += 1
+def start_counting_calls() -> CallStats:
+    stats = CallStats()
+    _call_stats.set(stats)
+    return stats
+
+
+def _call_started(context: dict[str, Any], **_: Any) -> None:
+    context["whose_key_started"] = time.perf_counter()
+
+
+def _call_ended(context: dict[str, Any], **_: Any) -> None:
+    stats = _call_stats.get()
+    started = context.get("whose_key_started")
+    if stats is not None and started is not None:
+        stats.add(time.perf_counter() - started)
 
 
 @dataclass
-class _CachedSession:
-    session: boto3.Session
+class _AssumedRole:
+    """Temporary credentials for one account (kept in process memory only) and its clients."""
+
+    credentials: dict[str, str]
     expires_at: float
     clients: dict[tuple[str, str], Any]
 
@@ -123,30 +146,36 @@ class _CachedSession:
 class AwsGateway:
     """Builds clients for the hub (where whose-key runs) and for any account of the organization.
 
-    Assumed-role sessions are cached per account and refreshed before they expire, so a busy
-    worker assumes each role about once an hour, not once per lookup.
+    Assumed-role credentials are cached per account and renewed before they expire, so a busy
+    worker assumes each role about once an hour, not once per lookup. Every client is built from
+    one botocore session, so service models are loaded once per process, not once per account.
     """
 
     def __init__(self, role_name: str, external_id: str | None = None, base: boto3.Session | None = None) -> None:
         self.role_name = role_name
         self.external_id = external_id
         self.base = base or boto3.Session()
-        self.base.events.register("before-call", _count_call)
-        self._sessions: dict[str, _CachedSession] = {}
+        self.base.events.register("before-call", _call_started)
+        self.base.events.register("after-call", _call_ended)
+        self.base.events.register("after-call-error", _call_ended)
+        self._roles: dict[str, _AssumedRole] = {}
         self._hub_clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        # Clients are thread-safe; building them from the shared session is not, hence the lock.
+        self._build_lock = threading.Lock()
+        self._locks_lock = threading.Lock()
         self._account_locks: dict[str, threading.Lock] = {}
         self._hub_account: str | None = None
         self._partition = "aws"
 
+    def _build_client(self, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+        with self._build_lock:
+            return self.base.client(service, region_name=region, config=CLIENT_CONFIG, **(credentials or {}))
+
     def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
-        # Clients are thread-safe and costly to build; sessions are neither, hence the lock.
-        with self._lock:
-            client = self._hub_clients.get((service, region))
-            if client is None:
-                client = self.base.client(service, region_name=region, config=CLIENT_CONFIG)
-                self._hub_clients[(service, region)] = client
-            return client
+        client = self._hub_clients.get((service, region))
+        if client is None:
+            client = self._hub_clients.setdefault((service, region), self._build_client(service, region))
+        return client
 
     def hub_account(self) -> str:
         """The account whose credentials whose-key runs with (cached for the process)."""
@@ -167,24 +196,23 @@ class AwsGateway:
         """A client acting in account_id: the hub's own credentials there, else the member role."""
         if account_id == self.hub_account():
             return self.hub_client(service, region)
-        with self._lock:
+        with self._locks_lock:
             account_lock = self._account_locks.setdefault(account_id, threading.Lock())
         with account_lock:  # one AssumeRole per account even when many threads ask at once
-            cached = self._sessions.get(account_id)
-            if cached is None or not cached.fresh():
-                cached = self._assume(account_id)
-                self._sessions[account_id] = cached
-            client = cached.clients.get((service, region))
+            role = self._roles.get(account_id)
+            if role is None or not role.fresh():
+                role = self._assume(account_id)
+                self._roles[account_id] = role
+            client = role.clients.get((service, region))
             if client is None:
-                client = cached.session.client(service, region_name=region, config=CLIENT_CONFIG)
-                cached.clients[(service, region)] = client
+                client = self._build_client(service, region, role.credentials)
+                role.clients[(service, region)] = client
             return client
 
     def forget_session(self, account_id: str) -> None:
-        with self._lock:
-            self._sessions.pop(account_id, None)
+        self._roles.pop(account_id, None)
 
-    def _assume(self, account_id: str) -> _CachedSession:
+    def _assume(self, account_id: str) -> _AssumedRole:
         role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
         params: dict[str, Any] = {
             "RoleArn": role_arn,
@@ -197,15 +225,14 @@ class AwsGateway:
             creds = self.hub_client("sts").assume_role(**params)["Credentials"]
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, assuming_role=True) from exc
-        session = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-        session.events.register("before-call", _count_call)
         expiration = creds["Expiration"]
         expires_at = expiration.timestamp() if isinstance(expiration, datetime) else time.time() + SESSION_DURATION
-        return _CachedSession(session, expires_at, {})
+        credentials = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+        return _AssumedRole(credentials, expires_at, {})
 
 
 def _call(fn: Any, **kwargs: Any) -> Any:

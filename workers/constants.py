@@ -19,8 +19,12 @@ ROLE_SESSION_NAME = "whose-key"
 SESSION_DURATION = 3600
 SESSION_REFRESH_MARGIN = 300
 
-# The organization's account list changes rarely; a few minutes of staleness is fine.
+# The organization's account list changes rarely. After ACCOUNTS_CACHE_TTL a worker refreshes it
+# in the background; a copy is kept ACCOUNTS_CACHE_KEEP so lookups never wait for a listing; an
+# account missing from a copy older than ACCOUNTS_RECHECK_AFTER forces a fresh listing.
 ACCOUNTS_CACHE_TTL = 300
+ACCOUNTS_CACHE_KEEP = 7 * 24 * 3600
+ACCOUNTS_RECHECK_AFTER = 60
 # Email -> Slack member ID rarely changes.
 SLACK_USER_CACHE_TTL = 24 * 3600
 

@@ -62,13 +62,13 @@ class Finder:
     def find(self, key_id: str, *, deep: bool = False, on_progress: ProgressCallback | None = None) -> KeyReport:
         """Everything the organization can tell about key_id. Raises AwsCallError only when the
         organization itself cannot be read (then no per-key answer is possible)."""
-        calls = start_counting_calls()
+        stats = start_counting_calls()
         report = self._find(key_id, deep, on_progress)
-        return replace(report, aws_calls=calls[0])
+        return replace(report, aws_calls=stats.calls, aws_seconds=round(stats.seconds, 4))
 
     def _find(self, key_id: str, deep: bool, on_progress: ProgressCallback | None) -> KeyReport:
-        accounts = self.org.accounts()
         account_id, hint_note = self._owning_account(key_id)
+        accounts = self.org.accounts(must_include=account_id)
 
         if is_temporary(key_id):
             account = accounts.get(account_id or "") or (Account(account_id) if account_id else None)

@@ -95,6 +95,7 @@ class KeyReport:
     management_account: bool = False
     notes: tuple[str, ...] = ()
     aws_calls: int = 0
+    aws_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -126,4 +127,5 @@ class KeyReport:
             management_account=data.get("management_account", False),
             notes=tuple(data.get("notes", ())),
             aws_calls=data.get("aws_calls", 0),
+            aws_seconds=data.get("aws_seconds", 0.0),
         )

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from redis import Redis
 
 from workers.constants import REDIS_PREFIX
-
-T = TypeVar("T")
 
 
 def connect(url: str) -> Redis:
@@ -42,15 +39,9 @@ class JsonCache:
     def set(self, name: str, value: Any, ttl: int) -> None:
         self.redis.set(key("cache", name), json.dumps(value), ex=ttl)
 
-    def get_or_compute(
-        self, name: str, ttl: int, compute: Callable[[], T], encode: Callable[[T], Any], decode: Callable[[Any], T]
-    ) -> T:
-        cached = self.get(name)
-        if cached is not None:
-            return decode(cached)
-        value = compute()
-        self.set(name, encode(value), ttl)
-        return value
+    def claim(self, name: str, ttl: int) -> bool:
+        """True for the one caller that takes this named claim until it expires."""
+        return bool(self.redis.set(key("claim", name), "1", nx=True, ex=ttl))
 
 
 class MemoryCache(JsonCache):
@@ -67,3 +58,9 @@ class MemoryCache(JsonCache):
 
     def set(self, name: str, value: Any, ttl: int) -> None:
         self._values[name] = (time.monotonic() + ttl, json.dumps(value))
+
+    def claim(self, name: str, ttl: int) -> bool:
+        if self.get("claim:" + name) is not None:
+            return False
+        self.set("claim:" + name, 1, ttl)
+        return True

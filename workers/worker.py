@@ -70,5 +70,6 @@ def make_worker(settings: Settings, **kwargs: Any) -> WhoseKeyWorker:
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     worker = make_worker(settings)
+    get_runtime().finder.org.warm()
     log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

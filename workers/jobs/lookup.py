@@ -74,6 +74,7 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
         "request_id": req.request_id,
         "reports": [r.to_dict() for r in reports],
         "aws_calls": sum(r.aws_calls for r in reports),
+        "aws_seconds": sum(r.aws_seconds for r in reports),
     }
 
 
