@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ from workers.constants import (
 
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
 LOOKUP_FAILED_CALLBACK = "workers.jobs.lookup.report_failure"
+ACTION_JOBS = {"share": "workers.jobs.actions.share_answer", "faq": "workers.jobs.actions.show_faq"}
 
 
 def new_request_id() -> str:
@@ -45,6 +47,19 @@ class JobQueue:
             failure_ttl=FAILURE_TTL,
             on_failure=Callback(LOOKUP_FAILED_CALLBACK),
             description=f"lookup {len(request['keys'])} key(s) for {request.get('asked_by')}",
+        )
+        return str(job.id)
+
+    def enqueue_action(self, kind: str, request: dict[str, Any]) -> str:
+        """A button's work; on the lookup queue, since someone is waiting for it."""
+        job = self.lookups.enqueue(
+            ACTION_JOBS[kind],
+            request,
+            job_id="action-" + re.sub(r"[^A-Za-z0-9_-]", "-", request["delivery_id"]),
+            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
+            job_timeout=60,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
         )
         return str(job.id)
 

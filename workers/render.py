@@ -10,7 +10,7 @@ from typing import Any
 
 from workers.diagnosis import Diagnosis, diagnose
 from workers.faq import FAQ
-from workers.report import KeyReport, Verdict
+from workers.report import KeyReport, Suggestion, Verdict
 
 # Slack's limits: 50 blocks per message, 3,000 characters per text object, 10 fields per section.
 MAX_BLOCKS = 50
@@ -157,9 +157,17 @@ def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime, *, compac
     if steps:
         numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
         blocks.append(_section(f"*What to do*\n{numbered}"))
+    if report.similar:
+        blocks.append(_section("*Did you mean* " + " or ".join(_suggestion(s) for s in report.similar) + "?"))
     for note in report.notes:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(note)}]})
     return blocks
+
+
+def _suggestion(suggestion: Suggestion, *, slack: bool = True) -> str:
+    whose = " in ".join(part for part in (suggestion.user_name, suggestion.account) if part)
+    shown = f"`{suggestion.key_id}`" if slack else suggestion.key_id
+    return f"{shown} ({whose})" if whose else shown
 
 
 def fallback_line(report: KeyReport) -> str:
@@ -176,8 +184,9 @@ def render_answer(
     *,
     secret_exposed: bool = False,
     problems: Sequence[str] = (),
+    request_id: str | None = None,
 ) -> Message:
-    """The whole answer to one request: every key, then a pointer to the FAQ."""
+    """The whole answer to one request: every key, then the buttons (share, FAQ)."""
     now = now or datetime.now(UTC)
     diagnoses = [diagnose(r, secret_exposed=secret_exposed) for r in reports]
     blocks: list[Block] = []
@@ -192,26 +201,47 @@ def render_answer(
         if index:
             blocks.append({"type": "divider"})
         blocks.extend(chunk)
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": "Questions about access keys? `/whose-key faq` answers the common ones."}
-            ],
-        }
-    )
-    blocks = _fit(blocks)
+    blocks = _fit(blocks, reserve=1)
+    blocks.append(answer_buttons(request_id))
     text = "\n".join(fallback_line(r) for r in reports)
     if secret_exposed:
         text = "A secret access key was pasted: treat it as exposed and rotate it now.\n" + text
     return Message(_text(text, MAX_FALLBACK), blocks)
 
 
-def _fit(blocks: list[Block]) -> list[Block]:
-    """Keep within Slack's block limit, saying so rather than failing to post."""
-    if len(blocks) <= MAX_BLOCKS:
+SHARE_ACTION = "whose_key_share"
+FAQ_ACTION = "whose_key_faq"
+
+
+def answer_buttons(request_id: str | None) -> Block:
+    """Share the (ephemeral) answer in the channel, and show the FAQ."""
+    elements: list[Block] = []
+    if request_id:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": request_id,
+            }
+        )
+    elements.append(
+        {"type": "button", "action_id": FAQ_ACTION, "text": {"type": "plain_text", "text": "FAQ"}, "value": "faq"}
+    )
+    return {"type": "actions", "block_id": "whose_key_actions", "elements": elements}
+
+
+def without_buttons(blocks: list[Block]) -> list[Block]:
+    return [b for b in blocks if b.get("type") != "actions"]
+
+
+def _fit(blocks: list[Block], reserve: int = 0) -> list[Block]:
+    """Keep within Slack's block limit (less `reserve` for what follows), saying so rather
+    than failing to post."""
+    limit = MAX_BLOCKS - reserve
+    if len(blocks) <= limit:
         return blocks
-    kept = blocks[: MAX_BLOCKS - 1]
+    kept = blocks[: limit - 1]
     kept.append(
         _section("_Some details were left out to fit Slack's message size; run `whose-key lookup` for all of it._")
     )
@@ -256,6 +286,8 @@ def render_terminal(reports: Sequence[KeyReport], now: datetime | None = None, *
         if diagnosis.steps:
             out.append("  What to do:")
             out.extend(f"    {i}. {_plain(step)}" for i, step in enumerate(diagnosis.steps, start=1))
+        if report.similar:
+            out.append("  Did you mean: " + " or ".join(_suggestion(s, slack=False) for s in report.similar) + "?")
         out.extend(f"  Note: {note}" for note in report.notes)
         out.append("")
     return "\n".join(out).rstrip() + "\n"

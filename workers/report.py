@@ -80,6 +80,15 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A known key that differs from the one asked about by a character or two."""
+
+    key_id: str
+    user_name: str | None = None
+    account: str | None = None
+
+
+@dataclass(frozen=True)
 class KeyReport:
     key_id: str
     verdict: Verdict
@@ -94,6 +103,7 @@ class KeyReport:
     unsearched: tuple[Unsearched, ...] = ()
     management_account: bool = False
     notes: tuple[str, ...] = ()
+    similar: tuple[Suggestion, ...] = ()  # "did you mean", for keys not found as typed
     aws_calls: int = 0
     aws_seconds: float = 0.0
 
@@ -126,6 +136,7 @@ class KeyReport:
             ),
             management_account=data.get("management_account", False),
             notes=tuple(data.get("notes", ())),
+            similar=tuple(Suggestion(**s) for s in data.get("similar", ())),
             aws_calls=data.get("aws_calls", 0),
             aws_seconds=data.get("aws_seconds", 0.0),
         )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import command
+from bot.listeners import actions, command
 from bot.queueing import JobQueue
 from bot.settings import Settings
 
 
 def register_listeners(app: App, jobs: JobQueue, settings: Settings) -> None:
     command.register(app, jobs, settings)
+    actions.register(app, jobs, settings)

@@ -243,5 +243,40 @@ class Stack:
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret, timestamp)}
         return http_post(self.web_url + "/slack/events", body, headers), response_url
 
+    def block_action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U0ASKER01",
+        channel_id: str = "C0INCIDENT",
+        response_url: str | None = None,
+    ) -> tuple[HttpResult, str]:
+        """POST a signed button press (block_actions) to the web app."""
+        response_url = response_url or self.slack.new_response_url()
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0TEST", "domain": "acme"},
+            "user": {"id": user_id, "username": "asker", "team_id": "T0TEST"},
+            "api_app_id": "A0WHOSEKEY",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "channel_id": channel_id, "is_ephemeral": True},
+            "trigger_id": f"{time.time():.6f}.trigger",
+            "channel": {"id": channel_id, "name": "incident"},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "whose_key_actions",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+        return http_post(self.web_url + "/slack/events", body, headers), response_url
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -11,17 +12,20 @@ from typing import Any
 from rq.job import Job
 
 from workers.aws import AwsCallError
-from workers.render import Message, render_answer, render_failure
-from workers.report import KeyReport
+from workers.jobs.delivery import already_delivered, deliver_once
+from workers.key_index import remember, similar_keys
+from workers.render import render_answer, render_failure
+from workers.report import KeyReport, Verdict
 from workers.runtime import Runtime, get_runtime
-from workers.slack_post import DeliveryError, Destination, Poster
+from workers.slack_post import DeliveryError, Destination
 from workers.state import key
 
 log = logging.getLogger(__name__)
 
 # Keys of one request are looked up side by side; each may fan out further inside.
 KEY_CONCURRENCY = 5
-ANSWERED_TTL = 24 * 3600
+# Rendered answers are kept this long so "Share in channel" can post them again.
+ANSWER_KEPT_FOR = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -53,18 +57,20 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
     """RQ job: answer one request. Safe to run again: an answered request is not posted twice."""
     runtime = get_runtime()
     req = LookupRequest.from_dict(request)
-    answered_key = key("answered", req.request_id)
-    if runtime.redis.exists(answered_key):
+    if already_delivered(runtime, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
         return {"request_id": req.request_id, "skipped": "already answered"}
 
     reports: list[KeyReport] = []
     try:
         reports = find_all(runtime, req)
-        message = render_answer(reports, secret_exposed=req.secret_pasted, problems=req.problems)
+        message = render_answer(
+            reports, secret_exposed=req.secret_pasted, problems=req.problems, request_id=req.request_id
+        )
     except AwsCallError as exc:
         message = render_failure(req.keys, f"the AWS Organization could not be read: {exc.detail}.")
-    deliver(runtime, req, message)
+    runtime.redis.set(key("answer", req.request_id), json.dumps(message.payload()), ex=ANSWER_KEPT_FOR)
+    deliver_once(runtime, req.request_id, req.destination, message)
     outcome = [r.verdict.value for r in reports] or ["aws_error"]
     log.info(
         "lookup answered",
@@ -83,18 +89,18 @@ def find_all(runtime: Runtime, req: LookupRequest) -> list[KeyReport]:
 
     def find(key_id: str) -> KeyReport:
         report = runtime.finder.find(key_id, deep=req.deep)
-        return replace(report, owner=runtime.directory.resolve(report.owner))
+        if report.verdict is Verdict.FOUND:
+            remember(runtime.redis, report)
+            return replace(report, owner=runtime.directory.resolve(report.owner))
+        if report.verdict is not Verdict.TEMPORARY:
+            # A mistyped key often decodes to another account or to nothing: offer the near ones.
+            return replace(report, similar=tuple(similar_keys(runtime.redis, key_id)))
+        return report
 
     if len(req.keys) == 1:
         return [find(req.keys[0])]
     with ThreadPoolExecutor(max_workers=min(KEY_CONCURRENCY, len(req.keys))) as pool:
         return list(pool.map(lambda k: contextvars.copy_context().run(find, k), req.keys))
-
-
-def deliver(runtime: Runtime, req: LookupRequest, message: Message) -> None:
-    """Post once; the mark makes a retried job skip what was already delivered."""
-    Poster(runtime.slack, runtime.settings).post(req.destination, message.payload())
-    runtime.redis.set(key("answered", req.request_id), "1", ex=ANSWERED_TTL)
 
 
 def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException, tb: Any) -> None:
@@ -106,7 +112,7 @@ def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException
         return
     runtime = get_runtime()
     req = LookupRequest.from_dict(request)
-    if runtime.redis.exists(key("answered", req.request_id)):
+    if already_delivered(runtime, req.request_id):
         return
     reason = (
         "Slack did not accept the answer"
@@ -115,6 +121,6 @@ def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException
     )
     message = render_failure(req.keys, f"{reason} (reference `{req.request_id}`). Please try again in a minute.")
     try:
-        deliver(runtime, req, message)
+        deliver_once(runtime, req.request_id, req.destination, message)
     except DeliveryError:
         log.error("could not tell the user about a failed lookup", extra={"request_id": req.request_id})

@@ -1,0 +1,48 @@
+"""The answer's buttons: ack at once, then hand the work to a job."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt import Ack, App, Respond
+
+from bot import messages
+from bot.queueing import JobQueue
+from bot.settings import Settings
+from workers.render import FAQ_ACTION, SHARE_ACTION
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, jobs: JobQueue, settings: Settings) -> None:
+    @app.action(SHARE_ACTION)
+    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        enqueue_action(jobs, "share", body, action, respond)
+
+    @app.action(FAQ_ACTION)
+    def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        enqueue_action(jobs, "faq", body, action, respond)
+
+
+def enqueue_action(jobs: JobQueue, kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    request = {
+        # One delivery per button press, however often the job runs.
+        "delivery_id": f"{kind}-{action.get('action_ts') or body.get('trigger_id')}",
+        "request_id": action.get("value"),
+        "user": user,
+        "channel": channel,
+        "response_url": body.get("response_url"),
+    }
+    try:
+        jobs.enqueue_action(kind, request)
+    except RedisError:
+        log.error("could not enqueue a button action", extra={"action": kind, "user": user})
+        respond(**messages.unavailable())
+        return
+    log.info("button pressed", extra={"action": kind, "user": user, "channel": channel})

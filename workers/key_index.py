@@ -1,0 +1,43 @@
+"""The organization's known key IDs, for "did you mean": filled by lookups (and by the sweep),
+kept in one Redis hash of key ID -> whose it is."""
+
+from __future__ import annotations
+
+import json
+
+from redis import Redis
+
+from workers.report import KeyReport, Suggestion, Verdict
+from workers.state import key
+
+INDEX = key("key-index")
+MAX_DISTANCE = 2
+MAX_SUGGESTIONS = 3
+
+
+def remember(redis: Redis, report: KeyReport) -> None:
+    """Add a found key to the index."""
+    if report.verdict is not Verdict.FOUND:
+        return
+    entry = {"user": report.user_name, "account": report.account.label if report.account else None}
+    redis.hset(INDEX, report.key_id, json.dumps(entry))
+
+
+def distance(a: str, b: str) -> int:
+    """Characters that differ between two key IDs of equal length (substitutions only)."""
+    return sum(1 for x, y in zip(a, b, strict=True) if x != y)
+
+
+def similar_keys(redis: Redis, key_id: str) -> list[Suggestion]:
+    """Known keys within MAX_DISTANCE substituted characters of key_id, closest first."""
+    matches: list[tuple[int, Suggestion]] = []
+    for raw_key, raw_entry in redis.hscan_iter(INDEX, count=1000):
+        candidate = raw_key.decode()
+        if len(candidate) != len(key_id) or candidate == key_id:
+            continue
+        gap = distance(candidate, key_id)
+        if gap <= MAX_DISTANCE:
+            entry = json.loads(raw_entry)
+            matches.append((gap, Suggestion(candidate, entry.get("user"), entry.get("account"))))
+    matches.sort(key=lambda item: (item[0], item[1].key_id))
+    return [suggestion for _, suggestion in matches[:MAX_SUGGESTIONS]]
