@@ -25,6 +25,8 @@ def create_app(settings: Settings, jobs: JobQueue, client: WebClient | None = No
     app = App(
         client=client or make_web_client(settings),
         signing_secret=settings.slack_signing_secret,
+        # Socket Mode requests arrive over Slack's authenticated WebSocket and carry no signature.
+        request_verification_enabled=settings.slack_signing_secret is not None,
         process_before_response=True,
         # Checked lazily on the first request instead, so the web starts even if Slack is down.
         token_verification_enabled=False,

@@ -22,11 +22,21 @@ from workers.constants import (
 
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
 LOOKUP_FAILED_CALLBACK = "workers.jobs.lookup.report_failure"
-ACTION_JOBS = {"share": "workers.jobs.actions.share_answer", "faq": "workers.jobs.actions.show_faq"}
+ACTION_JOBS = {
+    "share": "workers.jobs.actions.share_answer",
+    "faq": "workers.jobs.actions.show_faq",
+    "notify": "workers.jobs.actions.notify_owner",
+}
+REPLY_JOB = "workers.jobs.actions.post_reply"
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def _safe_id(text: str) -> str:
+    """RQ job IDs allow letters, digits, - and _ only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)
 
 
 class JobQueue:
@@ -55,7 +65,20 @@ class JobQueue:
         job = self.lookups.enqueue(
             ACTION_JOBS[kind],
             request,
-            job_id="action-" + re.sub(r"[^A-Za-z0-9_-]", "-", request["delivery_id"]),
+            job_id="action-" + _safe_id(request["delivery_id"]),
+            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
+            job_timeout=60,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_reply(self, request: dict[str, Any]) -> str:
+        """A ready-made message (help, input errors) for a surface that cannot answer in its ack."""
+        job = self.lookups.enqueue(
+            REPLY_JOB,
+            request,
+            job_id="reply-" + _safe_id(request["delivery_id"]),
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
             job_timeout=60,
             result_ttl=RESULT_TTL,

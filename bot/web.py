@@ -56,9 +56,13 @@ def create_wsgi_app() -> Flask:
 
 def load_settings_or_exit() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         sys.exit(f"whose-key web: {exc}")
+    if not settings.slack_signing_secret:
+        # Even with Socket Mode configured, whatever reaches /slack/events must be verified.
+        sys.exit("whose-key web: SLACK_SIGNING_SECRET is required for the HTTP endpoint")
+    return settings
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

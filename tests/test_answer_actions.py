@@ -22,7 +22,7 @@ def request_id_of(answer: dict) -> str:
 
 
 def test_share_button_posts_the_answer_in_the_channel(stack: Stack) -> None:
-    """"Share in channel" posts the same answer for everyone, without buttons, naming who shared."""
+    """ "Share in channel" posts the same answer for everyone, without buttons, naming who shared."""
     assert stack.org is not None
     key_id = stack.org.key("acme-prod", "deploy-bot")
     _, response_url = stack.slash_command(key_id)

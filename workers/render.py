@@ -202,7 +202,7 @@ def render_answer(
             blocks.append({"type": "divider"})
         blocks.extend(chunk)
     blocks = _fit(blocks, reserve=1)
-    blocks.append(answer_buttons(request_id))
+    blocks.append(answer_buttons(request_id, reports))
     text = "\n".join(fallback_line(r) for r in reports)
     if secret_exposed:
         text = "A secret access key was pasted: treat it as exposed and rotate it now.\n" + text
@@ -211,10 +211,13 @@ def render_answer(
 
 SHARE_ACTION = "whose_key_share"
 FAQ_ACTION = "whose_key_faq"
+NOTIFY_ACTION = "whose_key_notify_owner"
+# Notify buttons for at most this many keys, to keep the row readable.
+MAX_NOTIFY_BUTTONS = 3
 
 
-def answer_buttons(request_id: str | None) -> Block:
-    """Share the (ephemeral) answer in the channel, and show the FAQ."""
+def answer_buttons(request_id: str | None, reports: Sequence[KeyReport] = ()) -> Block:
+    """Share the (ephemeral) answer in the channel, notify owners on Slack, and show the FAQ."""
     elements: list[Block] = []
     if request_id:
         elements.append(
@@ -225,6 +228,18 @@ def answer_buttons(request_id: str | None) -> Block:
                 "value": request_id,
             }
         )
+        owned = [r for r in reports if r.verdict is Verdict.FOUND and r.owner.slack_user_id]
+        for index, report in enumerate(owned[:MAX_NOTIFY_BUTTONS]):
+            label = "Notify owner" if len(owned) == 1 else f"Notify owner of …{report.key_id[-4:]}"
+            elements.append(
+                {
+                    "type": "button",
+                    # Slack needs a distinct action_id per element; the listener matches the prefix.
+                    "action_id": f"{NOTIFY_ACTION}-{index}",
+                    "text": {"type": "plain_text", "text": label},
+                    "value": f"{request_id}|{report.key_id}",
+                }
+            )
     elements.append(
         {"type": "button", "action_id": FAQ_ACTION, "text": {"type": "plain_text", "text": "FAQ"}, "value": "faq"}
     )
@@ -260,6 +275,22 @@ def render_faq() -> Message:
         blocks.append(_section(f"*{entry.question}*\n{entry.answer}"))
     text = "\n".join(f"{e.question} {e.answer}" for e in FAQ)
     return Message(_text(text, MAX_FALLBACK), blocks)
+
+
+def render_owner_notice(report: KeyReport, *, asker: str | None, channel: str | None) -> Message:
+    """The DM to a key's owner: who is hitting errors with their key, where, and what they learnt."""
+    where = f" in <#{channel}>" if channel and channel.startswith(("C", "G")) else ""
+    who = f"<@{asker}>" if asker else "Someone"
+    account = report.account.label if report.account else "an unknown account"
+    diagnosis = diagnose(report)
+    lines = [
+        f":wave: {who} is hitting errors with your access key `{report.key_id}` "
+        f"(IAM user *{report.user_name}* in {account}){where}.",
+        f"whose-key found the key *{report.status}*. {diagnosis.headline}",
+        "Could you check with them? If the key should not be used any more, say so; if it leaked, rotate it now.",
+    ]
+    text = "\n".join(lines)
+    return Message(_text(f"{who} is hitting errors with your key {report.key_id}", MAX_FALLBACK), [_section(text)])
 
 
 def render_failure(keys: Sequence[str], reason: str) -> Message:

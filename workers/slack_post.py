@@ -7,11 +7,13 @@ API instead, so it is still delivered.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -23,10 +25,14 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from bot.settings import Settings
+from workers.state import key
 
 log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT = 10
+# Slack lets a response_url take this many posts within this many seconds.
+RESPONSE_URL_MAX_POSTS = 5
+RESPONSE_URL_WINDOW = 30 * 60
 # Where Slack's response URLs live; anything else is refused so a forged job cannot make the
 # worker post elsewhere.
 SLACK_HOOKS_ORIGIN = "https://hooks.slack.com"
@@ -75,15 +81,29 @@ class Destination:
 
 
 class Poster:
-    def __init__(self, client: WebClient, settings: Settings) -> None:
+    def __init__(self, client: WebClient, settings: Settings, redis: Redis | None = None) -> None:
         self.client = client
+        self.redis = redis
         self.allowed_origins = {SLACK_HOOKS_ORIGIN, settings.slack_api_origin}
 
     def post(self, destination: Destination, payload: dict[str, Any]) -> None:
         """Deliver payload (text + blocks) to destination; raise DeliveryError if impossible."""
-        if destination.response_url and self._post_to_response_url(destination.response_url, payload, destination):
+        url = destination.response_url
+        if url and self._take_response_url_use(url) and self._post_to_response_url(url, payload, destination):
             return
         self._post_with_web_api(destination, payload)
+
+    def _take_response_url_use(self, url: str) -> bool:
+        """Count posts per response_url (Slack takes 5 in 30 minutes); False once they are used up."""
+        if self.redis is None:
+            return True
+        # The URL is a capability: only its hash is stored.
+        name = key("response-url-uses", hashlib.sha256(url.encode()).hexdigest()[:32])
+        with self.redis.pipeline() as pipe:
+            pipe.set(name, 0, nx=True, ex=RESPONSE_URL_WINDOW)  # the window starts at the first post
+            pipe.incr(name)
+            uses = int(pipe.execute()[1])
+        return uses <= RESPONSE_URL_MAX_POSTS
 
     def _post_to_response_url(self, url: str, payload: dict[str, Any], destination: Destination) -> bool:
         parsed = urlparse(url)

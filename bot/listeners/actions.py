@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -11,7 +12,7 @@ from slack_bolt import Ack, App, Respond
 from bot import messages
 from bot.queueing import JobQueue
 from bot.settings import Settings
-from workers.render import FAQ_ACTION, SHARE_ACTION
+from workers.render import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,11 @@ def register(app: App, jobs: JobQueue, settings: Settings) -> None:
     def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         enqueue_action(jobs, "share", body, action, respond)
+
+    @app.action(re.compile(f"^{NOTIFY_ACTION}(-[0-9]+)?$"))
+    def notify(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        enqueue_action(jobs, "notify", body, action, respond)
 
     @app.action(FAQ_ACTION)
     def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
 from bot import messages
+from bot.intake import Asker, lookup_request, submit_lookup
 from bot.parse import Action, parse_command
 from bot.queueing import JobQueue, new_request_id
 from bot.settings import Settings
-
-log = logging.getLogger(__name__)
 
 COMMAND = "/whose-key"
 
@@ -35,35 +32,13 @@ def answer_command(command: dict[str, Any], jobs: JobQueue) -> dict[str, Any]:
         return messages.input_problems(parsed)
 
     request_id = new_request_id()
-    request = {
-        "request_id": request_id,
-        "keys": list(parsed.keys),
-        "deep": parsed.deep,
-        "secret_pasted": parsed.secret_pasted,
-        "problems": [p.reason for p in parsed.problems],
-        "asked_by": command.get("user_id"),
-        "surface": "command",
-        "destination": {
-            "response_url": command.get("response_url"),
-            "channel": command.get("channel_id"),
-            "user": command.get("user_id"),
-            "ephemeral": True,
-        },
+    asker = Asker(command.get("user_id"), command.get("channel_id"), command.get("team_id"), "command")
+    destination = {
+        "response_url": command.get("response_url"),
+        "channel": command.get("channel_id"),
+        "user": command.get("user_id"),
+        "ephemeral": True,
     }
-    try:
-        jobs.enqueue_lookup(request)
-    except RedisError as exc:
-        log.error("could not enqueue a lookup", extra={"request_id": request_id, "error": type(exc).__name__})
+    if not submit_lookup(jobs, lookup_request(parsed, asker, destination, request_id), asker):
         return messages.unavailable()
-    log.info(
-        "lookup requested",
-        extra={
-            "request_id": request_id,
-            "user": command.get("user_id"),
-            "channel": command.get("channel_id"),
-            "team": command.get("team_id"),
-            "keys": list(parsed.keys),
-            "surface": "command",
-        },
-    )
     return messages.looking_up(parsed)

@@ -160,7 +160,8 @@ class SlackDouble:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # One lock guards all mutable state; the Condition wakes wait_for on each new call.
-        self._lock = threading.Lock()
+        # Re-entrant: a wait_for predicate may itself read the recorded calls.
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._calls: list[RecordedCall] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)

@@ -278,5 +278,29 @@ class Stack:
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
         return http_post(self.web_url + "/slack/events", body, headers), response_url
 
+    def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> HttpResult:
+        """POST a signed Events API callback carrying `event`; retry_num sets X-Slack-Retry-Num."""
+        envelope = {
+            "token": "deprecated-verification-token",
+            "team_id": "T0TEST",
+            "api_app_id": "A0WHOSEKEY",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T0TEST", "user_id": "UWHOSEKEY", "is_bot": True}],
+        }
+        body = json.dumps(envelope).encode()
+        headers = {"Content-Type": "application/json", **sign(body)}
+        if retry_num is not None:
+            headers.update({"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"})
+        return http_post(self.web_url + "/slack/events", body, headers)
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)

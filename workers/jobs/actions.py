@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from workers.jobs.delivery import deliver_once
-from workers.render import Message, render_faq, without_buttons
+from workers.render import Message, render_faq, render_owner_notice, without_buttons
+from workers.report import KeyReport
 from workers.runtime import get_runtime
 from workers.slack_post import Destination
 from workers.state import key
@@ -47,3 +48,38 @@ def show_faq(request: dict[str, Any]) -> dict[str, Any]:
     )
     deliver_once(runtime, request["delivery_id"], destination, render_faq())
     return {"shown": True}
+
+
+def post_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """RQ job: post a message the web app prepared (help or input errors for mentions and DMs)."""
+    runtime = get_runtime()
+    destination = Destination.from_dict(request["destination"])
+    message = request["message"]
+    posted = deliver_once(runtime, request["delivery_id"], destination, Message(message["text"], message["blocks"]))
+    return {"posted": posted}
+
+
+def notify_owner(request: dict[str, Any]) -> dict[str, Any]:
+    """RQ job: DM a key's owner that someone is hitting errors with their key, then confirm."""
+    runtime = get_runtime()
+    presser = request.get("user")
+    private = Destination(
+        channel=request.get("channel"), user=presser, response_url=request.get("response_url"), ephemeral=True
+    )
+    request_id, _, key_id = str(request.get("request_id", "")).partition("|")
+    stored = runtime.redis.get(key("reports", request_id))
+    report = next(
+        (KeyReport.from_dict(r) for r in json.loads(stored or "[]") if r.get("key_id") == key_id),
+        None,
+    )
+    if report is None or not report.owner.slack_user_id:
+        text = "I cannot notify the owner: that answer is no longer kept, or the key has no owner on Slack."
+        deliver_once(runtime, request["delivery_id"], private, Message(text, []))
+        return {"notified": False}
+    owner = report.owner.slack_user_id
+    notice = render_owner_notice(report, asker=presser, channel=request.get("channel"))
+    deliver_once(runtime, request["delivery_id"] + "-owner", Destination(channel=owner, ephemeral=False), notice)
+    confirmation = f":incoming_envelope: I told <@{owner}> that you are hitting errors with `{key_id}`."
+    deliver_once(runtime, request["delivery_id"], private, Message(confirmation, []))
+    log.info("owner notified", extra={"key": key_id, "owner": owner, "asked_by": presser})
+    return {"notified": True}

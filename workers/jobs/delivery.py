@@ -21,6 +21,6 @@ def deliver_once(runtime: Runtime, delivery_id: str, destination: Destination, m
     """
     if already_delivered(runtime, delivery_id):
         return False
-    Poster(runtime.slack, runtime.settings).post(destination, message.payload())
+    Poster(runtime.slack, runtime.settings, runtime.redis).post(destination, message.payload())
     runtime.redis.set(key("answered", delivery_id), "1", ex=ANSWERED_MARK_TTL)
     return True

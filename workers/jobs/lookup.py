@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rq.job import Job
+from slack_sdk.errors import SlackApiError
 
 from workers.aws import AwsCallError
 from workers.jobs.delivery import already_delivered, deliver_once
 from workers.key_index import remember, similar_keys
-from workers.render import render_answer, render_failure
+from workers.render import Message, render_answer, render_failure
 from workers.report import KeyReport, Verdict
 from workers.runtime import Runtime, get_runtime
 from workers.slack_post import DeliveryError, Destination
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 KEY_CONCURRENCY = 5
 # Rendered answers are kept this long so "Share in channel" can post them again.
 ANSWER_KEPT_FOR = 24 * 3600
+WORKING_REACTION = "mag"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class LookupRequest:
     deep: bool = False
     secret_pasted: bool = False
     problems: tuple[str, ...] = field(default=())
+    working_on: dict[str, str] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LookupRequest:
@@ -50,6 +53,7 @@ class LookupRequest:
             deep=bool(data.get("deep", False)),
             secret_pasted=bool(data.get("secret_pasted", False)),
             problems=tuple(data.get("problems", ())),
+            working_on=data.get("working_on"),
         )
 
 
@@ -62,6 +66,7 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
         return {"request_id": req.request_id, "skipped": "already answered"}
 
     reports: list[KeyReport] = []
+    mark_working(runtime, req, add=True)
     try:
         reports = find_all(runtime, req)
         message = render_answer(
@@ -69,8 +74,9 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
         )
     except AwsCallError as exc:
         message = render_failure(req.keys, f"the AWS Organization could not be read: {exc.detail}.")
-    runtime.redis.set(key("answer", req.request_id), json.dumps(message.payload()), ex=ANSWER_KEPT_FOR)
+    keep_answer(runtime, req.request_id, message, reports)
     deliver_once(runtime, req.request_id, req.destination, message)
+    mark_working(runtime, req, add=False)
     outcome = [r.verdict.value for r in reports] or ["aws_error"]
     log.info(
         "lookup answered",
@@ -82,6 +88,29 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
         "aws_calls": sum(r.aws_calls for r in reports),
         "aws_seconds": sum(r.aws_seconds for r in reports),
     }
+
+
+def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyReport]) -> None:
+    """Keep the rendered answer and its reports a day, for the Share and Notify-owner buttons."""
+    with runtime.redis.pipeline() as pipe:
+        pipe.set(key("answer", request_id), json.dumps(message.payload()), ex=ANSWER_KEPT_FOR)
+        pipe.set(key("reports", request_id), json.dumps([r.to_dict() for r in reports]), ex=ANSWER_KEPT_FOR)
+        pipe.execute()
+
+
+def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
+    """A reaction on the asker's message while the lookup runs (mentions and DMs)."""
+    channel, ts = (req.working_on or {}).get("channel"), (req.working_on or {}).get("ts")
+    if not channel or not ts:
+        return
+    try:
+        if add:
+            runtime.slack.reactions_add(channel=channel, timestamp=ts, name=WORKING_REACTION)
+        else:
+            runtime.slack.reactions_remove(channel=channel, timestamp=ts, name=WORKING_REACTION)
+    except (SlackApiError, OSError) as exc:
+        # Cosmetic: the answer matters, a missing reaction (or already_reacted on a retry) does not.
+        log.info("reaction not changed", extra={"error": str(getattr(exc, "response", {}).get("error", exc))})
 
 
 def find_all(runtime: Runtime, req: LookupRequest) -> list[KeyReport]:

@@ -1,0 +1,26 @@
+"""Answer each Events API event exactly once.
+
+Slack redelivers an event (X-Slack-Retry-Num) when it did not get a fast 2xx, up to 3 times.
+The first delivery to claim the event's ID in Redis handles it; later ones are acked and
+dropped. A claim is released when the event could not be handed to a worker, so a retry of an
+event that was never queued is still answered.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from workers.state import key
+
+# Slack retries within about an hour at most (immediately, after 1 min, after 5 min); keep the
+# claim longer than that, and well over the 15 minutes the contract requires.
+EVENT_CLAIM_TTL = 2 * 3600
+
+
+def claim_event(redis: Redis, event_id: str) -> bool:
+    """True for the first delivery of this event; raises RedisError when Redis is away."""
+    return bool(redis.set(key("event", event_id), "1", nx=True, ex=EVENT_CLAIM_TTL))
+
+
+def release_event(redis: Redis, event_id: str) -> None:
+    redis.delete(key("event", event_id))

@@ -1,0 +1,105 @@
+"""Mentions in channels and threads, and direct messages: find the keys in free text and answer
+where the person asked, with the same answer as the slash command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import messages
+from bot.dedupe import claim_event, release_event
+from bot.intake import Asker, lookup_request, submit_lookup, submit_reply
+from bot.parse import Action, parse_free_text
+from bot.queueing import JobQueue
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, jobs: JobQueue, settings: Settings) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        if is_noise(event, context):
+            return
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        handle_conversation(jobs, client, body, event, surface="mention", thread_ts=thread_ts)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        # Only DMs with the bot: channel messages reach the bot as app_mention instead.
+        if event.get("channel_type") != "im" or is_noise(event, context):
+            return
+        handle_conversation(jobs, client, body, event, surface="dm", thread_ts=event.get("thread_ts"))
+
+
+def is_noise(event: dict[str, Any], context: BoltContext) -> bool:
+    """Events to ignore: the bot's own and other bots' messages, edits and other subtypes."""
+    if event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return True
+    user = event.get("user")
+    return not user or user == context.bot_user_id
+
+
+def handle_conversation(
+    jobs: JobQueue,
+    client: WebClient,
+    body: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    surface: str,
+    thread_ts: str | None,
+) -> None:
+    event_id = str(body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}")
+    try:
+        first = claim_event(jobs.redis, event_id)
+    except RedisError:
+        tell_unavailable(client, event, thread_ts, event_id)
+        return
+    if not first:
+        log.info("duplicate event ignored", extra={"event_id": event_id, "surface": surface})
+        return
+
+    asker = Asker(event.get("user"), event.get("channel"), body.get("team_id"), surface)
+    destination = {
+        "channel": event.get("channel"),
+        "thread_ts": thread_ts,
+        "user": event.get("user"),
+        "ephemeral": False,
+    }
+    parsed = parse_free_text(event.get("text"))
+    if parsed.has_work:
+        request = lookup_request(
+            parsed, asker, destination, event_id, working_on={"channel": event.get("channel"), "ts": event.get("ts")}
+        )
+        queued = submit_lookup(jobs, request, asker)
+    else:
+        reply = messages.faq() if parsed.action is Action.FAQ else conversation_help(parsed)
+        queued = submit_reply(jobs, event_id, destination, reply)
+    if not queued:
+        release_event(jobs.redis, event_id)
+        tell_unavailable(client, event, thread_ts, event_id)
+
+
+def tell_unavailable(client: WebClient, event: dict[str, Any], thread_ts: str | None, event_id: str) -> None:
+    """With the queue away no worker can answer, so the web says so itself (best effort)."""
+    log.error("cannot take a conversation request: queue unreachable", extra={"event_id": event_id})
+    try:
+        client.chat_postMessage(channel=event.get("channel", ""), thread_ts=thread_ts, **_text_and_blocks())
+    except (SlackApiError, OSError):
+        log.error("could not tell the asker that whose-key is unavailable", extra={"event_id": event_id})
+
+
+def _text_and_blocks() -> dict[str, Any]:
+    message = messages.unavailable()
+    return {"text": message["text"], "blocks": message["blocks"]}
+
+
+def conversation_help(parsed: Any) -> dict[str, Any]:
+    if parsed.problems or parsed.secret_pasted:
+        return messages.input_problems(parsed)
+    return messages.usage("I did not find an access key ID (AKIA… or ASIA…) in your message.")
