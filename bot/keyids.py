@@ -72,9 +72,12 @@ def check_key_id(text: str) -> KeyProblem | None:
             shown,
             f"`{shown}` is {OTHER_ID_PREFIXES[prefix]}, not an access key ID (access key IDs start with AKIA or ASIA).",
         )
-    if prefix not in ACCESS_KEY_PREFIXES:
-        return KeyProblem(shown, f"`{shown}` does not start with AKIA or ASIA, so it is not an access key ID.")
     suggestion = likely_intended(text)
+    if prefix not in ACCESS_KEY_PREFIXES:
+        # AK1A... is a misread AKIA..., so the suggestion still applies.
+        return KeyProblem(
+            shown, f"`{shown}` does not start with AKIA or ASIA, so it is not an access key ID.", suggestion
+        )
     if len(text) != KEY_LENGTH:
         return KeyProblem(
             shown,

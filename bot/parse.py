@@ -10,17 +10,29 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bot.keyids import KeyProblem, check_key_id, find_key_candidates
+from bot.keyids import ACCESS_KEY_PREFIXES, KeyProblem, check_key_id, find_key_candidates
 
 MAX_KEYS_PER_REQUEST = 10
 
-# 40 characters of the secret-key alphabet, with the mix of cases and digits real secrets have.
-_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
-_SECRET_ASSIGNMENT = re.compile(r"aws_secret_access_key|secretaccesskey|secret_access_key", re.IGNORECASE)
+# 40 characters of the secret-key alphabet (base64 without padding). "=" is not part of it, so
+# `name=SECRET` still ends the token where the secret starts.
+_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
+_SECRET_NAME = r"aws_secret_access_key|secretaccesskey|secret_access_key"  # noqa: S105 - names, not a secret
+_SECRET_ASSIGNMENT = re.compile(_SECRET_NAME, re.IGNORECASE)
+# The name and the value assigned on the same line: the value is secret even when it does not look it.
+_SECRET_ASSIGNMENT_VALUE = re.compile(rf"(?:{_SECRET_NAME})[\"']?[ \t]*[:=][ \t]*[\"']?[^\s,;\"'`<>]*", re.IGNORECASE)
 # Slack wraps links and mailto addresses as <target|label> or <target>.
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+# Slack sends &, < and > escaped in the text it hands to apps.
+_SLACK_ESCAPES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
+_SLACK_ESCAPE = re.compile("|".join(_SLACK_ESCAPES))
+# Invisible characters that ride along when a key is copied from a web page or a document.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 _SEPARATORS = re.compile(r"[\s,;]+")
-_STRIP_CHARS = "\"'`<>()[]{}.:!?*_~"
+# name=value, name: value (env files, YAML, JSON): the value is the part that can be a key.
+_ASSIGNMENT = re.compile(r"[=:]")
+_STRIP_CHARS = "\"'`<>()[]{}.:!?*_~\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
+_HEX = frozenset("0123456789abcdef")
 
 
 class Action(Enum):
@@ -48,9 +60,12 @@ def looks_like_secret(token: str) -> bool:
     """True for a 40-character token of the secret alphabet that is not plain letters."""
     if not _SECRET_TOKEN.fullmatch(token):
         return False
-    # A real secret mixes lower case with digits or symbols; this spares 40-letter words.
+    # A real secret mixes lower case with digits or symbols; this spares 40-letter words, and
+    # 40 lower-case hex digits are a git commit or SHA-1, which a secret practically never is.
+    if set(token) <= _HEX:
+        return False
     has_lower = any(c.islower() for c in token)
-    has_other = any(c.isdigit() or c in "/+=" for c in token)
+    has_other = any(c.isdigit() or c in "/+" for c in token)
     return has_lower and has_other
 
 
@@ -61,41 +76,64 @@ def contains_secret(text: str) -> bool:
     return any(looks_like_secret(m.group(0)) for m in _SECRET_TOKEN.finditer(text))
 
 
-def scrub_secrets(text: str) -> str:
+def scrub_secrets(text: str, replacement: str = "[secret removed]") -> str:
     """The text with anything secret-looking replaced, for the rare place text must be kept."""
-    text = _SECRET_TOKEN.sub(lambda m: "[secret removed]" if looks_like_secret(m.group(0)) else m.group(0), text)
-    return _SECRET_ASSIGNMENT.sub("[secret removed]", text)
+    text = _SECRET_ASSIGNMENT_VALUE.sub(replacement, text)
+    text = _SECRET_ASSIGNMENT.sub(replacement, text)
+    return _SECRET_TOKEN.sub(lambda m: replacement if looks_like_secret(m.group(0)) else m.group(0), text)
 
 
 def unwrap_slack_markup(text: str) -> str:
-    """Replace Slack's <target|label> link markup by its label (or target)."""
-    return _SLACK_LINK.sub(lambda m: f" {m.group(2) or m.group(1)} ", text)
+    """Replace Slack's <target|label> link markup by its label (or target), and undo its escaping."""
+    text = _SLACK_LINK.sub(lambda m: f" {m.group(2) or m.group(1)} ", text)
+    return _SLACK_ESCAPE.sub(lambda m: _SLACK_ESCAPES[m.group(0)], text)
+
+
+def _prepare(text: str | None) -> tuple[str, bool]:
+    """The text with secrets cut out and Slack markup undone, and whether a secret was there."""
+    text = _INVISIBLE.sub("", text or "")
+    secret = contains_secret(text)
+    # Secrets go before the markup is undone (a label must not hide one) and again after (an
+    # escaped bracket must not glue one to its neighbours).
+    text = unwrap_slack_markup(scrub_secrets(text, " "))
+    if contains_secret(text):
+        secret = True
+        text = scrub_secrets(text, " ")
+    return text, secret
 
 
 def _normalise_token(token: str) -> str:
     token = token.strip(_STRIP_CHARS)
-    if "=" in token:  # aws_access_key_id=AKIA...
-        token = token.rsplit("=", 1)[1].strip(_STRIP_CHARS)
+    if _ASSIGNMENT.search(token):  # aws_access_key_id=AKIA..., aws_access_key_id:AKIA...
+        token = _ASSIGNMENT.split(token)[-1].strip(_STRIP_CHARS)
     return token
+
+
+def _is_ordinary_word(token: str) -> bool:
+    """Words around the keys (prose, config names, emails, mentions): ignored, not judged."""
+    if token[:4].upper() in ACCESS_KEY_PREFIXES:
+        return False
+    if "@" in token or not any(ch.isalnum() for ch in token):
+        return True
+    letters = token.replace("_", "").replace("-", "")
+    return letters.isalpha() and (len(token) < 12 or letters != token)
 
 
 def parse_command(text: str | None) -> ParsedRequest:
     """Parse the text of `/whose-key`: keys, `deep`, `help` or `faq`."""
-    raw = text or ""
-    secret = contains_secret(raw)
-    tokens = [_normalise_token(t) for t in _SEPARATORS.split(unwrap_slack_markup(raw))]
+    cleaned, secret = _prepare(text)
+    tokens = [_normalise_token(t) for t in _SEPARATORS.split(cleaned)]
+    if any(looks_like_secret(t) for t in tokens):  # one only unwrapping the token revealed
+        secret = True
     tokens = [t for t in tokens if t and not looks_like_secret(t)]
-    if secret:
-        # Drop the assignment's words so nothing near the secret is echoed back.
-        tokens = [t for t in tokens if not _SECRET_ASSIGNMENT.search(t)]
 
     words = {t.lower() for t in tokens}
-    if not tokens and not secret:
-        return ParsedRequest(Action.HELP)
-    if tokens and words <= {"help", "usage", "-h", "--help", "?"}:
-        return ParsedRequest(Action.HELP)
-    if tokens and words <= {"faq", "faqs"}:
-        return ParsedRequest(Action.FAQ)
+    # A pasted secret always gets an answer that warns about it, so it never reads as help.
+    if not secret:
+        if not tokens or words <= {"help", "usage", "-h", "--help", "?"}:
+            return ParsedRequest(Action.HELP)
+        if words <= {"faq", "faqs"}:
+            return ParsedRequest(Action.FAQ)
 
     deep = "deep" in words
     keys: list[str] = []
@@ -108,10 +146,12 @@ def parse_command(text: str | None) -> ParsedRequest:
         if problem is None:
             if token not in keys:
                 keys.append(token)
-        elif len(token) < 12 and token[:4].upper() not in {"AKIA", "ASIA"} and token.isalpha():
-            extra.append(token)  # ordinary words around the keys: ignored, not judged
-        else:
+        elif _is_ordinary_word(token):
+            extra.append(token)
+        elif problem not in problems:
             problems.append(problem)
+    if not keys and not problems and not secret:
+        return ParsedRequest(Action.HELP)  # nothing key-like was typed: say how to use it
     dropped = max(0, len(keys) - MAX_KEYS_PER_REQUEST)
     return ParsedRequest(
         Action.LOOKUP,
@@ -126,8 +166,7 @@ def parse_command(text: str | None) -> ParsedRequest:
 
 def parse_free_text(text: str | None) -> ParsedRequest:
     """Parse a mention or DM: pick out the key IDs, ignore the prose around them."""
-    raw = unwrap_slack_markup(text or "")
-    secret = contains_secret(raw)
+    raw, secret = _prepare(text)
     keys: list[str] = []
     problems: list[KeyProblem] = []
     for candidate in find_key_candidates(raw):

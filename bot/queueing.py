@@ -12,12 +12,14 @@ from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from workers.constants import (
+    BACKGROUND_QUEUE,
     FAILURE_TTL,
     LOOKUP_JOB_TIMEOUT,
     LOOKUP_QUEUE,
     LOOKUP_RETRIES,
     LOOKUP_RETRY_INTERVALS,
     RESULT_TTL,
+    SWEEP_JOB_TIMEOUT,
 )
 
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
@@ -28,6 +30,9 @@ ACTION_JOBS = {
     "notify": "workers.jobs.actions.notify_owner",
 }
 REPLY_JOB = "workers.jobs.actions.post_reply"
+KEY_EVENT_JOB = "workers.jobs.notices.handle_key_event"
+SNS_CONFIRM_JOB = "workers.jobs.notices.confirm_sns_subscription"
+SWEEP_JOB = "workers.jobs.sweep.run_sweep"
 
 
 def new_request_id() -> str:
@@ -45,6 +50,7 @@ class JobQueue:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.lookups = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer)
+        self.background = Queue(BACKGROUND_QUEUE, connection=redis, serializer=JSONSerializer)
 
     def enqueue_lookup(self, request: dict[str, Any]) -> str:
         job = self.lookups.enqueue(
@@ -84,6 +90,29 @@ class JobQueue:
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
+        return str(job.id)
+
+    def enqueue_key_event(self, event: dict[str, Any]) -> str:
+        """A key event from AWS: notify the owner (background queue: nobody waits on it)."""
+        job = self.background.enqueue(
+            KEY_EVENT_JOB,
+            event,
+            job_id="event-" + _safe_id(str(event["event_id"])),
+            retry=Retry(max=3, interval=[5, 30, 120]),
+            job_timeout=120,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_sns_confirmation(self, request: dict[str, Any]) -> str:
+        job = self.background.enqueue(
+            SNS_CONFIRM_JOB, request, retry=Retry(max=3, interval=[5, 30, 120]), job_timeout=30
+        )
+        return str(job.id)
+
+    def enqueue_sweep(self) -> str:
+        job = self.background.enqueue(SWEEP_JOB, job_timeout=SWEEP_JOB_TIMEOUT, result_ttl=RESULT_TTL)
         return str(job.id)
 
     def healthy(self) -> bool:

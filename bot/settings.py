@@ -15,6 +15,7 @@ DEFAULT_SWEEP_INTERVAL = 3600
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}$")
 # IAM role names: letters, digits and +=,.@_- up to 64 characters.
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
@@ -38,6 +39,7 @@ class Settings:
     allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
     audit_channel: str | None = None
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
+    sns_topics: frozenset[str] = field(default_factory=frozenset)
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -95,6 +97,7 @@ class Settings:
             ),
             audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
+            sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
         )
 
     @property

@@ -14,6 +14,8 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bot.app import create_app
+from bot.aws_events.endpoint import AwsEventReceiver
+from bot.aws_events.sns import SnsVerifier
 from bot.logs import configure_logging
 from bot.queueing import JobQueue
 from bot.settings import Settings, SettingsError
@@ -22,10 +24,19 @@ from workers.state import connect
 log = logging.getLogger(__name__)
 
 
-def create_web_app(settings: Settings, client: WebClient | None = None) -> Flask:
+def create_web_app(settings: Settings, client: WebClient | None = None, sns: SnsVerifier | None = None) -> Flask:
+    """The WSGI app. `client` and `sns` exist for tests: a Slack client and an SNS verifier
+    whose certificate source they control (every check still runs)."""
     jobs = JobQueue(connect(settings.redis_url))
     slack = SlackRequestHandler(create_app(settings, jobs, client=client))
+    aws_events = AwsEventReceiver(settings, jobs, sns)
     web = Flask("whose-key")
+    web.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+
+    @web.post("/aws/events")
+    def aws_event() -> tuple[Response, int]:
+        body, status = aws_events.handle({k.lower(): v for k, v in request.headers.items()}, request.get_data())
+        return jsonify(body), status
 
     @web.post("/slack/events")
     def slack_events() -> Any:

@@ -4,17 +4,29 @@ and the Procfile's web and worker processes)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
 from redis import Redis
 
 from bot.offline.stack import Stack
 
+EVENTS_TOKEN = "test-events-token-0123456789"
+AUDIT_CHANNEL = "C0AUDIT01"
+# Settings the test processes run with, beyond what the stack sets itself. Sweeps run when a
+# test asks, never on a schedule, so they cannot surprise other tests.
+TEST_ENV = {
+    "WHOSE_KEY_EVENTS_TOKEN": EVENTS_TOKEN,
+    "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
+    "WHOSE_KEY_SWEEP_INTERVAL": "0",
+}
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """One running bot for the session; tests isolate themselves by their own response_url."""
-    with Stack() as running:
+    with Stack(extra_env=dict(TEST_ENV)) as running:
         yield running
 
 
@@ -22,3 +34,24 @@ def stack() -> Iterator[Stack]:
 def redis(stack: Stack) -> Redis:
     """A client of the stack's own throwaway Redis (never a Redis the tests did not start)."""
     return Redis.from_url(stack.redis.url)
+
+
+def iam_in(stack: Stack, account_id: str) -> Any:
+    """An IAM client acting in one account of the moto organization (as an admin would)."""
+    assert stack.org is not None
+    endpoint = stack.env()["AWS_ENDPOINT_URL"]
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account_id == stack.org.management_account_id:
+        return boto3.client("iam", region_name="us-east-1", endpoint_url=endpoint, **creds)
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint, **creds)
+    assumed = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test-admin"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+    )

@@ -137,8 +137,12 @@ def test_notify_owner_button_dms_the_owner(stack: Stack) -> None:
     notify = next(b for b in buttons if b["action_id"].startswith(NOTIFY_ACTION))
     _, press_url = stack.block_action(notify["action_id"], notify["value"], user_id="U0ASKER01",
                                       channel_id="C0DEPLOYS")  # fmt: skip
-    dm_post = wait_for_post(stack, "U0PLATFRM")[0]
-    text = json.dumps(dm_post.body)
+
+    def notices() -> list[RecordedCall]:
+        return [c for c in posts_to(stack, "U0PLATFRM") if "is hitting errors" in json.dumps(c.body)]
+
+    stack.slack.wait_for(lambda _: bool(notices()), timeout=30)
+    text = json.dumps(notices()[0].body)
     assert "<@U0ASKER01>" in text and key_id in text and "<#C0DEPLOYS>" in text
     confirmation = stack.slack.wait_for_hook(press_url, timeout=30)[0].body
     assert "I told <@U0PLATFRM>" in confirmation["text"]

@@ -37,3 +37,9 @@ ANSWERED_MARK_TTL = 24 * 3600
 # Job results are kept for benchmarks and debugging, then dropped.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
+
+# The deactivation sweep: how long one may run, and accounts read at once.
+SWEEP_JOB_TIMEOUT = 3 * 3600
+SWEEP_CONCURRENCY = 16
+# Each key's last known state (Active/Inactive/Deleted) is kept this long after it last changed.
+KEY_STATE_TTL = 180 * 24 * 3600

@@ -203,9 +203,10 @@ def _found_inactive(f: _Facts, exposed: bool) -> _Built:
 
 
 def _gone(f: _Facts, exposed: bool) -> _Built:
-    user_gone = f.note_says(_USER_GONE)
+    # CloudTrail (through the finder) may say whether the user went too; else the notes may.
+    user_gone = f.report.user_deleted is True or f.note_says(_USER_GONE)
     # The finder sets user_arn only after reading the user, so a known ARN means it exists.
-    key_gone = not user_gone and (f.note_says(_KEY_GONE) or bool(f.report.user_arn))
+    key_gone = not user_gone and (f.report.user_deleted is False or f.note_says(_KEY_GONE) or bool(f.report.user_arn))
     reasons: _Reasons
     if user_gone:
         reasons = [

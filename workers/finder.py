@@ -24,6 +24,8 @@ from workers.aws import (
     get_user_access_keys,
     start_counting_calls,
 )
+from workers.cloudtrail import CloudTrailReader
+from workers.enrich import Enricher
 from workers.org import Organization
 from workers.owners import owner_from_tags
 from workers.report import (
@@ -33,6 +35,7 @@ from workers.report import (
     Unsearched,
     Verdict,
 )
+from workers.state import JsonCache
 
 # Accounts searched at once in a full search: enough to hide latency, few enough to stay
 # under IAM's per-account and STS's per-hub request rates.
@@ -55,15 +58,18 @@ class AccountLook:
 
 
 class Finder:
-    def __init__(self, gateway: AwsGateway, org: Organization) -> None:
+    def __init__(self, gateway: AwsGateway, org: Organization, enricher: Enricher | None = None) -> None:
         self.gateway = gateway
         self.org = org
+        self.enricher = enricher
 
     def find(self, key_id: str, *, deep: bool = False, on_progress: ProgressCallback | None = None) -> KeyReport:
         """Everything the organization can tell about key_id. Raises AwsCallError only when the
         organization itself cannot be read (then no per-key answer is possible)."""
         stats = start_counting_calls()
         report = self._find(key_id, deep, on_progress)
+        if self.enricher is not None:
+            report = self.enricher.enrich(report)
         return replace(report, aws_calls=stats.calls, aws_seconds=round(stats.seconds, 4))
 
     def _find(self, key_id: str, deep: bool, on_progress: ProgressCallback | None) -> KeyReport:
@@ -202,6 +208,17 @@ class Finder:
             return self.org.management_account_id()
         except AwsCallError:
             return None
+
+
+def build_trail(gateway: AwsGateway) -> CloudTrailReader:
+    """One CloudTrail reader per process, so its per-account rate limit covers every caller."""
+    return CloudTrailReader(lambda account: gateway.client(account, "cloudtrail", "us-east-1"))
+
+
+def build_finder(gateway: AwsGateway, cache: JsonCache, trail: CloudTrailReader | None = None) -> Finder:
+    """The finder with the organization's shared account list and CloudTrail enrichment."""
+    trail = trail or build_trail(gateway)
+    return Finder(gateway, Organization(gateway, cache), Enricher(gateway, trail))
 
 
 def _outside(account_id: str | None, accounts: dict[str, Account]) -> str | None:

@@ -4,6 +4,7 @@ kept in one Redis hash of key ID -> whose it is."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from redis import Redis
 
@@ -16,11 +17,33 @@ MAX_SUGGESTIONS = 3
 
 
 def remember(redis: Redis, report: KeyReport) -> None:
-    """Add a found key to the index."""
+    """Add a found key to the index, with its owner (kept for notices after the user is gone)."""
     if report.verdict is not Verdict.FOUND:
         return
-    entry = {"user": report.user_name, "account": report.account.label if report.account else None}
+    entry = {
+        "user": report.user_name,
+        "account": report.account.label if report.account else None,
+        "owner_slack_id": report.owner.slack_user_id,
+        "owner_email": report.owner.email,
+    }
     redis.hset(INDEX, report.key_id, json.dumps(entry))
+
+
+def remember_many(redis: Redis, entries: dict[str, dict[str, str | None]]) -> None:
+    """Add keys seen by the sweep (user and account), keeping owners learnt by lookups."""
+    if not entries:
+        return
+    known = redis.hmget(INDEX, list(entries))
+    merged: dict[Any, Any] = {}  # redis-py's stubs want an invariant key type
+    for (key_id, entry), raw in zip(entries.items(), known, strict=True):
+        previous = json.loads(raw) if raw else {}
+        merged[key_id] = json.dumps({**previous, **{k: v for k, v in entry.items() if v is not None}})
+    redis.hset(INDEX, mapping=merged)
+
+
+def index_entry(redis: Redis, key_id: str) -> dict[str, str | None] | None:
+    raw = redis.hget(INDEX, key_id)
+    return json.loads(raw) if raw else None
 
 
 def distance(a: str, b: str) -> int:

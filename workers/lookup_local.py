@@ -7,8 +7,7 @@ from redis.exceptions import RedisError
 
 from bot.settings import Settings
 from workers.aws import AwsGateway
-from workers.finder import Finder
-from workers.org import Organization
+from workers.finder import Finder, build_finder
 from workers.state import JsonCache, MemoryCache, connect
 
 
@@ -24,4 +23,4 @@ def local_finder(settings: Settings) -> tuple[Finder, str | None]:
         cache = MemoryCache()
         note = f"Redis at {settings.redis_url} is not reachable; using an in-memory cache for this run."
     gateway = AwsGateway(settings.role_name, settings.external_id)
-    return Finder(gateway, Organization(gateway, cache)), note
+    return build_finder(gateway, cache), note

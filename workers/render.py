@@ -3,6 +3,7 @@ terminal's text. Pure: no I/O; `now` is passed in so output is repeatable."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,12 +11,14 @@ from typing import Any
 
 from workers.diagnosis import Diagnosis, diagnose
 from workers.faq import FAQ
-from workers.report import KeyReport, Suggestion, Verdict
+from workers.report import History, KeyReport, Suggestion, Verdict
 
 # Slack's limits: 50 blocks per message, 3,000 characters per text object, 10 fields per section.
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 MAX_FIELDS = 10
+# Input problems listed with an answer; the rest are counted.
+MAX_PROBLEMS_SHOWN = 10
 # The fallback `text` is what notifications and screen readers show; Slack truncates at 40k.
 MAX_FALLBACK = 3500
 
@@ -54,17 +57,24 @@ def verdict_line(report: KeyReport, *, slack: bool = True) -> str:
     """The one sentence that answers "whose key is it?"."""
     key = f"`{report.key_id}`" if slack else report.key_id
     account = report.account.label if report.account else "an unknown account"
-    owner = owner_mention(report) if slack else _owner_plain(report)
     match report.verdict:
         case Verdict.FOUND:
-            who = f"IAM user *{report.user_name}*" if slack else f"IAM user {report.user_name}"
-            return f"{key} belongs to {who} in {account}, owner {owner}. Status: {report.status}."
+            user = report.user_name or "an unknown user"
+            who = f"IAM user *{user}*" if slack else f"IAM user {user}"
+            owner = owner_mention(report) if slack else _owner_plain(report)
+            owner_part = f", owner {owner}" if report.owner.known else ", no owner tag"
+            status = f" Status: {report.status}." if report.status else ""
+            return f"{key} belongs to {who} in {account}{owner_part}.{status}"
         case Verdict.OUTSIDE_ORG:
-            return f"{key} belongs to account {account}, which is not one of this organization's accounts."
+            named = f"account {report.account.label}" if report.account else "an account we cannot name"
+            return f"{key} belongs to {named}, which is not one of this organization's accounts."
         case Verdict.GONE:
             return f"{key} was issued in {account} but no longer exists there: the key or its user was deleted."
         case Verdict.NOT_FOUND:
-            return f"{key} was not found in any of the {report.accounts_searched} accounts searched."
+            if not report.accounts_searched:
+                return f"{key} was not found in this organization."
+            plural = "s" if report.accounts_searched != 1 else ""
+            return f"{key} was not found in any of the {report.accounts_searched} account{plural} searched."
         case Verdict.TEMPORARY:
             return f"{key} is a temporary STS credential from {account}; no IAM user owns it."
         case Verdict.INCOMPLETE:
@@ -114,11 +124,28 @@ def fact_rows(report: KeyReport, now: datetime, *, slack: bool = True) -> list[t
             rows.append(("Last used", format_time(used.date, now) + (f", {where}" if where else "")))
         else:
             rows.append(("Last used", "never"))
+    for event in report.history:
+        rows.append((_HISTORY_LABELS.get(event.action, event.action), _history_value(event, now)))
     if report.user_arn:
         rows.append(("ARN", report.user_arn))
     if report.verdict in (Verdict.NOT_FOUND, Verdict.GONE, Verdict.INCOMPLETE) and report.accounts_searched:
         rows.append(("Accounts searched", str(report.accounts_searched)))
     return rows
+
+
+_HISTORY_LABELS = {
+    "deactivated": "Deactivated",
+    "deleted": "Deleted",
+    "user_deleted": "User deleted",
+    "issued": "Session of",
+}
+
+
+def _history_value(event: History, now: datetime) -> str:
+    if event.action == "issued":
+        return f"{event.actor} (seen {format_time(event.when, now)})"
+    source = f" from {event.source_ip}" if event.source_ip else ""
+    return f"{format_time(event.when, now)} by {event.actor}{source}"
 
 
 def _text(text: str, limit: int = MAX_TEXT) -> str:
@@ -129,8 +156,24 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
 
 
+def compact_key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -> list[Block]:
+    """Two blocks for one key, for answers about many keys: verdict with facts, then the
+    diagnosis with the first fix steps."""
+    facts = " · ".join(f"{label}: {value}" for label, value in fact_rows(report, now) if label != "ARN")
+    head = f"{_VERDICT_ICON[report.verdict]} {verdict_line(report)}" + (f"\n{facts}" if facts else "")
+    if report.unsearched:
+        head += f"\nNot searched: {', '.join(u.account.label for u in report.unsearched[:5])}"
+        head += f" and {len(report.unsearched) - 5} more" if len(report.unsearched) > 5 else ""
+    if report.similar:
+        head += "\n*Did you mean* " + " or ".join(_suggestion(s) for s in report.similar) + "?"
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(diagnosis.steps[:3], start=1))
+    return [_section(head), _section(f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}\n{steps}".rstrip())]
+
+
 def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime, *, compact: bool) -> list[Block]:
     """Blocks for one key: verdict, facts, diagnosis and numbered fix steps."""
+    if compact:
+        return compact_key_blocks(report, diagnosis, now)
     blocks: list[Block] = [_section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report)}")]
     rows = [(label, value) for label, value in fact_rows(report, now) if label != "ARN"]
     if rows:
@@ -174,8 +217,9 @@ def fallback_line(report: KeyReport) -> str:
     """Key, owner, account and status in one plain line."""
     account = report.account.label if report.account else "unknown account"
     if report.verdict is Verdict.FOUND:
-        return f"{report.key_id}: {report.user_name} ({_owner_plain(report)}) in {account}, {report.status}"
-    return f"{report.key_id}: {verdict_line(report, slack=False)}"
+        user = report.user_name or "unknown user"
+        return f"{report.key_id}: {user} ({_owner_plain(report)}) in {account}, {report.status or 'status unknown'}"
+    return verdict_line(report, slack=False)
 
 
 def render_answer(
@@ -192,8 +236,11 @@ def render_answer(
     blocks: list[Block] = []
     if secret_exposed:
         blocks.append(_section(LEAK_WARNING))
-    for problem in problems:
-        blocks.append(_section(f":x: {problem}"))
+    if problems:
+        shown = [f"• {p}" for p in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"• …and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+        blocks.append(_section(":x: *Skipped, not access key IDs:*\n" + "\n".join(shown)))
     per_key = [key_blocks(r, d, now, compact=False) for r, d in zip(reports, diagnoses, strict=True)]
     if sum(len(b) + 1 for b in per_key) + len(blocks) + 1 > MAX_BLOCKS:
         per_key = [key_blocks(r, d, now, compact=True) for r, d in zip(reports, diagnoses, strict=True)]
@@ -295,7 +342,7 @@ def render_owner_notice(report: KeyReport, *, asker: str | None, channel: str | 
 
 def render_failure(keys: Sequence[str], reason: str) -> Message:
     """What the person reads when the lookup itself could not run."""
-    listed = ", ".join(f"`{k}`" for k in keys)
+    listed = ", ".join(f"`{k}`" for k in keys) or "your keys"
     body = f":warning: I could not look up {listed}: {reason}"
     return Message(_text(f"Could not look up {', '.join(keys)}: {reason}", MAX_FALLBACK), [_section(body)])
 
@@ -319,10 +366,14 @@ def render_terminal(reports: Sequence[KeyReport], now: datetime | None = None, *
             out.extend(f"    {i}. {_plain(step)}" for i, step in enumerate(diagnosis.steps, start=1))
         if report.similar:
             out.append("  Did you mean: " + " or ".join(_suggestion(s, slack=False) for s in report.similar) + "?")
-        out.extend(f"  Note: {note}" for note in report.notes)
+        out.extend(f"  Note: {_plain(note)}" for note in report.notes)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
+_SLACK_MENTION = re.compile(r"<[@#]([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
 def _plain(text: str) -> str:
-    return text.replace("*", "").replace("`", "")
+    """Slack mrkdwn as terminal text: mentions as @ID, no bold or code marks."""
+    return _SLACK_MENTION.sub(r"@\1", text).replace("*", "").replace("`", "")

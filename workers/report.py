@@ -80,6 +80,16 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class History:
+    """Something CloudTrail says happened to the key, its user or its session."""
+
+    action: str  # deactivated | deleted | user_deleted | issued
+    actor: str
+    when: str  # ISO 8601
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True)
 class Suggestion:
     """A known key that differs from the one asked about by a character or two."""
 
@@ -104,6 +114,8 @@ class KeyReport:
     management_account: bool = False
     notes: tuple[str, ...] = ()
     similar: tuple[Suggestion, ...] = ()  # "did you mean", for keys not found as typed
+    history: tuple[History, ...] = ()  # from CloudTrail: who deactivated/deleted it, and when
+    user_deleted: bool | None = None  # for gone keys: was the IAM user deleted too (None: unknown)
     aws_calls: int = 0
     aws_seconds: float = 0.0
 
@@ -137,6 +149,8 @@ class KeyReport:
             management_account=data.get("management_account", False),
             notes=tuple(data.get("notes", ())),
             similar=tuple(Suggestion(**s) for s in data.get("similar", ())),
+            history=tuple(History(**h) for h in data.get("history", ())),
+            user_deleted=data.get("user_deleted"),
             aws_calls=data.get("aws_calls", 0),
             aws_seconds=data.get("aws_seconds", 0.0),
         )

@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 
 from bot.settings import Settings
 from workers.aws import AwsGateway
-from workers.finder import Finder
-from workers.org import Organization
+from workers.cloudtrail import CloudTrailReader
+from workers.finder import Finder, build_finder, build_trail
 from workers.owners import SlackDirectory
 from workers.slack_post import make_web_client
 from workers.state import JsonCache, connect
@@ -34,8 +34,12 @@ class Runtime:
         return JsonCache(self.redis)
 
     @functools.cached_property
+    def trail(self) -> CloudTrailReader:
+        return build_trail(self.gateway)
+
+    @functools.cached_property
     def finder(self) -> Finder:
-        return Finder(self.gateway, Organization(self.gateway, self.cache))
+        return build_finder(self.gateway, self.cache, self.trail)
 
     @functools.cached_property
     def directory(self) -> SlackDirectory:

@@ -112,9 +112,9 @@ class Poster:
             return False
         webhook = WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=retry_handlers())
         body = {
-            **payload,
             "response_type": "ephemeral" if destination.ephemeral else "in_channel",
             "replace_original": False,
+            **payload,  # a progress update may replace the previous message
         }
         try:
             response = webhook.send_dict(body)
@@ -126,6 +126,27 @@ class Poster:
         # used_url / expired_url / 404: Slack will not take more here; use the Web API.
         log.info("response_url refused, falling back to the Web API", extra={"status": response.status_code})
         return False
+
+    def post_or_update(self, destination: Destination, payload: dict[str, Any], ts: str | None) -> str | None:
+        """Post a message in a channel or thread, or update the one at ts; returns its ts."""
+        try:
+            if ts and destination.channel:
+                self.client.chat_update(channel=destination.channel, ts=ts, **payload)
+                return ts
+            response = self.client.chat_postMessage(
+                channel=destination.channel or "", thread_ts=destination.thread_ts, **payload
+            )
+            return str(response.get("ts") or "") or None
+        except SlackApiError as exc:
+            raise DeliveryError(f"Slack refused the message ({exc.response.get('error')})") from exc
+        except OSError as exc:
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from exc
+
+    def delete(self, channel: str, ts: str) -> None:
+        try:
+            self.client.chat_delete(channel=channel, ts=ts)
+        except (SlackApiError, OSError):
+            log.info("could not delete a progress message")
 
     def _post_with_web_api(self, destination: Destination, payload: dict[str, Any]) -> None:
         if not destination.channel:

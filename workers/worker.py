@@ -19,6 +19,7 @@ from rq.serializers import JSONSerializer
 from bot.settings import Settings
 from workers.constants import QUEUES
 from workers.runtime import get_runtime
+from workers.schedule import start_sweep_schedule
 
 log = logging.getLogger(__name__)
 
@@ -71,5 +72,6 @@ def make_worker(settings: Settings, **kwargs: Any) -> WhoseKeyWorker:
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     worker = make_worker(settings)
     get_runtime().finder.org.warm()
+    start_sweep_schedule(get_runtime().redis, settings.sweep_interval)
     log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import boto3
@@ -110,12 +111,15 @@ class MotoServer:
                 self._process.kill()
         self._process = None
 
-    def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
+    def client(
+        self, service: str, credentials: dict[str, str] | None = None, *, endpoint_url: str | None = None
+    ) -> Any:
+        """A boto3 client of this server (or of endpoint_url, e.g. a proxy in front of it)."""
         creds = credentials or {
             "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         }
-        return boto3.client(service, region_name="us-east-1", endpoint_url=self.url, **creds)
+        return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint_url or self.url, **creds)
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -150,9 +154,16 @@ DEMO_ORGANIZATION = (
 DEMO_SLACK_USERS = {"alice@example.com": "U0ALICE01", "bob@example.com": "U0BOB0001"}
 
 
-def seed_organization(server: MotoServer, accounts: Iterable[AccountSpec] = DEMO_ORGANIZATION) -> SeededOrg:
-    """Create the organization, its accounts, users and keys in the moto server."""
-    org = server.client("organizations")
+def seed_organization(
+    server: MotoServer, accounts: Iterable[AccountSpec] = DEMO_ORGANIZATION, *, endpoint_url: str | None = None
+) -> SeededOrg:
+    """Create the organization, its accounts, users and keys in the moto server.
+
+    endpoint_url sends the calls through a proxy in front of the server instead (the offline
+    CloudTrail then records who deactivated and deleted the seeded keys).
+    """
+    client = partial(server.client, endpoint_url=endpoint_url)
+    org = client("organizations")
     org.create_organization(FeatureSet="ALL")
     management = org.describe_organization()["Organization"]["MasterAccountId"]
     seeded = SeededOrg(management_account_id=management)
@@ -164,19 +175,19 @@ def seed_organization(server: MotoServer, accounts: Iterable[AccountSpec] = DEMO
             account_id = created["CreateAccountStatus"]["AccountId"]
         seeded.accounts[spec.name] = account_id
         if spec.users:
-            iam = _iam_in(server, account_id, management)
+            iam = _iam_in(client, account_id, management)
             for user in spec.users:
                 seeded.keys.extend(_seed_user(iam, user, account_id, spec.name))
     return seeded
 
 
-def _iam_in(server: MotoServer, account_id: str, management: str) -> Any:
+def _iam_in(client: Callable[..., Any], account_id: str, management: str) -> Any:
     if account_id == management:
-        return server.client("iam")
-    creds = server.client("sts").assume_role(
+        return client("iam")
+    creds = client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="seed"
     )["Credentials"]
-    return server.client(
+    return client(
         "iam",
         {
             "aws_access_key_id": creds["AccessKeyId"],

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.offline.aws_proxy import AwsFaultProxy
 from bot.offline.moto_org import (
     DEMO_ORGANIZATION,
     DEMO_SLACK_USERS,
+    MANAGEMENT_ACCOUNT_ID,
     AccountSpec,
     MotoServer,
     SeededOrg,
@@ -100,7 +102,11 @@ class Process:
 
 @dataclass
 class Stack:
-    """Start with start(); `web_url`, `slack`, `org`, `redis` and `moto` are then ready."""
+    """Start with start(); `web_url`, `slack`, `org`, `redis`, `moto` and `aws` are then ready.
+
+    `aws` is the proxy every process reaches moto through: it answers CloudTrail LookupEvents from
+    what passed through it (seeding included), and tests script AWS faults on it.
+    """
 
     accounts: Iterable[AccountSpec] | None = None
     workers: int = 1
@@ -110,6 +116,7 @@ class Stack:
     def __post_init__(self) -> None:
         self.redis = RedisServer()
         self.moto = MotoServer()
+        self.aws = AwsFaultProxy(self.moto.url, default_account=MANAGEMENT_ACCOUNT_ID)
         self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS))
         self.port = free_port()
         self.org: SeededOrg | None = None
@@ -124,6 +131,7 @@ class Stack:
         """The environment the Procfile's processes run with: settings only, no defaults guessed."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "WHOSE_KEY_"))}
         env.update(self.moto.env())
+        env["AWS_ENDPOINT_URL"] = self.aws.url
         env.update(
             {
                 "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -141,9 +149,10 @@ class Stack:
     def start(self) -> Stack:
         self.redis.start()
         self.moto.start()
+        self.aws.start()
         self.slack.start()
         if self.seed:
-            self.org = seed_organization(self.moto, self.accounts or DEMO_ORGANIZATION)
+            self.org = seed_organization(self.moto, self.accounts or DEMO_ORGANIZATION, endpoint_url=self.aws.url)
         self.start_process("web")
         for _ in range(self.workers):
             self.start_process("worker")
@@ -197,6 +206,7 @@ class Stack:
                     os.killpg(process.popen.pid, signal.SIGKILL)
         self.processes.clear()
         self.slack.stop()
+        self.aws.stop()
         self.moto.stop()
         self.redis.close()
         self._logs.cleanup()

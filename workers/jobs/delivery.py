@@ -13,7 +13,9 @@ def already_delivered(runtime: Runtime, delivery_id: str) -> bool:
     return bool(runtime.redis.exists(key("answered", delivery_id)))
 
 
-def deliver_once(runtime: Runtime, delivery_id: str, destination: Destination, message: Message) -> bool:
+def deliver_once(
+    runtime: Runtime, delivery_id: str, destination: Destination, message: Message, *, replace_original: bool = False
+) -> bool:
     """Post unless this delivery already happened; True when it posted now.
 
     The mark is set after Slack took the message: a worker dying between the two repeats one
@@ -21,6 +23,7 @@ def deliver_once(runtime: Runtime, delivery_id: str, destination: Destination, m
     """
     if already_delivered(runtime, delivery_id):
         return False
-    Poster(runtime.slack, runtime.settings, runtime.redis).post(destination, message.payload())
+    payload = {**message.payload(), **({"replace_original": True} if replace_original else {})}
+    Poster(runtime.slack, runtime.settings, runtime.redis).post(destination, payload)
     runtime.redis.set(key("answered", delivery_id), "1", ex=ANSWERED_MARK_TTL)
     return True

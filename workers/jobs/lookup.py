@@ -15,10 +15,11 @@ from slack_sdk.errors import SlackApiError
 from workers.aws import AwsCallError
 from workers.jobs.delivery import already_delivered, deliver_once
 from workers.key_index import remember, similar_keys
+from workers.progress import SearchProgress
 from workers.render import Message, render_answer, render_failure
 from workers.report import KeyReport, Verdict
 from workers.runtime import Runtime, get_runtime
-from workers.slack_post import DeliveryError, Destination
+from workers.slack_post import DeliveryError, Destination, Poster
 from workers.state import key
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,24 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
 
     reports: list[KeyReport] = []
     mark_working(runtime, req, add=True)
+    # Progress only for a single key: interleaved updates for several would confuse more than help.
+    progress = None
+    if len(req.keys) == 1:
+        poster = Poster(runtime.slack, runtime.settings, runtime.redis)
+        progress = SearchProgress(poster, req.destination, req.keys[0])
     try:
-        reports = find_all(runtime, req)
+        reports = find_all(runtime, req, progress)
         message = render_answer(
             reports, secret_exposed=req.secret_pasted, problems=req.problems, request_id=req.request_id
         )
     except AwsCallError as exc:
         message = render_failure(req.keys, f"the AWS Organization could not be read: {exc.detail}.")
     keep_answer(runtime, req.request_id, message, reports)
-    deliver_once(runtime, req.request_id, req.destination, message)
+    # After progress updates on a response_url, the answer takes the last update's place.
+    replace_update = progress is not None and progress.shown and bool(req.destination.response_url)
+    deliver_once(runtime, req.request_id, req.destination, message, replace_original=replace_update)
+    if progress is not None:
+        progress.finish()
     mark_working(runtime, req, add=False)
     outcome = [r.verdict.value for r in reports] or ["aws_error"]
     log.info(
@@ -113,11 +123,11 @@ def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
         log.info("reaction not changed", extra={"error": str(getattr(exc, "response", {}).get("error", exc))})
 
 
-def find_all(runtime: Runtime, req: LookupRequest) -> list[KeyReport]:
+def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyReport]:
     """Every key's report, in the order asked, looked up in parallel."""
 
     def find(key_id: str) -> KeyReport:
-        report = runtime.finder.find(key_id, deep=req.deep)
+        report = runtime.finder.find(key_id, deep=req.deep, on_progress=progress)
         if report.verdict is Verdict.FOUND:
             remember(runtime.redis, report)
             return replace(report, owner=runtime.directory.resolve(report.owner))

@@ -1,0 +1,95 @@
+"""`POST /aws/events`: key events from AWS. Authenticate, validate, enqueue, answer in well under
+EventBridge's 5 seconds. Never calls AWS (an SNS signing certificate is fetched once and cached).
+
+- EventBridge API destinations send `Authorization: Bearer $WHOSE_KEY_EVENTS_TOKEN`.
+- SNS HTTPS subscriptions are recognised by `x-amz-sns-message-type` and verified by signature
+  (topics allow-listed in WHOSE_KEY_SNS_TOPICS); a subscription confirmation is confirmed by a job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from bot.aws_events.events import EventError, Ignored, KeyEvent, parse_event_body
+from bot.aws_events.sns import SnsVerificationError, SnsVerifier
+from bot.dedupe import claim_event, release_event
+from bot.queueing import JobQueue
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# EventBridge events are at most 256 KB; SNS wraps them in a little more.
+MAX_BODY = 300 * 1024
+
+Reply = tuple[dict[str, Any], int]
+
+
+class AwsEventReceiver:
+    def __init__(self, settings: Settings, jobs: JobQueue, sns: SnsVerifier | None = None) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.sns = sns or SnsVerifier(settings.sns_topics)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        if len(body) > MAX_BODY:
+            return {"error": "body too large"}, 413
+        sns_type = headers.get("x-amz-sns-message-type")
+        if sns_type:
+            return self._sns(body)
+        token = self.settings.events_token
+        if not token:
+            return {"error": "this endpoint is not configured: WHOSE_KEY_EVENTS_TOKEN is unset"}, 401
+        offered = headers.get("authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            log.warning("aws event refused: wrong or missing bearer token")
+            return {"error": "missing or wrong bearer token"}, 401
+        return self._accept(body, source="eventbridge")
+
+    def _sns(self, body: bytes) -> Reply:
+        try:
+            message = self.sns.verify(body)
+        except SnsVerificationError as exc:
+            log.warning("SNS message refused", extra={"reason": str(exc)})
+            return {"error": str(exc)}, 401
+        if message.type == "SubscriptionConfirmation":
+            return self._enqueue_confirmation(message.subscribe_url or "", message.topic_arn)
+        if message.type != "Notification":
+            return {"status": "ignored", "reason": f"SNS {message.type}"}, 200
+        return self._accept(message.message.encode(), source="sns")
+
+    def _accept(self, body: bytes, *, source: str) -> Reply:
+        try:
+            parsed = parse_event_body(body)
+        except EventError as exc:
+            return {"error": f"not a usable event: {exc}"}, 400
+        if isinstance(parsed, Ignored):
+            return {"status": "ignored", "reason": parsed.reason}, 200
+        event = KeyEvent(**{**parsed.to_dict(), "source": parsed.source if parsed.source == "health" else source})
+        try:
+            if not claim_event(self.jobs.redis, f"aws-{event.event_id}"):
+                return {"status": "duplicate"}, 200
+            self.jobs.enqueue_key_event(event.to_dict())
+        except RedisError:
+            with contextlib.suppress(RedisError):
+                release_event(self.jobs.redis, f"aws-{event.event_id}")
+            # A 5xx makes EventBridge and SNS deliver again later: the event is not lost.
+            log.error("aws event not queued: Redis unreachable", extra={"event_id": event.event_id})
+            return {"error": "cannot take events right now; deliver again later"}, 503
+        log.info(
+            "aws event accepted",
+            extra={"event_id": event.event_id, "kind": event.kind, "account": event.account_id, "key": event.key_id},
+        )
+        return {"status": "accepted", "kind": event.kind}, 202
+
+    def _enqueue_confirmation(self, subscribe_url: str, topic_arn: str) -> Reply:
+        try:
+            self.jobs.enqueue_sns_confirmation({"subscribe_url": subscribe_url, "topic_arn": topic_arn})
+        except RedisError:
+            return {"error": "cannot take events right now; deliver again later"}, 503
+        return {"status": "confirming subscription"}, 200

@@ -1,0 +1,125 @@
+"""The deactivation sweep end to end: `whose-key sweep` against a moto organization, notices at
+the loopback Slack, exactly once per change, together with the real-time events."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from conftest import EVENTS_TOKEN, TEST_ENV, iam_in
+from test_aws_events import cloudtrail_event, post_event
+
+from bot.offline.moto_org import AccountSpec, UserSpec
+from bot.offline.stack import PROJECT_ROOT, Stack
+
+ORGANIZATION = (
+    AccountSpec("management", (UserSpec("admin", {"slack-user-id": "U0ADMIN01"}),)),
+    AccountSpec("payments", (UserSpec("api", {"slack-user-id": "U0PAYMENT"}, keys=2),)),
+    AccountSpec("search", (UserSpec("indexer", {"email": "alice@example.com"}),)),
+    AccountSpec("sandbox", (UserSpec("tmp"),)),
+)
+
+
+@pytest.fixture(scope="module")
+def org_stack() -> Iterator[Stack]:
+    """A bot of its own: sweeps read every account, so they must not meet other tests' changes."""
+    with Stack(accounts=ORGANIZATION, extra_env=dict(TEST_ENV)) as running:
+        yield running
+
+
+def sweep(stack: Stack) -> subprocess.CompletedProcess[str]:
+    """`whose-key sweep` as an operator runs it, with the bot's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "sweep"],
+        cwd=PROJECT_ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def notices_about(stack: Stack, key_id: str, word: str) -> list[dict]:
+    return [
+        c.body
+        for c in stack.slack.api_calls("chat.postMessage")
+        if key_id in json.dumps(c.body) and word in json.dumps(c.body)
+    ]
+
+
+def set_status(stack: Stack, account: str, user: str, key_id: str, status: str) -> None:
+    iam_in(stack, stack.org.accounts[account]).update_access_key(UserName=user, AccessKeyId=key_id, Status=status)
+
+
+def test_first_sweep_is_a_baseline_and_notifies_nothing(org_stack: Stack) -> None:
+    """The first sweep records every key's state and sends no notice."""
+    result = sweep(org_stack)
+    assert result.returncode == 0, result.stderr
+    assert "swept 4 accounts, 5 keys" in result.stdout
+    assert "0 notified" in result.stdout
+    assert org_stack.slack.api_calls("chat.postMessage") == []
+
+
+def test_deactivated_key_is_notified_once(org_stack: Stack) -> None:
+    """A key deactivated in AWS is found by the next sweep and its owner is told once; a second sweep says nothing."""
+    assert org_stack.org is not None
+    key_id = org_stack.org.key("payments", "api")
+    set_status(org_stack, "payments", "api", key_id, "Inactive")
+    first = sweep(org_stack)
+    assert "1 deactivated" in first.stdout, first.stdout + first.stderr
+    notices = notices_about(org_stack, key_id, "deactivated")
+    assert len(notices) == 1 and notices[0]["channel"] == "U0PAYMENT"
+    second = sweep(org_stack)
+    assert "0 notified" in second.stdout
+    assert len(notices_about(org_stack, key_id, "deactivated")) == 1
+
+
+def test_deleted_key_is_notified(org_stack: Stack) -> None:
+    """A key deleted in AWS is reported deleted by the next sweep, to the owner found by email."""
+    assert org_stack.org is not None
+    key_id = org_stack.org.key("search", "indexer")
+    iam_in(org_stack, org_stack.org.accounts["search"]).delete_access_key(UserName="indexer", AccessKeyId=key_id)
+    result = sweep(org_stack)
+    assert "1 deleted" in result.stdout, result.stdout + result.stderr
+    notices = notices_about(org_stack, key_id, "deleted")
+    assert len(notices) == 1 and notices[0]["channel"] == "U0ALICE01"
+
+
+def test_event_then_sweep_notifies_the_deactivation_once(org_stack: Stack) -> None:
+    """A deactivation seen first by the real-time event and then by the sweep is notified once."""
+    assert org_stack.org is not None
+    account = org_stack.org.accounts["payments"]
+    api_keys = [k.key_id for k in org_stack.org.keys if k.user_name == "api"]
+    key_id = api_keys[1]
+    set_status(org_stack, "payments", "api", key_id, "Inactive")
+    params = {"userName": "api", "accessKeyId": key_id, "status": "Inactive"}
+    assert post_event(org_stack, cloudtrail_event(account, "UpdateAccessKey", params), EVENTS_TOKEN).status == 202
+    org_stack.slack.wait_for(lambda _: bool(notices_about(org_stack, key_id, "deactivated")), timeout=30)
+    result = sweep(org_stack)
+    assert "0 notified" in result.stdout, result.stdout
+    assert len(notices_about(org_stack, key_id, "deactivated")) == 1
+
+
+def test_reactivated_then_deactivated_again_notifies_again(org_stack: Stack) -> None:
+    """A key reactivated and then deactivated again is a new change, so it is notified again."""
+    assert org_stack.org is not None
+    key_id = org_stack.org.key("payments", "api")  # deactivated by an earlier test
+    set_status(org_stack, "payments", "api", key_id, "Active")
+    assert "0 notified" in sweep(org_stack).stdout
+    set_status(org_stack, "payments", "api", key_id, "Inactive")
+    assert "1 deactivated" in sweep(org_stack).stdout
+    assert len(notices_about(org_stack, key_id, "deactivated")) == 2
+
+
+def test_sweep_fills_the_did_you_mean_index(org_stack: Stack) -> None:
+    """Keys seen by the sweep feed "did you mean" even if nobody looked them up."""
+    assert org_stack.org is not None
+    real = org_stack.org.key("sandbox", "tmp")
+    near = real[:12] + ("B" if real[12] != "B" else "C") + real[13:]
+    _, url = org_stack.slash_command(near)
+    answer = json.dumps(org_stack.slack.wait_for_hook(url, timeout=30)[0].body)
+    assert "Did you mean" in answer and real in answer

@@ -1,0 +1,39 @@
+"""The sweep job, and telling the audit channel about accounts it could not read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq import get_current_job
+
+from workers.jobs.delivery import deliver_once
+from workers.render import Message
+from workers.runtime import Runtime, get_runtime
+from workers.slack_post import Destination
+from workers.sweep import Sweeper, SweepReport
+
+
+def run_sweep() -> dict[str, Any]:
+    """RQ job: one sweep of every account. Its job ID names the run, so a retry notifies nothing twice."""
+    runtime = get_runtime()
+    job = get_current_job()
+    report = Sweeper(runtime).run(job.id if job else None)
+    report_unreadable(runtime, report)
+    return report.to_dict()
+
+
+def report_unreadable(runtime: Runtime, report: SweepReport) -> None:
+    """Accounts the sweep could not read are a blind spot: say so where operators look."""
+    if not report.unreadable or not runtime.settings.audit_channel:
+        return
+    lines = [f"• {r.account.label}: {r.detail}" for r in report.unreadable[:20]]
+    if len(report.unreadable) > 20:
+        lines.append(f"• …and {len(report.unreadable) - 20} more")
+    text = (
+        f":warning: The key sweep could not read {len(report.unreadable)} of {report.accounts} accounts, "
+        "so deactivated or deleted keys there go unnoticed until it can:\n" + "\n".join(lines) +
+        "\nRun `whose-key doctor` for the fix."
+    )  # fmt: skip
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    destination = Destination(channel=runtime.settings.audit_channel, ephemeral=False)
+    deliver_once(runtime, f"sweep-unreadable-{report.sweep_id}", destination, Message(text[:3000], [section]))
