@@ -8,7 +8,9 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.access import AccessPolicy
 from bot.listeners import register_listeners
+from bot.listeners.services import Services
 from bot.queueing import JobQueue
 from bot.settings import Settings
 from workers.slack_post import make_web_client
@@ -32,7 +34,7 @@ def create_app(settings: Settings, jobs: JobQueue, client: WebClient | None = No
         token_verification_enabled=False,
         logger=logging.getLogger("whose-key.bolt"),
     )
-    register_listeners(app, jobs, settings)
+    register_listeners(app, Services(settings, jobs, AccessPolicy(settings, jobs.redis, app.client)))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse:

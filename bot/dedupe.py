@@ -8,7 +8,10 @@ event that was never queued is still answered.
 
 from __future__ import annotations
 
+import contextlib
+
 from redis import Redis
+from redis.exceptions import RedisError
 
 from workers.state import key
 
@@ -23,4 +26,6 @@ def claim_event(redis: Redis, event_id: str) -> bool:
 
 
 def release_event(redis: Redis, event_id: str) -> None:
-    redis.delete(key("event", event_id))
+    """Let a redelivery of this event be handled; quietly nothing when Redis is away too."""
+    with contextlib.suppress(RedisError):
+        redis.delete(key("event", event_id))

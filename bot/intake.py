@@ -9,8 +9,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from bot.access import AccessPolicy, Refusal
 from bot.parse import ParsedRequest
 from bot.queueing import JobQueue
+from workers.audit import audit
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ def lookup_request(
     asker: Asker,
     destination: dict[str, Any],
     request_id: str,
-    working_on: dict[str, str] | None = None,
+    working_on: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON-safe job arguments of a lookup. Secrets never get here: the parser drops them."""
     return {
@@ -48,6 +50,23 @@ def lookup_request(
     }
 
 
+def admit(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Refusal | None:
+    """The access check for any surface, audited when it refuses. Raises RedisError."""
+    refusal = policy.check(asker.user, asker.channel, keys=len(keys or []))
+    if refusal is not None:
+        audit(
+            policy.redis,
+            "refused",
+            user=asker.user,
+            channel=asker.channel,
+            team=asker.team,
+            surface=asker.surface,
+            reason=refusal.reason,
+            keys=keys or None,
+        )
+    return refusal
+
+
 def submit_lookup(jobs: JobQueue, request: dict[str, Any], asker: Asker) -> bool:
     """Enqueue the lookup and audit it; False when the queue is unreachable."""
     try:
@@ -58,16 +77,15 @@ def submit_lookup(jobs: JobQueue, request: dict[str, Any], asker: Asker) -> bool
             extra={"request_id": request["request_id"], "error": type(exc).__name__, "surface": asker.surface},
         )
         return False
-    log.info(
-        "lookup requested",
-        extra={
-            "request_id": request["request_id"],
-            "user": asker.user,
-            "channel": asker.channel,
-            "team": asker.team,
-            "keys": request["keys"],
-            "surface": asker.surface,
-        },
+    audit(
+        jobs.redis,
+        "lookup_requested",
+        request_id=request["request_id"],
+        user=asker.user,
+        channel=asker.channel,
+        team=asker.team,
+        surface=asker.surface,
+        keys=request["keys"],
     )
     return True
 

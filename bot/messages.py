@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.access import Refusal
 from bot.keyids import KeyProblem
 from bot.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
 
@@ -98,3 +99,7 @@ def faq() -> Message:
 
     message = render_faq()
     return {"response_type": "ephemeral", **message.payload()}
+
+
+def refused(refusal: Refusal) -> Message:
+    return {"response_type": "ephemeral", "text": refusal.message, "blocks": [_section(refusal.message)]}

@@ -12,6 +12,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
 DEFAULT_SWEEP_INTERVAL = 3600
+# Keys one person may look up per minute; generous for humans, a brake on scripts.
+DEFAULT_RATE_LIMIT = 30
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -40,6 +42,7 @@ class Settings:
     audit_channel: str | None = None
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
+    rate_limit: int = DEFAULT_RATE_LIMIT
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -98,6 +101,7 @@ class Settings:
             audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
+            rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
         )
 
     @property

@@ -34,7 +34,7 @@ def main() -> None:
 
     app = create_app(settings, JobQueue(connect(settings.redis_url)))
     log.info("socket mode starting", extra={"settings": repr(settings)})
-    SocketModeHandler(app, settings.slack_app_token).start()
+    SocketModeHandler(app, settings.slack_app_token).start()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

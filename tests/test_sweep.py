@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from conftest import EVENTS_TOKEN, TEST_ENV, iam_in
+from conftest import AUDIT_CHANNEL, EVENTS_TOKEN, TEST_ENV, iam_in
 from test_aws_events import cloudtrail_event, post_event
 
 from bot.offline.moto_org import AccountSpec, UserSpec
@@ -44,10 +44,11 @@ def sweep(stack: Stack) -> subprocess.CompletedProcess[str]:
 
 
 def notices_about(stack: Stack, key_id: str, word: str) -> list[dict]:
+    """Notices about a key, not counting the audit channel's copies."""
     return [
         c.body
         for c in stack.slack.api_calls("chat.postMessage")
-        if key_id in json.dumps(c.body) and word in json.dumps(c.body)
+        if key_id in json.dumps(c.body) and word in json.dumps(c.body) and c.body.get("channel") != AUDIT_CHANNEL
     ]
 
 
@@ -73,6 +74,8 @@ def test_deactivated_key_is_notified_once(org_stack: Stack) -> None:
     assert "1 deactivated" in first.stdout, first.stdout + first.stderr
     notices = notices_about(org_stack, key_id, "deactivated")
     assert len(notices) == 1 and notices[0]["channel"] == "U0PAYMENT"
+    audit_copies = [c for c in org_stack.slack.api_calls("chat.postMessage") if c.body.get("channel") == AUDIT_CHANNEL]
+    assert any(key_id in json.dumps(c.body) and "Told <@U0PAYMENT>" in json.dumps(c.body) for c in audit_copies)
     second = sweep(org_stack)
     assert "0 notified" in second.stdout
     assert len(notices_about(org_stack, key_id, "deactivated")) == 1

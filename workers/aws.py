@@ -36,7 +36,9 @@ from workers.constants import (
 from workers.report import Account, AccountOutcome, LastUsed
 
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": AWS_MAX_ATTEMPTS},
+    # total_max_attempts counts the first try; botocore's `max_attempts` key counts only retries,
+    # which made every call try AWS_MAX_ATTEMPTS + 1 times (a stalled account took 5 read timeouts).
+    retries={"mode": "standard", "total_max_attempts": AWS_MAX_ATTEMPTS},
     connect_timeout=AWS_CONNECT_TIMEOUT,
     read_timeout=AWS_READ_TIMEOUT,
     max_pool_connections=AWS_MAX_POOL,

@@ -31,7 +31,8 @@ SLACK_USER_CACHE_TTL = 24 * 3600
 # A lookup job: at most this long, retried this many times (e.g. when its worker dies).
 LOOKUP_JOB_TIMEOUT = 300
 LOOKUP_RETRIES = 2
-LOOKUP_RETRY_INTERVALS = [2, 10]
+# The first retry at once (a worker died or Slack hiccuped), the second after a pause.
+LOOKUP_RETRY_INTERVALS = [0, 5]
 # How long answered-marks last: longer than any retry can come.
 ANSWERED_MARK_TTL = 24 * 3600
 # Job results are kept for benchmarks and debugging, then dropped.

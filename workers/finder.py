@@ -118,8 +118,9 @@ class Finder:
             verdict = Verdict.GONE  # its account is ours, yet the key is nowhere now
         else:
             verdict = Verdict.NOT_FOUND
-        if verdict is Verdict.INCOMPLETE and account_id and account_id not in accounts:
-            hint_note = hint_note or _outside(account_id, accounts)
+        # A deep search for a key whose ID names a foreign account: say so (not only when
+        # incomplete), or the answer's "Account" would read as one of ours.
+        hint_note = hint_note or _outside(account_id, accounts)
         return KeyReport(
             key_id,
             verdict,
@@ -158,7 +159,9 @@ class Finder:
                 return AccountLook(account, AccountOutcome.NOT_FOUND)
             user = get_user(iam, last_used.user_name)
         except AwsCallError as exc:
-            if exc.outcome is AccountOutcome.ASSUME_ROLE_FAILED:
+            if exc.outcome in (AccountOutcome.ASSUME_ROLE_FAILED, AccountOutcome.ACCESS_DENIED):
+                # A session denied now may stay denied for the rest of its hour although the role
+                # is fine again (sessions revoked, role re-created): assume it afresh next time.
                 self.gateway.forget_session(account.id)
             return AccountLook(account, exc.outcome, detail=exc.detail)
         report = KeyReport(

@@ -8,12 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 from bot.aws_events.events import KeyEvent
+from workers.audit import audit
 from workers.aws import AwsCallError, get_key_last_used, get_user
 from workers.cloudtrail import TrailAnswer, TrailOutcome
 from workers.jobs.delivery import deliver_once
 from workers.key_index import index_entry
 from workers.notice_render import NoticeFacts, render_notice
 from workers.owners import owner_from_tags
+from workers.render import Message
 from workers.report import Owner
 from workers.runtime import Runtime
 from workers.slack_post import DeliveryError, Destination
@@ -65,16 +67,38 @@ class Notifier:
             if recipient == "owner" and self.runtime.settings.audit_channel:
                 # The DM failed (user gone from Slack?): the audit channel still hears of it.
                 fallback = replace(facts, no_owner_reason=f"the DM to <@{facts.owner_slack_id}> failed")
-                audit = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
-                deliver_once(self.runtime, delivery_id, audit, render_notice(event, fallback))
+                to_audit = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
+                deliver_once(self.runtime, delivery_id, to_audit, render_notice(event, fallback))
                 recipient = "audit"
             else:
                 raise
-        log.info(
-            "key notice sent",
-            extra={"key": event.key_id, "kind": event.kind, "to": recipient, "source": event.source},
+        audit(
+            self.runtime.redis,
+            "notice_sent",
+            key=event.key_id,
+            kind=event.kind,
+            account=event.account_id,
+            user=facts.user_name,
+            to=facts.owner_slack_id if recipient == "owner" else recipient,
+            source=event.source,
         )
+        if recipient == "owner" and self.runtime.settings.audit_channel:
+            self._audit_record(event, facts, delivery_id)
         return {"notified": True, "to": recipient}
+
+    def _audit_record(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> None:
+        """A one-line copy for the audit channel of a notice that went to the owner."""
+        text = (
+            f":memo: Told <@{facts.owner_slack_id}> that `{event.key_id or facts.user_name}` "
+            f"({facts.user_name} in {facts.account_label}) was {event.kind.replace('_', ' ')}"
+            + (f" by {event.actor}" if event.actor else "")
+        )
+        context = [{"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}]
+        audit_channel = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
+        try:
+            deliver_once(self.runtime, f"audit-{delivery_id}", audit_channel, Message(text[:3000], context))
+        except DeliveryError:
+            log.warning("audit record not posted to the audit channel", extra={"key": event.key_id})
 
     def _with_actor(self, event: KeyEvent) -> KeyEvent:
         """The sweep knows what changed, not who did it: CloudTrail may say."""

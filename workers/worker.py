@@ -35,6 +35,14 @@ class WhoseKeyWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return HEARTBEAT_TTL
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # A Redis that restarted without persistence has forgotten this worker: register again,
+        # so monitoring (and RQ's own worker list) sees it, instead of a bare heartbeat hash.
+        if pipeline is None and not self.connection.exists(self.key):
+            log.warning("worker registration lost (Redis restarted?); registering again")
+            self.register_birth()  # type: ignore[no-untyped-call]
+        super().heartbeat(timeout, pipeline)
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
         stop = threading.Event()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import actions, command, conversation
-from bot.queueing import JobQueue
-from bot.settings import Settings
+from bot.listeners.services import Services
 
 
-def register_listeners(app: App, jobs: JobQueue, settings: Settings) -> None:
-    command.register(app, jobs, settings)
-    actions.register(app, jobs, settings)
-    conversation.register(app, jobs, settings)
+def register_listeners(app: App, services: Services) -> None:
+    command.register(app, services)
+    actions.register(app, services)
+    conversation.register(app, services)

@@ -10,33 +10,49 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, App, Respond
 
 from bot import messages
-from bot.queueing import JobQueue
-from bot.settings import Settings
+from bot.intake import Asker, admit, submit_reply
+from bot.listeners.services import Services
+from workers.audit import audit
 from workers.render import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, jobs: JobQueue, settings: Settings) -> None:
+def register(app: App, services: Services) -> None:
     @app.action(SHARE_ACTION)
     def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        enqueue_action(jobs, "share", body, action, respond)
+        enqueue_action(services, "share", body, action, respond)
 
     @app.action(re.compile(f"^{NOTIFY_ACTION}(-[0-9]+)?$"))
     def notify(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        enqueue_action(jobs, "notify", body, action, respond)
+        enqueue_action(services, "notify", body, action, respond)
 
     @app.action(FAQ_ACTION)
     def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        enqueue_action(jobs, "faq", body, action, respond)
+        enqueue_action(services, "faq", body, action, respond)
 
 
-def enqueue_action(jobs: JobQueue, kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+def enqueue_action(
+    services: Services, kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> None:
     user = (body.get("user") or {}).get("id")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    jobs = services.jobs
+    try:
+        refusal = admit(services.policy, Asker(user, channel, (body.get("team") or {}).get("id"), "button"))
+    except RedisError:
+        respond(**messages.unavailable())
+        return
+    if refusal is not None:
+        # The refusal goes through a job too, so the ack never waits on Slack.
+        destination = {"response_url": body.get("response_url"), "channel": channel, "user": user}
+        delivery_id = f"refused-{action.get('action_ts') or body.get('trigger_id')}"
+        if not submit_reply(jobs, delivery_id, destination, messages.refused(refusal)):
+            respond(**messages.unavailable())
+        return
     request = {
         # One delivery per button press, however often the job runs.
         "delivery_id": f"{kind}-{action.get('action_ts') or body.get('trigger_id')}",
@@ -51,4 +67,4 @@ def enqueue_action(jobs: JobQueue, kind: str, body: dict[str, Any], action: dict
         log.error("could not enqueue a button action", extra={"action": kind, "user": user})
         respond(**messages.unavailable())
         return
-    log.info("button pressed", extra={"action": kind, "user": user, "channel": channel})
+    audit(jobs.redis, "button", button=kind, user=user, channel=channel, request_id=action.get("value"))

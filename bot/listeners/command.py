@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
-from bot import messages
-from bot.intake import Asker, lookup_request, submit_lookup
+from bot import logs, messages
+from bot.intake import Asker, admit, lookup_request, submit_lookup
+from bot.listeners.services import Services
 from bot.parse import Action, parse_command
-from bot.queueing import JobQueue, new_request_id
-from bot.settings import Settings
+from bot.queueing import new_request_id
 
 COMMAND = "/whose-key"
 
 
-def register(app: App, jobs: JobQueue, settings: Settings) -> None:
+def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
     def handle_command(ack: Ack, command: dict[str, Any]) -> None:
-        ack(**answer_command(command, jobs))
+        ack(**answer_command(command, services))
 
 
-def answer_command(command: dict[str, Any], jobs: JobQueue) -> dict[str, Any]:
+def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any]:
     """The immediate reply to a slash command; enqueues a lookup when there is one to do."""
     parsed = parse_command(command.get("text"))
     if parsed.action is Action.HELP:
@@ -32,13 +33,20 @@ def answer_command(command: dict[str, Any], jobs: JobQueue) -> dict[str, Any]:
         return messages.input_problems(parsed)
 
     request_id = new_request_id()
+    logs.request_id.set(request_id)
     asker = Asker(command.get("user_id"), command.get("channel_id"), command.get("team_id"), "command")
+    try:
+        refusal = admit(services.policy, asker, list(parsed.keys))
+    except RedisError:
+        return messages.unavailable()
+    if refusal is not None:
+        return messages.refused(refusal)
     destination = {
         "response_url": command.get("response_url"),
         "channel": command.get("channel_id"),
         "user": command.get("user_id"),
         "ephemeral": True,
     }
-    if not submit_lookup(jobs, lookup_request(parsed, asker, destination, request_id), asker):
+    if not submit_lookup(services.jobs, lookup_request(parsed, asker, destination, request_id), asker):
         return messages.unavailable()
     return messages.looking_up(parsed)

@@ -11,30 +11,29 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import messages
+from bot import logs, messages
 from bot.dedupe import claim_event, release_event
-from bot.intake import Asker, lookup_request, submit_lookup, submit_reply
+from bot.intake import Asker, admit, lookup_request, submit_lookup, submit_reply
+from bot.listeners.services import Services
 from bot.parse import Action, parse_free_text
-from bot.queueing import JobQueue
-from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, jobs: JobQueue, settings: Settings) -> None:
+def register(app: App, services: Services) -> None:
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         if is_noise(event, context):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        handle_conversation(jobs, client, body, event, surface="mention", thread_ts=thread_ts)
+        handle_conversation(services, client, body, event, surface="mention", thread_ts=thread_ts)
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only DMs with the bot: channel messages reach the bot as app_mention instead.
         if event.get("channel_type") != "im" or is_noise(event, context):
             return
-        handle_conversation(jobs, client, body, event, surface="dm", thread_ts=event.get("thread_ts"))
+        handle_conversation(services, client, body, event, surface="dm", thread_ts=event.get("thread_ts"))
 
 
 def is_noise(event: dict[str, Any], context: BoltContext) -> bool:
@@ -46,7 +45,7 @@ def is_noise(event: dict[str, Any], context: BoltContext) -> bool:
 
 
 def handle_conversation(
-    jobs: JobQueue,
+    services: Services,
     client: WebClient,
     body: dict[str, Any],
     event: dict[str, Any],
@@ -54,7 +53,9 @@ def handle_conversation(
     surface: str,
     thread_ts: str | None,
 ) -> None:
+    jobs = services.jobs
     event_id = str(body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}")
+    logs.request_id.set(event_id)
     try:
         first = claim_event(jobs.redis, event_id)
     except RedisError:
@@ -72,7 +73,15 @@ def handle_conversation(
         "ephemeral": False,
     }
     parsed = parse_free_text(event.get("text"))
-    if parsed.has_work:
+    try:
+        refusal = admit(services.policy, asker, list(parsed.keys)) if parsed.has_work else None
+    except RedisError:
+        release_event(jobs.redis, event_id)
+        tell_unavailable(client, event, thread_ts, event_id)
+        return
+    if refusal is not None:
+        queued = submit_reply(jobs, event_id, destination, messages.refused(refusal))
+    elif parsed.has_work:
         request = lookup_request(
             parsed, asker, destination, event_id, working_on={"channel": event.get("channel"), "ts": event.get("ts")}
         )

@@ -414,6 +414,8 @@ class AwsFaultProxy:
         self._faults: list[Fault] = []
         self._seen: deque[SeenRequest] = deque(maxlen=MAX_SEEN_REQUESTS)
         self._trail = _Trail(default_account, max_events_per_account)
+        # Secrets of the sessions STS issued through this proxy, for leak tests to search for.
+        self.issued_secrets: set[str] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -648,6 +650,11 @@ class AwsFaultProxy:
     def _learn_session(self, params: dict[str, str], payload: bytes) -> None:
         credentials = _xml_fields(payload, "Credentials")
         assumed = _xml_fields(payload, "AssumedRoleUser")
+        with self._lock:
+            # Kept only so leak tests can search everything whose-key wrote for these values.
+            self.issued_secrets.update(
+                v for k, v in credentials.items() if k in ("SecretAccessKey", "SessionToken") and v
+            )
         key_id = credentials.get("AccessKeyId")
         role_arn = params.get("RoleArn", "")
         role_parts = role_arn.split(":", 5)

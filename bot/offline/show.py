@@ -24,8 +24,9 @@ def message_to_text(message: dict[str, Any] | str, width: int = 100) -> str:
         try:
             message = json.loads(message)
         except ValueError:
-            return message
-    assert isinstance(message, dict)
+            return str(message)
+    if not isinstance(message, dict):
+        return str(message)
     blocks = message.get("blocks")
     if isinstance(blocks, str):
         blocks = json.loads(blocks)

@@ -12,6 +12,8 @@ from typing import Any
 from rq.job import Job
 from slack_sdk.errors import SlackApiError
 
+from bot import logs
+from workers.audit import audit
 from workers.aws import AwsCallError
 from workers.jobs.delivery import already_delivered, deliver_once
 from workers.key_index import remember, similar_keys
@@ -43,6 +45,8 @@ class LookupRequest:
     secret_pasted: bool = False
     problems: tuple[str, ...] = field(default=())
     working_on: dict[str, str] | None = None
+    asked_in: str | None = None
+    surface: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LookupRequest:
@@ -55,6 +59,8 @@ class LookupRequest:
             secret_pasted=bool(data.get("secret_pasted", False)),
             problems=tuple(data.get("problems", ())),
             working_on=data.get("working_on"),
+            asked_in=data.get("asked_in"),
+            surface=data.get("surface"),
         )
 
 
@@ -62,6 +68,7 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
     """RQ job: answer one request. Safe to run again: an answered request is not posted twice."""
     runtime = get_runtime()
     req = LookupRequest.from_dict(request)
+    logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
         return {"request_id": req.request_id, "skipped": "already answered"}
@@ -88,16 +95,50 @@ def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
         progress.finish()
     mark_working(runtime, req, add=False)
     outcome = [r.verdict.value for r in reports] or ["aws_error"]
-    log.info(
-        "lookup answered",
-        extra={"request_id": req.request_id, "asked_by": req.asked_by, "keys": list(req.keys), "outcome": outcome},
+    audit(
+        runtime.redis,
+        "lookup_answered",
+        request_id=req.request_id,
+        user=req.asked_by,
+        channel=req.asked_in,
+        surface=req.surface,
+        keys=list(req.keys),
+        outcome=outcome,
     )
+    post_audit_record(runtime, req, reports, outcome)
     return {
         "request_id": req.request_id,
         "reports": [r.to_dict() for r in reports],
         "aws_calls": sum(r.aws_calls for r in reports),
         "aws_seconds": sum(r.aws_seconds for r in reports),
     }
+
+
+def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyReport], outcome: list[str]) -> None:
+    """One compact line per lookup in the audit channel, when there is one."""
+    channel = runtime.settings.audit_channel
+    if not channel:
+        return
+    who = f"<@{req.asked_by}>" if req.asked_by else "someone"
+    where = f" in <#{req.asked_in}>" if req.asked_in and req.asked_in[0] in "CG" else f" via {req.surface}"
+    found = {r.key_id: r for r in reports}
+    parts = []
+    for key_id, verdict in zip(req.keys, outcome, strict=False):
+        report = found.get(key_id)
+        owner = (
+            f" → {report.user_name} in {report.account.label}" if report and report.user_name and report.account else ""
+        )
+        parts.append(f"`{key_id}` {verdict}{owner}")
+    text = f":memo: {who} looked up " + ", ".join(parts) + where
+    try:
+        deliver_once(
+            runtime,
+            f"audit-{req.request_id}",
+            Destination(channel=channel, ephemeral=False),
+            Message(text[:3000], [{"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}]),
+        )
+    except DeliveryError:
+        log.warning("audit record not posted to the audit channel", extra={"request_id": req.request_id})
 
 
 def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyReport]) -> None:
@@ -151,6 +192,7 @@ def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException
         return
     runtime = get_runtime()
     req = LookupRequest.from_dict(request)
+    logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         return
     reason = (

@@ -1,0 +1,111 @@
+"""Failures of the parts around the bot, end to end on a bot of its own: Redis going away and
+coming back, a worker killed mid-lookup, Slack failing. Every request still gets one answer."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import TEST_ENV
+from redis import Redis
+from rq import Worker
+
+from bot.offline.slack_double import Reply
+from bot.offline.stack import Stack, http_get
+
+
+@pytest.fixture(scope="module")
+def fragile() -> Iterator[Stack]:
+    """Two workers, so one can die while the other carries on. No audit channel: its posts would
+    take the scripted Slack failures meant for the answers."""
+    env = {k: v for k, v in TEST_ENV.items() if k != "WHOSE_KEY_AUDIT_CHANNEL"}
+    with Stack(workers=2, extra_env=env) as running:
+        yield running
+
+
+def key_of(stack: Stack, account: str = "acme-prod", user: str = "deploy-bot") -> str:
+    assert stack.org is not None
+    return stack.org.key(account, user)
+
+
+def test_redis_down_gets_a_clear_answer_and_recovers_without_restart(fragile: Stack) -> None:
+    """With Redis stopped the command is still answered (200, "cannot take requests"), /healthz is
+    503; once Redis is back, lookups work again without restarting anything."""
+    fragile.redis.stop()
+    try:
+        reply, url = fragile.slash_command(key_of(fragile))
+        assert reply.status == 200
+        assert "cannot take requests right now" in reply.json()["text"]
+        assert http_get(fragile.web_url + "/healthz").status == 503
+    finally:
+        fragile.redis.start()
+    assert http_get(fragile.web_url + "/healthz").status == 200
+    deadline = time.monotonic() + 60
+    while True:  # the workers reconnect on their own; ask until one answers
+        reply, url = fragile.slash_command(key_of(fragile))
+        assert reply.status == 200
+        if "Looking up" in reply.body:
+            break
+        assert time.monotonic() < deadline, reply.body
+        time.sleep(1)
+    assert "deploy-bot" in json.dumps(fragile.slack.wait_for_hook(url, timeout=90)[0].body)
+
+
+def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -> None:
+    """A worker SIGKILLed during a lookup: another worker retries the job and the user gets one answer."""
+    fault = fragile.aws.slow("GetAccessKeyLastUsed", None, delay=8, times=1)
+    try:
+        reply, url = fragile.slash_command(key_of(fragile, "acme-data", "etl"))
+        assert "Looking up" in reply.body
+        redis = Redis.from_url(fragile.redis.url)
+        deadline = time.monotonic() + 20
+        busy = None
+        while busy is None and time.monotonic() < deadline:
+            busy = next((w for w in Worker.all(connection=redis) if w.get_current_job_id()), None)
+            time.sleep(0.1)
+        assert busy is not None, "a worker took the job"
+        victim = next(p for p in fragile.processes if p.popen.pid == busy.pid)
+        fragile.kill(victim, signal.SIGKILL)
+    finally:
+        fragile.aws.remove(fault)
+    posts = fragile.slack.wait_for_hook(url, timeout=120)
+    assert "etl" in json.dumps(posts[0].body)
+    time.sleep(3)
+    assert len(fragile.slack.hook_posts(url)) == 1
+    fragile.start_process("worker")  # leave two workers for the tests that follow
+
+
+def test_response_url_failing_falls_back_to_the_web_api(fragile: Stack) -> None:
+    """When the response_url keeps failing (5xx after retries), the answer arrives by chat.postEphemeral."""
+    url = fragile.slack.new_response_url()
+    fragile.slack.script(url, *[Reply(500, "internal_error")] * 3)
+    reply, _ = fragile.slash_command(key_of(fragile), channel_id="C0FALLBACK", response_url=url)
+    assert reply.status == 200
+    fragile.slack.wait_for(
+        lambda calls: any(c.name == "chat.postEphemeral" and c.body.get("channel") == "C0FALLBACK" for c in calls),
+        timeout=60,
+    )
+    assert [p.status for p in fragile.slack.hook_posts(url)] == [500, 500, 500]
+    ephemeral = [c for c in fragile.slack.api_calls("chat.postEphemeral") if c.body.get("channel") == "C0FALLBACK"]
+    assert len(ephemeral) == 1 and "deploy-bot" in json.dumps(ephemeral[0].body)
+
+
+def test_slack_failing_repeatedly_does_not_lose_the_answer(fragile: Stack) -> None:
+    """chat.postMessage failing more often than the client retries: the job is retried and the
+    answer is delivered exactly once."""
+    fragile.slack.script("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 4)
+    event = {"type": "app_mention", "user": "U0ASKER01", "text": f"<@UWHOSEKEY> {key_of(fragile)}",
+             "ts": "1700002000.000100", "channel": "C0FLAKY", "event_ts": "1700002000.000100"}  # fmt: skip
+    fragile.event(event)
+
+    def delivered() -> list:
+        return [c for c in fragile.slack.api_calls("chat.postMessage") if c.body.get("channel") == "C0FLAKY" and c.ok]
+
+    fragile.slack.wait_for(lambda _: bool(delivered()), timeout=90)
+    time.sleep(3)
+    assert len(delivered()) == 1
+    failed = [c for c in fragile.slack.api_calls("chat.postMessage") if c.body.get("channel") == "C0FLAKY" and not c.ok]
+    assert len(failed) == 4, "three tries in the first run of the job, the fourth in its retry"
