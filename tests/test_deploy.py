@@ -309,7 +309,8 @@ def test_stackset_is_service_managed_org_wide_in_us_east_1(stackset: str, body: 
 
 
 def test_events_rule_matches_key_deactivation_deletion_and_exposure() -> None:
-    """The rule matches UpdateAccessKey→Inactive, DeleteAccessKey, DeleteUser and AWS_RISK_CREDENTIALS_EXPOSED."""
+    """The rule matches UpdateAccessKey (Inactive, and Active to track reactivations), DeleteAccessKey,
+    DeleteUser and AWS_RISK_CREDENTIALS_EXPOSED."""
     template = load("events-member.yaml")
     (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
     pattern = rule["Properties"]["EventPattern"]
@@ -318,7 +319,7 @@ def test_events_rule_matches_key_deactivation_deletion_and_exposure() -> None:
     assert iam["detail-type"] == ["AWS API Call via CloudTrail"]
     assert iam["detail"]["eventSource"] == ["iam.amazonaws.com"]
     update, deletes = iam["detail"]["$or"]
-    assert update == {"eventName": ["UpdateAccessKey"], "requestParameters": {"status": ["Inactive"]}}
+    assert update == {"eventName": ["UpdateAccessKey"], "requestParameters": {"status": ["Inactive", "Active"]}}
     assert deletes == {"eventName": ["DeleteAccessKey", "DeleteUser"]}
     assert health["source"] == ["aws.health"]
     assert health["detail"]["eventTypeCode"] == ["AWS_RISK_CREDENTIALS_EXPOSED"]
