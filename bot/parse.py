@@ -35,6 +35,10 @@ _STRIP_CHARS = "\"'`<>()[]{}.:!?*_~\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 _HEX = frozenset("0123456789abcdef")
 
 
+# What people type to ask for usage.
+HELP_WORDS = frozenset({"help", "usage", "-h", "--help", "?"})
+
+
 class Action(Enum):
     LOOKUP = "lookup"
     HELP = "help"
@@ -130,7 +134,7 @@ def parse_command(text: str | None) -> ParsedRequest:
     words = {t.lower() for t in tokens}
     # A pasted secret always gets an answer that warns about it, so it never reads as help.
     if not secret:
-        if not tokens or words <= {"help", "usage", "-h", "--help", "?"}:
+        if not tokens or words <= HELP_WORDS:
             return ParsedRequest(Action.HELP)
         if words <= {"faq", "faqs"}:
             return ParsedRequest(Action.FAQ)

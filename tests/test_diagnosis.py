@@ -13,6 +13,7 @@ from workers.faq import FAQ, MAX_ANSWER_CHARS
 from workers.report import (
     Account,
     AccountOutcome,
+    History,
     KeyReport,
     LastUsed,
     Owner,
@@ -45,6 +46,9 @@ FOUND_INACTIVE = replace(FOUND_ACTIVE, status="Inactive")
 GONE_UNKNOWN = KeyReport(KEY, Verdict.GONE, account=ACCOUNT, accounts_searched=12)
 GONE_USER_DELETED = replace(GONE_UNKNOWN, user_name=USER, notes=(f"IAM user {USER} was deleted on 2024-06-01.",))
 GONE_KEY_DELETED = replace(GONE_UNKNOWN, user_name=USER, user_arn=f"arn:aws:iam::123456789012:user/{USER}")
+GONE_KEY_ON_RECORD = replace(
+    GONE_KEY_DELETED, history=(History("deleted", "assumed-role/Admin/carol", "2026-11-20T10:00:00Z"),)
+)
 NOT_FOUND = KeyReport(KEY, Verdict.NOT_FOUND, accounts_searched=42)
 OUTSIDE = KeyReport(KEY, Verdict.OUTSIDE_ORG, account=Account("999988887777"))
 TEMPORARY = KeyReport(TEMP_KEY, Verdict.TEMPORARY, account=ACCOUNT)
@@ -94,12 +98,15 @@ CAUSE_CASES = [
     ),
     # Inactive key: its state alone explains the error.
     pytest.param(FOUND_INACTIVE, (Cause.KEY_INACTIVE,), id="found-inactive"),
-    # Gone, nothing says which: the key deletion is likelier than the user's.
-    pytest.param(GONE_UNKNOWN, (Cause.KEY_DELETED, Cause.USER_DELETED), id="gone-unknown"),
+    # Gone, nothing says which: the key deletion is likelier than the user's; with no deletion
+    # on record, a mistyped ID that still names our account is possible too.
+    pytest.param(GONE_UNKNOWN, (Cause.KEY_DELETED, Cause.USER_DELETED, Cause.TYPO), id="gone-unknown"),
     # Gone, and a note says the user was deleted: that comes first.
-    pytest.param(GONE_USER_DELETED, (Cause.USER_DELETED, Cause.KEY_DELETED), id="gone-user"),
-    # Gone while the user still exists (ARN known): only the key was deleted.
-    pytest.param(GONE_KEY_DELETED, (Cause.KEY_DELETED,), id="gone-key"),
+    pytest.param(GONE_USER_DELETED, (Cause.USER_DELETED, Cause.KEY_DELETED, Cause.TYPO), id="gone-user"),
+    # Gone while the user still exists (ARN known): only the key was deleted (or it is mistyped).
+    pytest.param(GONE_KEY_DELETED, (Cause.KEY_DELETED, Cause.TYPO), id="gone-key"),
+    # Gone, and CloudTrail recorded the deletion: no doubt left, no typo.
+    pytest.param(GONE_KEY_ON_RECORD, (Cause.KEY_DELETED,), id="gone-key-on-record"),
     # Nowhere after a full search: a typo is likeliest, then another partition, then old age.
     pytest.param(
         NOT_FOUND,

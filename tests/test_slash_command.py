@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -164,3 +165,43 @@ def test_job_arguments_are_json_and_carry_no_secret(stack: Stack, redis: Redis) 
     assert found
     assert secret not in stack.logs()
     assert all(secret not in json.dumps(call.body) for call in stack.slack.calls)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("akia4g6h7j4rxsc5lkr4", "lower-case letters"),  # lower case, with the upper-case suggestion
+        ("AKIA4G6H7J4RXSC5LKR8", "`8` at position 20 (probably `B`)"),  # a digit for a letter
+        ("AROA4G6H7J4RXSC5LKR4A", "IAM role ID"),  # a role ID
+        ("ANPA4G6H7J4RXSC5LKR4A", "managed policy ID"),  # a policy ID
+        ("hello world", "did not find an access key ID"),  # no key at all
+    ],
+)
+def test_bad_input_gets_its_message_in_slack(stack: Stack, redis: Redis, text: str, expected: str) -> None:
+    """Each kind of bad input is answered at once with what is wrong, and nothing is enqueued."""
+    before = job_keys(redis)
+    reply, _ = stack.slash_command(text)
+    assert reply.status == 200
+    assert expected in reply.json()["text"]
+    assert job_keys(redis) == before
+
+
+def test_quotes_backticks_and_slack_links_are_stripped(stack: Stack) -> None:
+    """A key wrapped in quotes, backticks or Slack's auto-link markup is looked up as the key."""
+    assert stack.org is not None
+    key_id = stack.org.key("acme-prod", "deploy-bot")
+    for wrapped in (f'"{key_id}"', f"`{key_id}`", f"<http://{key_id}|{key_id}>", f"<{key_id}>"):
+        reply, url = stack.slash_command(wrapped)
+        assert "Looking up" in reply.body, wrapped
+        assert "deploy-bot" in answer_text(stack, url)
+
+
+def test_pasted_secret_alone_is_never_echoed_and_is_flagged(stack: Stack, redis: Redis) -> None:
+    """A secret access key pasted alone gets the rotate-now warning at once, is not echoed, and starts no job."""
+    secret = "Zq8vT2mK9pL4xR7wN1sB5dF3gH6jK0lA2cE4uY8i"
+    before = job_keys(redis)
+    reply, _ = stack.slash_command(f"aws_secret_access_key={secret}")
+    assert reply.status == 200
+    assert "treat it as exposed" in reply.body
+    assert secret not in reply.body
+    assert job_keys(redis) == before

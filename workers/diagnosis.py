@@ -235,6 +235,10 @@ def _gone(f: _Facts, exposed: bool) -> _Built:
         ]
         headline = f"This key no longer exists in {f.account}: it or its user was deleted."
 
+    if not any(h.action in ("deleted", "user_deleted") for h in f.report.history):
+        # No deletion on record: a mistyped ID that still names our account looks just the same.
+        reasons.append((Cause.TYPO, f"No deletion of {f.key} is on record, so it may also be mistyped."))
+
     steps: list[str] = []
     new_user = f.user_arg
     if user_gone:

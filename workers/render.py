@@ -69,7 +69,12 @@ def verdict_line(report: KeyReport, *, slack: bool = True) -> str:
             named = f"account {report.account.label}" if report.account else "an account we cannot name"
             return f"{key} belongs to {named}, which is not one of this organization's accounts."
         case Verdict.GONE:
-            return f"{key} was issued in {account} but no longer exists there: the key or its user was deleted."
+            if any(h.action in ("deleted", "user_deleted") for h in report.history):
+                return f"{key} was issued in {account} but no longer exists there: it was deleted."
+            return (
+                f"{key} names {account} but does not exist there now: the key or its user was deleted, "
+                "or the key ID is mistyped."
+            )
         case Verdict.NOT_FOUND:
             if not report.accounts_searched:
                 return f"{key} was not found in this organization."
@@ -79,6 +84,12 @@ def verdict_line(report: KeyReport, *, slack: bool = True) -> str:
             return f"{key} is a temporary STS credential from {account}; no IAM user owns it."
         case Verdict.INCOMPLETE:
             count = len(report.unsearched)
+            if not report.accounts_searched and count == 1:
+                where = report.unsearched[0]
+                return (
+                    f"{key} belongs to {where.account.label}, which could not be read ({where.detail}), "
+                    "so whose-key cannot say whose it is yet."
+                )
             return (
                 f"{key} was not found in the {report.accounts_searched} accounts searched, but "
                 f"{count} account{'s' if count != 1 else ''} could not be searched, so this is not a final answer."

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 from bot import logs, messages
 from bot.intake import Asker, admit, lookup_request, submit_lookup
 from bot.listeners.services import Services
-from bot.parse import Action, parse_command
+from bot.parse import HELP_WORDS, Action, parse_command
 from bot.queueing import new_request_id
 
 COMMAND = "/whose-key"
@@ -26,7 +26,9 @@ def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any
     """The immediate reply to a slash command; enqueues a lookup when there is one to do."""
     parsed = parse_command(command.get("text"))
     if parsed.action is Action.HELP:
-        return messages.usage()
+        typed = (command.get("text") or "").strip().lower()
+        asked_for_help = not typed or typed in HELP_WORDS
+        return messages.usage(None if asked_for_help else "I did not find an access key ID (AKIA… or ASIA…) in that.")
     if parsed.action is Action.FAQ:
         return messages.faq()
     if not parsed.has_work:
