@@ -34,6 +34,7 @@ from botocore.exceptions import (
 from redis.exceptions import RedisError, ResponseError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.scopes import BOT_SCOPES
 from bot.settings import Settings, SettingsError
 from workers.aws import (
     AwsCallError,
@@ -46,20 +47,6 @@ from workers.aws import (
 from workers.report import Account, AccountOutcome
 from workers.slack_post import make_web_client
 from workers.state import connect, key
-
-# Bot scopes the app needs (deploy/slack-manifest.yml); the doctor fails if any is missing.
-REQUIRED_BOT_SCOPES = (
-    "app_mentions:read",
-    "chat:write",
-    "commands",
-    "im:history",
-    "im:read",
-    "im:write",
-    "reactions:write",
-    "users:read",
-    "users:read.email",
-    "usergroups:read",
-)
 
 # AWS's documented example key: well formed, owned by nobody, so IAM answers NoSuchEntity when
 # the role may read keys and AccessDenied when it may not.
@@ -262,7 +249,7 @@ def _scope_check(headers: Mapping[str, Any]) -> Check:
         )
     text = ",".join(raw) if isinstance(raw, list) else str(raw)
     granted = {scope.strip() for scope in text.split(",") if scope.strip()}
-    missing = [scope for scope in REQUIRED_BOT_SCOPES if scope not in granted]
+    missing = [scope for scope in BOT_SCOPES if scope not in granted]
     if missing:
         return Check(
             "slack",
@@ -272,7 +259,7 @@ def _scope_check(headers: Mapping[str, Any]) -> Check:
             f"add {', '.join(missing)} in the app's OAuth & Permissions page (or deploy/slack-manifest.yml) "
             "and reinstall the app",
         )
-    return Check("slack", "scopes", Status.OK, f"all {len(REQUIRED_BOT_SCOPES)} bot scopes granted")
+    return Check("slack", "scopes", Status.OK, f"all {len(BOT_SCOPES)} bot scopes granted")
 
 
 # -- Redis ---------------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+# Posting a prepared message takes seconds even with Slack's retries.
+QUICK_JOB_TIMEOUT = 60
+
+
 def _safe_id(text: str) -> str:
     """RQ job IDs allow letters, digits, - and _ only."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", text)
@@ -68,25 +72,20 @@ class JobQueue:
 
     def enqueue_action(self, kind: str, request: dict[str, Any]) -> str:
         """A button's work; on the lookup queue, since someone is waiting for it."""
-        job = self.lookups.enqueue(
-            ACTION_JOBS[kind],
-            request,
-            job_id="action-" + _safe_id(request["delivery_id"]),
-            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
-            job_timeout=60,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-        )
-        return str(job.id)
+        return self._enqueue_quick(ACTION_JOBS[kind], request, "action-")
 
     def enqueue_reply(self, request: dict[str, Any]) -> str:
         """A ready-made message (help, input errors) for a surface that cannot answer in its ack."""
+        return self._enqueue_quick(REPLY_JOB, request, "reply-")
+
+    def _enqueue_quick(self, func: str, request: dict[str, Any], id_prefix: str) -> str:
+        # One job per delivery: a redelivered request reuses the ID instead of adding a job.
         job = self.lookups.enqueue(
-            REPLY_JOB,
+            func,
             request,
-            job_id="reply-" + _safe_id(request["delivery_id"]),
+            job_id=id_prefix + _safe_id(request["delivery_id"]),
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
-            job_timeout=60,
+            job_timeout=QUICK_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.scopes import BOT_SCOPES
+
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 TEMPLATES = [
     "hub-role.yaml",
@@ -50,18 +52,7 @@ WRITE_PREFIXES = (
     "Remove",
     "Set",
 )
-SLACK_SCOPES = {
-    "app_mentions:read",
-    "chat:write",
-    "commands",
-    "im:history",
-    "im:read",
-    "im:write",
-    "reactions:write",
-    "users:read",
-    "users:read.email",
-    "usergroups:read",
-}
+SLACK_SCOPES = set(BOT_SCOPES)
 SLACK_URL = "https://YOUR-HOST/slack/events"
 
 

@@ -24,19 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
+from bot.scopes import BOT_SCOPES
+
 # Scopes the bot's manifest asks for; tests that probe scope checks pass their own.
-DEFAULT_SCOPES: tuple[str, ...] = (
-    "app_mentions:read",
-    "chat:write",
-    "commands",
-    "im:history",
-    "im:read",
-    "im:write",
-    "reactions:write",
-    "users:read",
-    "users:read.email",
-    "usergroups:read",
-)
+DEFAULT_SCOPES = BOT_SCOPES
 
 # Slack lets a response_url take this many posts (within 30 minutes) before answering used_url.
 RESPONSE_URL_MAX_POSTS = 5

@@ -1,0 +1,18 @@
+"""The Slack bot scopes whose-key uses, in one place: deploy/slack-manifest.yml must grant exactly
+these (a test checks), `whose-key doctor` fails when one is missing, and the offline Slack grants
+them."""
+
+from __future__ import annotations
+
+BOT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",  # mentions in channels and threads
+    "chat:write",  # answers, notices, progress
+    "commands",  # /whose-key
+    "im:history",  # DMs sent to the bot
+    "im:read",
+    "im:write",  # DMs to key owners
+    "reactions:write",  # the reaction while a lookup runs
+    "users:read",
+    "users:read.email",  # owners tagged by email
+    "usergroups:read",  # WHOSE_KEY_ALLOWED_USERGROUPS
+)
