@@ -68,5 +68,7 @@ class SlackDirectory:
             # A miss is an answer worth caching; other errors are not. Either way the owner's
             # email still shows in the answer.
             return "" if exc.response.get("error") == "users_not_found" else None
+        except OSError:  # Slack unreachable after retries: answer with the email alone
+            return None
         user = response.get("user") or {}
         return str(user.get("id") or "")
