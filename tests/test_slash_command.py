@@ -205,3 +205,20 @@ def test_pasted_secret_alone_is_never_echoed_and_is_flagged(stack: Stack, redis:
     assert "treat it as exposed" in reply.body
     assert secret not in reply.body
     assert job_keys(redis) == before
+
+
+def test_one_request_id_follows_the_request_from_web_to_worker(stack: Stack) -> None:
+    """The web's and the worker's JSON log lines for one lookup carry the same request ID."""
+    assert stack.org is not None
+    _, url = stack.slash_command(stack.org.key("acme-data", "etl"))
+    answer_text(stack, url)
+    time.sleep(0.5)
+    records = []
+    for process in stack.processes:
+        for line in process.log().splitlines():
+            if line.startswith("{"):
+                records.append((process.name, json.loads(line)))
+    requested = [r for _, r in records if r.get("audit", {}).get("action") == "lookup_requested"]
+    request_id = requested[-1]["request_id"]
+    names = {name.split("-")[0] for name, r in records if r.get("request_id") == request_id}
+    assert names == {"web", "worker"}

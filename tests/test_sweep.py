@@ -126,3 +126,24 @@ def test_sweep_fills_the_did_you_mean_index(org_stack: Stack) -> None:
     _, url = org_stack.slash_command(near)
     answer = json.dumps(org_stack.slack.wait_for_hook(url, timeout=30)[0].body)
     assert "Did you mean" in answer and real in answer
+
+
+def test_unreadable_account_is_reported_and_its_keys_are_not_taken_for_deleted(org_stack: Stack) -> None:
+    """An account whose role cannot be assumed is reported; the rest is swept; its keys are not "deleted"."""
+    assert org_stack.org is not None
+    sandbox = org_stack.org.accounts["sandbox"]
+    key_id = org_stack.org.key("sandbox", "tmp")
+    fault = org_stack.aws.fail(
+        "AssumeRole", lambda p: f"::{sandbox}:" in p.get("RoleArn", ""), 403, "AccessDenied", "not authorized"
+    )
+    try:
+        result = sweep(org_stack)
+    finally:
+        org_stack.aws.remove(fault)
+    assert result.returncode == 1
+    assert f"not read: sandbox ({sandbox}): could not assume the role" in result.stdout
+    assert "swept 4 accounts" in result.stdout
+    assert notices_about(org_stack, key_id, "deleted") == []
+    # The audit channel hears about the blind spot.
+    audit_posts = [c for c in org_stack.slack.api_calls("chat.postMessage") if c.body.get("channel") == AUDIT_CHANNEL]
+    assert any("could not read 1 of 4 accounts" in json.dumps(c.body) for c in audit_posts)
