@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from workers.constants import (
     AWS_MAX_ATTEMPTS,
     AWS_MAX_POOL,
     AWS_READ_TIMEOUT,
+    MAX_CACHED_CLIENTS,
     ROLE_SESSION_NAME,
     SESSION_DURATION,
     SESSION_REFRESH_MARGIN,
@@ -135,11 +137,10 @@ def _call_ended(context: dict[str, Any], **_: Any) -> None:
 
 @dataclass
 class _AssumedRole:
-    """Temporary credentials for one account (kept in process memory only) and its clients."""
+    """Temporary credentials for one account, kept in process memory only."""
 
     credentials: dict[str, str]
     expires_at: float
-    clients: dict[tuple[str, str], Any]
 
     def fresh(self) -> bool:
         return self.expires_at - SESSION_REFRESH_MARGIN > time.time()
@@ -161,6 +162,8 @@ class AwsGateway:
         self.base.events.register("after-call", _call_ended)
         self.base.events.register("after-call-error", _call_ended)
         self._roles: dict[str, _AssumedRole] = {}
+        self._clients: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+        self._clients_lock = threading.Lock()
         self._hub_clients: dict[tuple[str, str], Any] = {}
         # Clients are thread-safe; building them from the shared session is not, hence the lock.
         self._build_lock = threading.Lock()
@@ -205,10 +208,20 @@ class AwsGateway:
             if role is None or not role.fresh():
                 role = self._assume(account_id)
                 self._roles[account_id] = role
-            client = role.clients.get((service, region))
-            if client is None:
-                client = self._build_client(service, region, role.credentials)
-                role.clients[(service, region)] = client
+            cache_key = (account_id, service, region, role.expires_at)
+            with self._clients_lock:
+                client = self._clients.get(cache_key)
+                if client is not None:
+                    self._clients.move_to_end(cache_key)
+                    return client
+            client = self._build_client(service, region, role.credentials)
+            with self._clients_lock:
+                self._clients[cache_key] = client
+                # A client weighs about half a megabyte: keep the most recently used ones only, so
+                # a worker of a 5,000-account organization does not hold 5,000 of them. Credentials,
+                # which are small, stay cached for every account.
+                while len(self._clients) > MAX_CACHED_CLIENTS:
+                    self._clients.popitem(last=False)
             return client
 
     def forget_session(self, account_id: str) -> None:
@@ -234,7 +247,7 @@ class AwsGateway:
             "aws_secret_access_key": creds["SecretAccessKey"],
             "aws_session_token": creds["SessionToken"],
         }
-        return _AssumedRole(credentials, expires_at, {})
+        return _AssumedRole(credentials, expires_at)
 
 
 def _call(fn: Any, **kwargs: Any) -> Any:

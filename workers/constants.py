@@ -14,6 +14,9 @@ AWS_CONNECT_TIMEOUT = 3
 AWS_READ_TIMEOUT = 8
 AWS_MAX_POOL = 32
 
+# AWS clients for member accounts kept per worker (most recently used); ~0.5 MB each.
+MAX_CACHED_CLIENTS = 200
+
 # Assumed-role sessions: lifetime asked of STS, and how long before expiry they are renewed.
 ROLE_SESSION_NAME = "whose-key"
 SESSION_DURATION = 3600
