@@ -4,6 +4,7 @@ the loopback Slack, exactly once per change, together with the real-time events.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,6 +63,9 @@ def test_first_sweep_is_a_baseline_and_notifies_nothing(org_stack: Stack) -> Non
     assert result.returncode == 0, result.stderr
     assert "swept 4 accounts, 5 keys" in result.stdout
     assert "0 notified" in result.stdout
+    # Every account's reads are counted: ListUsers per account, ListAccessKeys per user, and more.
+    calls = int(re.search(r"\((\d+) AWS calls\)", result.stdout).group(1))
+    assert calls >= 4 + 4
     assert org_stack.slack.api_calls("chat.postMessage") == []
 
 

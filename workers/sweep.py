@@ -102,8 +102,11 @@ class Sweeper:
                     report.unreadable.append(result)
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sweep") as pool:
-            for _ in pool.map(lambda a: contextvars.copy_context().run(sweep, a), accounts):
-                pass
+            # Each task runs in a copy of this thread's context (taken here, not in the pool's
+            # threads), so the AWS calls it makes count towards this sweep.
+            tasks = [pool.submit(contextvars.copy_context().run, sweep, account) for account in accounts]
+            for task in tasks:
+                task.result()
         report.notified = report.deactivated + report.deleted
         report.aws_calls = stats.calls
         report.seconds = time.monotonic() - started

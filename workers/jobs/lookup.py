@@ -180,7 +180,9 @@ def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | No
     if len(req.keys) == 1:
         return [find(req.keys[0])]
     with ThreadPoolExecutor(max_workers=min(KEY_CONCURRENCY, len(req.keys))) as pool:
-        return list(pool.map(lambda k: contextvars.copy_context().run(find, k), req.keys))
+        # Contexts copied here, in the job's thread, so the request ID reaches the pool's log lines.
+        tasks = [pool.submit(contextvars.copy_context().run, find, key_id) for key_id in req.keys]
+        return [task.result() for task in tasks]
 
 
 def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException, tb: Any) -> None:
