@@ -1,0 +1,469 @@
+"""Shared by the organization-scale benchmarks: a moto server seeded with N accounts x M users
+(one access key each), fast, plus small measurement helpers.
+
+Seeding goes through moto's public API (CreateOrganization, CreateAccount, CreateUser,
+CreateAccessKey), in parallel across accounts. The IAM calls are plain HTTP requests that name
+their account with moto's `x-moto-account-id` header, instead of boto3 clients built on a role
+assumed in each account: no AssumeRole, no client per account and ~0.3 ms of client CPU per call
+instead of ~3 ms, which matters when the seeder shares two cores with the moto server (itself
+the bottleneck at ~5 ms of CPU per request). The same users and keys end up in the same accounts;
+`check_seeded` confirms it through boto3 and an assumed role.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import http.client
+import os
+import re
+import resource
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+from botocore.config import Config
+
+from bot.offline.moto_org import FAKE_CREDENTIALS, MotoServer
+
+# Seeding threads: enough to keep the (single-process) moto server busy.
+SEED_THREADS = 8
+# A key ID that no account holds and that decodes to no account of the organization
+# (moto's account IDs are random 12-digit numbers; this one decodes to 000000000000).
+MISSING_KEY_ID = "AKIAAAAAAAAAAAAAAAAA"
+
+IAM_AUTH = (  # moto routes by the credential scope and does not check the signature
+    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
+)
+_ACCESS_KEY_ID = re.compile(rb"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>")
+
+
+@dataclass
+class SeededUser:
+    name: str
+    key_id: str
+
+
+@dataclass
+class BigOrg:
+    """The seeded organization: account IDs in creation order (the management account first)."""
+
+    management_account_id: str
+    account_ids: list[str] = field(default_factory=list)
+    users: dict[str, list[SeededUser]] = field(default_factory=dict)  # account ID -> its users
+    seconds: float = 0.0
+    calls: int = 0
+
+    @property
+    def key_count(self) -> int:
+        return sum(len(u) for u in self.users.values())
+
+
+class MotoIam:
+    """IAM query-protocol calls straight over HTTP/1.1 to the moto server, in a named account
+    (moto's `x-moto-account-id` header). Far cheaper on the client than boto3, which matters on
+    two cores shared with the server. One instance per thread."""
+
+    def __init__(self, server: MotoServer) -> None:
+        self.port = server.port
+        self._conn: http.client.HTTPConnection | None = None
+
+    def call(self, account_id: str, action: str, **params: str) -> bytes:
+        body = urlencode({"Action": action, "Version": "2010-05-08", **params})
+        headers = {
+            "Authorization": IAM_AUTH,
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "x-moto-account-id": account_id,
+        }
+        for attempt in range(3):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                self._conn.request("POST", "/", body, headers)
+                response = self._conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            if response.status != 200:
+                raise RuntimeError(f"moto {action} in {account_id}: HTTP {response.status}: {data[:300]!r}")
+            return data
+        raise AssertionError("unreachable")
+
+    def create_user_with_key(self, account_id: str, user_name: str, tags: dict[str, str]) -> str:
+        params = {"UserName": user_name}
+        for i, (k, v) in enumerate(tags.items(), start=1):
+            params[f"Tags.member.{i}.Key"] = k
+            params[f"Tags.member.{i}.Value"] = v
+        self.call(account_id, "CreateUser", **params)
+        match = _ACCESS_KEY_ID.search(self.call(account_id, "CreateAccessKey", UserName=user_name))
+        if match is None:
+            raise RuntimeError(f"moto CreateAccessKey for {user_name} in {account_id} returned no key ID")
+        return match.group(1).decode()
+
+    def set_key_status(self, account_id: str, user_name: str, key_id: str, status: str) -> None:
+        self.call(account_id, "UpdateAccessKey", UserName=user_name, AccessKeyId=key_id, Status=status)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+
+
+def slack_id(account_index: int, user_index: int) -> str:
+    return f"U{account_index:05d}{user_index:03d}"
+
+
+def user_name(account_index: int, user_index: int) -> str:
+    return f"user-{account_index:05d}-{user_index:03d}"
+
+
+def seed_big_org(
+    server: MotoServer,
+    accounts: int,
+    users: int,
+    *,
+    threads: int = SEED_THREADS,
+    progress: Callable[[str], None] | None = None,
+) -> BigOrg:
+    """`accounts` accounts (the management account included), each with `users` IAM users holding
+    one active access key and a slack-user-id tag, all created through moto's API."""
+    started = time.perf_counter()
+    org_client = boto3.client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"mode": "standard", "max_attempts": 4}),
+    )
+    org_client.create_organization(FeatureSet="ALL")
+    management = org_client.describe_organization()["Organization"]["MasterAccountId"]
+    big = BigOrg(management)
+    big.account_ids.append(management)
+    for index in range(1, accounts):
+        name = f"account-{index:05d}"
+        created = org_client.create_account(Email=f"{name}@example.com", AccountName=name)
+        big.account_ids.append(created["CreateAccountStatus"]["AccountId"])
+    if progress:
+        progress(f"  created {accounts} accounts in {time.perf_counter() - started:.1f}s")
+
+    local = threading.local()
+    lock = threading.Lock()
+    done = [0]
+    clients: list[MotoIam] = []
+
+    def seed_account(job: tuple[int, str]) -> list[SeededUser]:
+        index, account_id = job
+        iam = getattr(local, "iam", None)
+        if iam is None:
+            iam = local.iam = MotoIam(server)
+            with lock:
+                clients.append(iam)
+        seeded = []
+        for u in range(users):
+            name = user_name(index, u)
+            key_id = iam.create_user_with_key(account_id, name, {"slack-user-id": slack_id(index, u)})
+            seeded.append(SeededUser(name, key_id))
+        with lock:
+            done[0] += 1
+            if progress and done[0] % 250 == 0 and done[0] < accounts:
+                progress(f"  seeded {done[0]}/{accounts} accounts, {time.perf_counter() - started:.0f}s")
+        return seeded
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="seed") as pool:
+            results = pool.map(seed_account, enumerate(big.account_ids))
+            for account_id, seeded in zip(big.account_ids, results, strict=True):
+                big.users[account_id] = seeded
+    finally:
+        for client in clients:
+            client.close()
+    big.calls = 2 + (accounts - 1) + 2 * accounts * users
+    big.seconds = time.perf_counter() - started
+    return big
+
+
+def check_seeded(server: MotoServer, big: BigOrg) -> None:
+    """Spot-check, through boto3 and an assumed role as an administrator would, that the first,
+    middle and last accounts hold exactly the users and keys the seeder reports."""
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    for account_id in dict.fromkeys([big.account_ids[-1], big.account_ids[len(big.account_ids) // 2]]):
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="check"
+        )["Credentials"]
+        iam = boto3.client(
+            "iam",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        names = [u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]]
+        expected = big.users[account_id]
+        if sorted(names) != sorted(u.name for u in expected):
+            raise RuntimeError(f"account {account_id}: listed {len(names)} users, seeded {len(expected)}")
+        if expected:
+            last = expected[-1]
+            keys = [k["AccessKeyId"] for k in iam.list_access_keys(UserName=last.name)["AccessKeyMetadata"]]
+            if keys != [last.key_id]:
+                raise RuntimeError(f"account {account_id}: {last.name} has {keys}, seeded {last.key_id}")
+
+
+# -- Measuring ---------------------------------------------------------------------------------
+
+
+def maxrss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """This process's current resident set size."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def process_rss_mb(pid: int) -> float:
+    """Current RSS of another process (the moto server), from /proc."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+@dataclass
+class Traced:
+    peak_mb: float = 0.0
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def traced_peak() -> Iterator[Traced]:
+    """Peak Python allocation (tracemalloc) inside the block, above what was live at its start."""
+    result = Traced()
+    gc.collect()
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    started = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result.peak_mb = (peak - base) / 2**20
+
+
+class PeakRss:
+    """Samples the current RSS of this process every `interval` seconds while running."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.start_mb = 0.0
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakRss:
+        self.start_mb = self.peak_mb = rss_mb()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+def moto_pid(server: MotoServer) -> int | None:
+    process = getattr(server, "_process", None)
+    return process.pid if process is not None else None
+
+
+class OpCounter:
+    """AWS API calls by operation name, counted on a gateway's boto3 session (attach it before the
+    gateway builds any client: clients copy the session's event hooks when they are built)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def attach(self, session: boto3.Session) -> OpCounter:
+        session.events.register("before-call", self._count)
+        return self
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        name = getattr(model, "name", "?")
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last take, and start again."""
+        with self._lock:
+            counts, self.counts = self.counts, {}
+        return counts
+
+
+def format_ops(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda item: -item[1]))
+
+
+class Watchdog:
+    """Bounds a benchmark's run time: at the deadline the main thread gets TimeoutError (so the
+    with-blocks stop the servers); if it is still alive `grace` seconds later, the child processes
+    registered here are killed and the process exits."""
+
+    def __init__(self, seconds: float, grace: float = 60) -> None:
+        self.seconds = seconds
+        self.grace = grace
+        self.pids: list[int] = []
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> Watchdog:
+        import signal
+
+        def expired(*_: object) -> None:
+            raise TimeoutError(f"benchmark exceeded its {self.seconds:.0f}s limit")
+
+        signal.signal(signal.SIGALRM, expired)
+        signal.alarm(max(1, int(self.seconds)))
+        self._timer = threading.Timer(self.seconds + self.grace, self._hard_stop)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def watch(self, pid: int | None) -> None:
+        if pid is not None:
+            self.pids.append(pid)
+
+    def _hard_stop(self) -> None:
+        import signal
+
+        print(f"watchdog: still running {self.grace:.0f}s after the limit; killing children and exiting", flush=True)
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(3)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.alarm(0)
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def isolate_aws_env(server: MotoServer) -> None:
+    """Point boto3 in this process at the moto server only (loopback), never at real AWS."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(server.env())
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+# moto's GetAccessKeyLastUsed lists every key of every user of every account on each call
+# (IAMBackend.get_all_access_keys_for_all_users), so on moto its latency grows with the size of
+# the organization, which AWS's does not. This launcher starts the same moto server with that one
+# method answering from each account's key table instead: the same answers (including moto's
+# habit of answering for keys of other accounts), in O(accounts) instead of O(all keys).
+_INDEXED_LAST_USED_SERVER = """
+import sys
+from moto.iam import models
+
+def get_access_key_last_used(self, access_key_id):
+    for account in list(models.iam_backends.values()):
+        backend = account[self.partition]
+        key = backend.access_keys.get(access_key_id)
+        user = backend.users.get(key.user_name) if key is not None and key.user_name else None
+        if user is not None and key in user.access_keys:
+            return {"user_name": key.user_name, "last_used": key.last_used}
+    raise models.NotFoundException(f"The Access Key with id {access_key_id} cannot be found")
+
+models.IAMBackend.get_access_key_last_used = get_access_key_last_used
+from moto.server import main
+main(sys.argv[1:])
+"""
+
+
+class IndexedMotoServer(MotoServer):
+    """MotoServer with GetAccessKeyLastUsed made independent of the number of keys (see above)."""
+
+    def start(self, seed: int | None = 7) -> IndexedMotoServer:
+        import subprocess
+        import sys
+
+        from bot.offline.ports import wait_for_port
+
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _INDEXED_LAST_USED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=30)
+        if seed is not None:
+            self._post(f"/moto-api/seed?a={seed}")
+        return self
+
+
+class ClientBuildTimer:
+    """Time spent constructing boto3 clients from a session (AwsGateway builds them under one
+    process-wide lock, so this time is serialized)."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        build = session.client
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return build(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.count += 1
+                    self.seconds += time.perf_counter() - started
+
+        session.client = timed  # type: ignore[method-assign]
+
+    def take(self) -> tuple[int, float]:
+        with self._lock:
+            taken = (self.count, self.seconds)
+            self.count, self.seconds = 0, 0.0
+        return taken
+
+
+def cached_clients(gateway: Any) -> int:
+    """boto3 clients an AwsGateway holds for member accounts (whichever way it caches them)."""
+    clients = getattr(gateway, "_clients", None)
+    if clients is not None:
+        return len(clients)
+    return sum(len(getattr(role, "clients", {})) for role in gateway._roles.values())
