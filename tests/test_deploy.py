@@ -1,5 +1,7 @@
 """Checks on deploy/: CloudFormation templates lint clean and grant least privilege, the StackSets
-deploy exactly the per-account templates, and the Slack manifest asks for what the bot uses."""
+deploy exactly the per-account templates, key events reach the bot only through the hub (members
+hold no secret and can only forward to the hub's bus), and the Slack manifest asks for what the
+bot uses."""
 
 from __future__ import annotations
 
@@ -18,10 +20,17 @@ TEMPLATES = [
     "hub-role.yaml",
     "member-role.yaml",
     "member-role-stackset.yaml",
+    "events-hub.yaml",
     "events-member.yaml",
     "events-stackset.yaml",
 ]
 STACKSETS = {"member-role-stackset.yaml": "member-role.yaml", "events-stackset.yaml": "events-member.yaml"}
+# IAM is global (one region is enough for a role); key events arrive in us-east-1, and global AWS
+# Health events also in us-west-2 (backup).
+STACKSET_REGIONS = {"member-role-stackset.yaml": ["us-east-1"], "events-stackset.yaml": ["us-east-1", "us-west-2"]}
+EVENT_REGIONS = {"Fn::Contains": [["us-east-1", "us-west-2"], {"Ref": "AWS::Region"}]}
+# Templates deployed to (or deploying into) member accounts: never a token, endpoint or secret.
+MEMBER_EVENT_TEMPLATES = ["events-member.yaml", "events-stackset.yaml"]
 
 MEMBER_READS = {
     "iam:GetAccessKeyLastUsed",
@@ -29,6 +38,7 @@ MEMBER_READS = {
     "iam:GetUser",
     "iam:ListUsers",
     "iam:ListUserTags",
+    "iam:ListAttachedUserPolicies",
     "cloudtrail:LookupEvents",
 }
 HUB_ACTIONS = {
@@ -112,7 +122,14 @@ def policy_documents(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for s in as_list(document["Statement"]) if isinstance(s, dict) and "Effect" in s]
+    """The document's statements; a conditional one (Fn::If) counts with its non-empty branches."""
+    out = []
+    for stmt in as_list(document["Statement"]):
+        if isinstance(stmt, dict) and "Fn::If" in stmt:
+            out.extend(s for s in stmt["Fn::If"][1:] if isinstance(s, dict) and "Effect" in s)
+        elif isinstance(stmt, dict) and "Effect" in stmt:
+            out.append(stmt)
+    return out
 
 
 def all_templates() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -166,7 +183,7 @@ def test_templates_parse_as_cloudformation() -> None:
 
 
 def test_member_role_grants_exactly_the_reads_the_bot_makes() -> None:
-    """The member role's permissions are exactly the six IAM/CloudTrail reads, all Allow."""
+    """The member role's permissions are exactly the seven IAM/CloudTrail reads, all Allow."""
     stmts = identity_statements(member_role())
     assert actions(stmts) == MEMBER_READS
     assert all(s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s for s in stmts)
@@ -271,15 +288,15 @@ def test_stackset_inlines_the_per_account_template(stackset: str, body: str) -> 
 
 
 @pytest.mark.parametrize(("stackset", "body"), STACKSETS.items())
-def test_stackset_is_service_managed_org_wide_in_us_east_1(stackset: str, body: str) -> None:
-    """Service-managed, auto-deploying to OUs in us-east-1, and passing only parameters the body declares."""
+def test_stackset_is_service_managed_org_wide_in_its_regions(stackset: str, body: str) -> None:
+    """Service-managed, auto-deploying to OUs in its regions, and passing only parameters the body declares."""
     template = load(stackset)
     (resource,) = resources_of_type(template, "AWS::CloudFormation::StackSet").values()
     props = resource["Properties"]
     assert props["PermissionModel"] == "SERVICE_MANAGED"
     assert props["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
     (group,) = props["StackInstancesGroup"]
-    assert group["Regions"] == ["us-east-1"]
+    assert group["Regions"] == STACKSET_REGIONS[stackset]
     assert group["DeploymentTargets"]["OrganizationalUnitIds"] == {"Ref": "TargetOuIds"}
     assert "TemplateURL" not in props
     body_params = load(body)["Parameters"]
@@ -299,31 +316,194 @@ def test_stackset_is_service_managed_org_wide_in_us_east_1(stackset: str, body: 
 # --- real-time events -------------------------------------------------------------------------
 
 
-def test_events_rule_matches_key_deactivation_deletion_and_exposure() -> None:
-    """The rule matches UpdateAccessKey (Inactive, and Active to track reactivations), DeleteAccessKey,
-    DeleteUser and AWS_RISK_CREDENTIALS_EXPOSED."""
-    template = load("events-member.yaml")
-    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
-    pattern = rule["Properties"]["EventPattern"]
-    iam, health = pattern["$or"]
-    assert iam["source"] == ["aws.iam"]
-    assert iam["detail-type"] == ["AWS API Call via CloudTrail"]
-    assert iam["detail"]["eventSource"] == ["iam.amazonaws.com"]
-    update, deletes = iam["detail"]["$or"]
-    assert update == {"eventName": ["UpdateAccessKey"], "requestParameters": {"status": ["Inactive", "Active"]}}
-    assert deletes == {"eventName": ["DeleteAccessKey", "DeleteUser"]}
-    assert health["source"] == ["aws.health"]
-    assert health["detail"]["eventTypeCode"] == ["AWS_RISK_CREDENTIALS_EXPOSED"]
-    assert rule["Properties"].get("EventBusName", "default") == "default"
-    assert template["Rules"]["OnlyInUsEast1"]["Assertions"][0]["Assert"] == {
-        "Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """A small EventBridge pattern matcher: literal lists, `prefix`, `exists`, nesting and `$or`."""
+    for key, want in pattern.items():
+        if key == "$or":
+            if not any(matches(branch, event) for branch in want):
+                return False
+        elif isinstance(want, dict):
+            if not isinstance(event.get(key), dict) or not matches(want, event[key]):
+                return False
+        elif not _leaf_matches(want, key in event, event.get(key)):
+            return False
+    return True
+
+
+def _leaf_matches(filters: list[Any], present: bool, value: Any) -> bool:
+    values = as_list(value)
+    for wanted in filters:
+        if isinstance(wanted, dict):
+            if "exists" in wanted:
+                if wanted["exists"] is present:
+                    return True
+            elif "prefix" in wanted:
+                if present and any(isinstance(v, str) and v.startswith(wanted["prefix"]) for v in values):
+                    return True
+            else:  # pragma: no cover - a filter this helper does not know
+                raise AssertionError(f"unsupported filter {wanted}")
+        elif present and wanted in values:
+            return True
+    return False
+
+
+def cloudtrail_event(name: str, error: str | None = None, **request: Any) -> dict[str, Any]:
+    detail: dict[str, Any] = {"eventSource": "iam.amazonaws.com", "eventName": name, "requestParameters": request}
+    if error:
+        detail["errorCode"] = error
+    return {"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail", "detail": detail}
+
+
+def health_event(code: str, source: str = "aws.health") -> dict[str, Any]:
+    return {
+        "source": source,
+        "detail-type": "AWS Health Event",
+        "detail": {"service": "RISK", "eventTypeCategory": "issue", "eventTypeCode": code},
     }
 
 
-def test_events_target_posts_to_the_bot_with_bearer_token_retries_and_dlq() -> None:
-    """The target is the API destination POSTing to /aws/events with the Bearer token, a role, retries and a DLQ."""
+FORWARDED = [
+    cloudtrail_event("UpdateAccessKey", accessKeyId="AKIAEXAMPLE", status="Inactive"),
+    cloudtrail_event("UpdateAccessKey", accessKeyId="AKIAEXAMPLE", status="Active"),
+    cloudtrail_event("DeleteAccessKey", accessKeyId="AKIAEXAMPLE", userName="alice"),
+    cloudtrail_event("DeleteUser", userName="alice"),
+    health_event("AWS_RISK_CREDENTIALS_EXPOSED"),
+    health_event("AWS_RISK_CREDENTIALS_COMPROMISED"),
+    health_event("AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED"),
+    health_event("AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"),
+    health_event("AWS_RISK_IAM_QUARANTINE"),
+    health_event("AWS_RISK_SOMETHING_NEW_NEXT_YEAR"),
+]
+NOT_FORWARDED = [
+    cloudtrail_event("CreateAccessKey", userName="alice"),
+    cloudtrail_event("CreateUser", userName="mallory"),
+    # A failed call changed nothing, and its parameters may name another account's key.
+    cloudtrail_event("UpdateAccessKey", error="NoSuchEntityException", accessKeyId="AKIAOTHER", status="Inactive"),
+    cloudtrail_event("DeleteAccessKey", error="AccessDenied", accessKeyId="AKIAOTHER"),
+    {**cloudtrail_event("DeleteUser", userName="alice"), "source": "whose-key.fake"},
+    health_event("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"),
+    health_event("AWS_RISK_CREDENTIALS_EXPOSED", source="custom.health"),
+]
+
+
+def rule(name: str) -> dict[str, Any]:
+    (found,) = resources_of_type(load(name), "AWS::Events::Rule").values()
+    return found
+
+
+def rule_targets(found: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rule's targets; a conditional one (Fn::If) counts with both branches."""
+    out = []
+    for target in found["Properties"]["Targets"]:
+        out.extend(target["Fn::If"][1:] if "Fn::If" in target else [target])
+    return out
+
+
+HUB_BUS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${HubAccountId}:event-bus/${HubBusName}"}
+
+
+@pytest.mark.parametrize("name", ["events-member.yaml", "events-hub.yaml"])
+def test_rules_forward_key_changes_and_health_risk_notices(name: str) -> None:
+    """Member and hub rules match UpdateAccessKey (Inactive and Active), DeleteAccessKey, DeleteUser and
+    every AWS_RISK_* Health code, and nothing else: no other call, no failed call, no other source."""
+    pattern = rule(name)["Properties"]["EventPattern"]
+    for event in FORWARDED:
+        assert matches(pattern, event), event
+    for event in NOT_FORWARDED:
+        assert not matches(pattern, event), event
+    iam, health = pattern["$or"]
+    assert health["detail"]["eventTypeCode"] == [{"prefix": "AWS_RISK_"}]
+    assert iam["detail"]["errorCode"] == [{"exists": False}]
+
+
+def test_hub_rule_filters_exactly_like_the_member_rule_and_only_aws_sources() -> None:
+    """The hub's rule repeats the member pattern, and every branch of it is limited to aws.iam / aws.health
+    (sources no PutEvents call can use), so nothing a member account puts on the bus reaches the bot."""
+    hub = rule("events-hub.yaml")["Properties"]
+    assert hub["EventPattern"] == rule("events-member.yaml")["Properties"]["EventPattern"]
+    assert hub["EventBusName"] == {"Ref": "KeyEventsBus"}
+    branches = hub["EventPattern"]["$or"]
+    assert set(hub["EventPattern"]) == {"$or"}
+    assert [b["source"] for b in branches] == [["aws.iam"], ["aws.health"]]
+
+
+@pytest.mark.parametrize("name", ["events-member.yaml", "events-hub.yaml"])
+def test_event_stacks_deploy_only_in_us_east_1_and_us_west_2(name: str) -> None:
+    (assertion,) = load(name)["Rules"]["OnlyInTheEventRegions"]["Assertions"]
+    assert assertion["Assert"] == EVENT_REGIONS
+
+
+def test_member_forwarding_role_can_only_put_events_on_the_hub_bus() -> None:
+    """The member rule's only target is the hub bus (same region), through a role that EventBridge of this
+    account alone can assume and that may only events:PutEvents on that bus."""
     template = load("events-member.yaml")
-    assert template["Parameters"]["EventsToken"]["NoEcho"] is True
+    found = rule("events-member.yaml")
+    assert found["Properties"]["EventBusName"] == "default"
+    ((role_id, role),) = resources_of_type(template, "AWS::IAM::Role").items()
+    (target,) = rule_targets(found)
+    assert target["Arn"] == HUB_BUS_ARN
+    assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    (trust,) = statements(role["Properties"]["AssumeRolePolicyDocument"])
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (put,) = identity_statements(role)
+    assert put["Effect"] == "Allow"
+    assert put["Action"] == "events:PutEvents"
+    assert put["Resource"] == HUB_BUS_ARN
+    assert set(template["Resources"]) == {"ForwardToHubRole", "ForwardKeyEventsRule"}
+
+
+@pytest.mark.parametrize("name", MEMBER_EVENT_TEMPLATES)
+def test_member_side_holds_no_secret_and_no_way_to_the_bot(name: str) -> None:
+    """No connection, API destination, topic or secret in anything deployed to member accounts, and no
+    secret parameter: the token and the bot's address live in the hub account only."""
+    bodies = [load(name)]
+    if name in STACKSETS:
+        bodies.append(inline_body(name))
+    for template in bodies:
+        types = {r["Type"] for r in template["Resources"].values()}
+        assert not types & {
+            "AWS::Events::Connection",
+            "AWS::Events::ApiDestination",
+            "AWS::SNS::Topic",
+            "AWS::SecretsManager::Secret",
+        }
+        for param_name, param in template.get("Parameters", {}).items():
+            assert not param.get("NoEcho"), param_name
+            lowered = param_name.lower()
+            assert not any(word in lowered for word in ("token", "secret", "password", "host")), param_name
+        assert "/aws/events" not in yaml.safe_dump(template), name
+
+
+def test_hub_bus_accepts_put_events_only_from_the_organization() -> None:
+    """The organization bus admits events:PutEvents on itself only, only from principals of OrganizationId."""
+    template = load("events-hub.yaml")
+    (bus,) = resources_of_type(template, "AWS::Events::EventBus").values()
+    assert bus["Properties"]["Name"] == {"Ref": "BusName"}
+    (stmt,) = statements(bus["Properties"]["Policy"])
+    assert stmt["Effect"] == "Allow"
+    assert stmt["Action"] == "events:PutEvents"
+    assert stmt["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${BusName}"
+    }
+    assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+    assert (
+        template["Parameters"]["BusName"]["Default"]
+        == load("events-member.yaml")["Parameters"]["HubBusName"]["Default"]
+    )
+    assert not resources_of_type(template, "AWS::Events::EventBusPolicy"), "one bus policy, on the bus"
+
+
+def test_hub_posts_to_the_bot_with_bearer_token_retries_and_dlq() -> None:
+    """The hub's API destination POSTs to /aws/events with the Bearer token; the target has a role,
+    retries and a DLQ; the token is a NoEcho parameter required for this delivery."""
+    template = load("events-hub.yaml")
+    token = template["Parameters"]["EventsToken"]
+    assert token["NoEcho"] is True
+    assert token["Default"] == ""
+    required = template["Rules"]["TokenForApiDestination"]
+    assert required["RuleCondition"] == {"Fn::Equals": [{"Ref": "Delivery"}, "ApiDestination"]}
+    assert required["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventsToken"}, ""]}]}
     ((connection_id, connection),) = resources_of_type(template, "AWS::Events::Connection").items()
     props = connection["Properties"]
     assert props["AuthorizationType"] == "API_KEY"
@@ -335,26 +515,62 @@ def test_events_target_posts_to_the_bot_with_bearer_token_retries_and_dlq() -> N
     assert destination["Properties"]["HttpMethod"] == "POST"
     assert destination["Properties"]["InvocationEndpoint"] == {"Fn::Sub": "https://${BotHost}/aws/events"}
     assert destination["Properties"]["ConnectionArn"] == {"Fn::GetAtt": [connection_id, "Arn"]}
+    for resource in (connection, destination):
+        assert resource["Condition"] == "UseApiDestination"
     ((queue_id, _queue),) = resources_of_type(template, "AWS::SQS::Queue").items()
     ((role_id, role),) = resources_of_type(template, "AWS::IAM::Role").items()
-    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
-    (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
-    assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    # The invoke role: EventBridge only, and only InvokeApiDestination on this destination.
+    api_target, sns_target = rule_targets(rule("events-hub.yaml"))
+    assert api_target["Arn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
+    assert api_target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    for target in (api_target, sns_target):
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    # The invoke role: EventBridge of this account only, and only InvokeApiDestination on this destination.
     (trust,) = statements(role["Properties"]["AssumeRolePolicyDocument"])
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     (invoke,) = identity_statements(role)
     assert invoke["Action"] == "events:InvokeApiDestination"
     assert invoke["Resource"] == {"Fn::GetAtt": [destination_id, "Arn"]}
-    # The DLQ accepts messages from EventBridge for this rule only.
+
+
+def test_hub_sns_option_publishes_only_from_the_rule_to_a_signed_https_subscription() -> None:
+    """Delivery=Sns: the same rule (same source checks) publishes to a topic only it may publish to;
+    SNS posts signed envelopes to /aws/events and dead-letters what it cannot deliver."""
+    template = load("events-hub.yaml")
+    rule_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}"
+        ":rule/${BusName}/${NamePrefix}-key-events"
+    }
+    assert rule("events-hub.yaml")["Properties"]["Name"] == {"Fn::Sub": "${NamePrefix}-key-events"}
+    ((topic_id, topic),) = resources_of_type(template, "AWS::SNS::Topic").items()
+    assert topic["Condition"] == "UseSns"
+    (_api_target, sns_target) = rule_targets(rule("events-hub.yaml"))
+    assert sns_target["Arn"] == {"Ref": topic_id}
+    assert "RoleArn" not in sns_target
+    (topic_policy,) = resources_of_type(template, "AWS::SNS::TopicPolicy").values()
+    (publish,) = statements(topic_policy["Properties"]["PolicyDocument"])
+    assert publish["Principal"] == {"Service": "events.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
+    props = subscription["Properties"]
+    assert props["Protocol"] == "https"
+    assert props["Endpoint"] == {"Fn::Sub": "https://${BotHost}/aws/events"}
+    assert props["RawMessageDelivery"] is False
+    ((queue_id, _queue),) = resources_of_type(template, "AWS::SQS::Queue").items()
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    # The DLQ accepts messages from this rule and (with SNS) this topic only.
     (queue_policy,) = resources_of_type(template, "AWS::SQS::QueuePolicy").values()
-    (send,) = statements(queue_policy["Properties"]["PolicyDocument"])
-    assert send["Action"] == "sqs:SendMessage"
-    assert send["Principal"] == {"Service": "events.amazonaws.com"}
-    assert "aws:SourceArn" in send["Condition"]["ArnEquals"]
+    from_rule, from_topic = statements(queue_policy["Properties"]["PolicyDocument"])
+    for stmt in (from_rule, from_topic):
+        assert stmt["Action"] == "sqs:SendMessage"
+    assert from_rule["Principal"] == {"Service": "events.amazonaws.com"}
+    assert from_rule["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    assert from_topic["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert from_topic["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": topic_id}}}
+    assert template["Conditions"]["UseSns"] == {"Fn::Equals": [{"Ref": "Delivery"}, "Sns"]}
+    assert set(template["Parameters"]["Delivery"]["AllowedValues"]) == {"ApiDestination", "Sns"}
 
 
 # --- Slack ------------------------------------------------------------------------------------
@@ -385,3 +601,20 @@ def test_readme_covers_every_deploy_file() -> None:
     for path in DEPLOY.iterdir():
         if path.is_file() and path.name != "README.md":
             assert f"`{path.name}`" in readme, path.name
+
+
+def test_readme_explains_the_trust_model_regions_and_token_rotation() -> None:
+    """deploy/README.md says who holds the token, why members cannot forge events, where to deploy,
+    that duplicates are expected, and how to rotate the token."""
+    readme = (DEPLOY / "README.md").read_text()
+    for needle in (
+        "## Trust model",
+        "aws:PrincipalOrgID",
+        "`aws.`",
+        "us-west-2",
+        "`eventArn` +\n`communicationId`",
+        "## Rotating the events token",
+        "WHOSE_KEY_EVENTS_TOKEN_PREVIOUS",
+        "aws cloudformation deploy",
+    ):
+        assert needle in readme, needle
