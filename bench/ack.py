@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import summary_ms  # noqa: E402
-from bot.offline.stack import Stack  # noqa: E402
+from standins.stack import Stack  # noqa: E402
 
 
 def main() -> None:

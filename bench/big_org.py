@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import boto3
 from botocore.config import Config
 
-from bot.offline.moto_org import FAKE_CREDENTIALS, MotoServer
+from standins.moto_org import FAKE_CREDENTIALS, MotoServer
 
 # Seeding threads: enough to keep the (single-process) moto server busy.
 SEED_THREADS = 8
@@ -420,7 +420,7 @@ class IndexedMotoServer(MotoServer):
         import subprocess
         import sys
 
-        from bot.offline.ports import wait_for_port
+        from standins.ports import wait_for_port
 
         self._process = subprocess.Popen(
             [sys.executable, "-c", _INDEXED_LAST_USED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],

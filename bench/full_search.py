@@ -59,11 +59,11 @@ from bench.big_org import (  # noqa: E402
     seed_big_org,
     traced_peak,
 )
-from bot.offline.moto_org import MotoServer  # noqa: E402
+from standins.moto_org import MotoServer  # noqa: E402
 from workers.aws import AwsGateway, start_counting_calls  # noqa: E402
+from workers.cache import MemoryCache  # noqa: E402
 from workers.finder import SEARCH_CONCURRENCY, Finder, build_finder  # noqa: E402
 from workers.report import Account  # noqa: E402
-from workers.state import MemoryCache  # noqa: E402
 
 ROLE_NAME = "WhoseKeyReadOnly"
 

@@ -23,8 +23,8 @@ from rq import Queue  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 from bench.stats import percentile, summary_ms  # noqa: E402
-from bot.offline.moto_org import AccountSpec, UserSpec  # noqa: E402
-from bot.offline.stack import Stack  # noqa: E402
+from standins.moto_org import AccountSpec, UserSpec  # noqa: E402
+from standins.stack import Stack  # noqa: E402
 from workers.constants import LOOKUP_QUEUE  # noqa: E402
 
 KEYED_ACCOUNTS = 10

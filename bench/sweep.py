@@ -64,10 +64,10 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> dict[str, Any]:
     """Everything measured for one organization size, in this process."""
-    from bot.offline.moto_org import MotoServer
-    from bot.offline.redis_server import RedisServer
-    from bot.offline.slack_double import SlackDouble
-    from bot.settings import Settings
+    from core.settings import Settings
+    from standins.moto_org import MotoServer
+    from standins.redis_server import RedisServer
+    from standins.slack_double import SlackDouble
     from workers.runtime import build_runtime
     from workers.sweep import Sweeper
 

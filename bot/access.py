@@ -16,8 +16,8 @@ from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.settings import Settings
-from workers.state import key
+from core.redis_keys import RATE_COUNTER, USERGROUP_MEMBERS, redis_key
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class AccessPolicy:
         )
 
     def _is_member(self, user: str, group: str) -> bool:
-        cache = key("usergroup", group)
+        cache = redis_key(USERGROUP_MEMBERS, group)
         if not self.redis.exists(cache):
             members = self.client.usergroups_users_list(usergroup=group).get("users") or []
             with self.redis.pipeline() as pipe:
@@ -97,7 +97,7 @@ class AccessPolicy:
         if limit <= 0:
             return None
         window = int(time.time() // RATE_WINDOW)
-        name = key("rate", user, str(window))
+        name = redis_key(RATE_COUNTER, user, str(window))
         with self.redis.pipeline() as pipe:
             pipe.incrby(name, keys)
             pipe.expire(name, RATE_WINDOW * 2)

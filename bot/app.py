@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from bot.access import AccessPolicy
 from bot.listeners import register_listeners
 from bot.listeners.services import Services
-from bot.queueing import JobQueue
-from bot.settings import Settings
-from workers.slack_post import make_web_client
+from core.queue import JobQueue
+from core.settings import Settings
+from core.slack_client import make_web_client
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from bot.access import AccessPolicy, Refusal
-from bot.parse import ParsedRequest
-from bot.queueing import JobQueue
-from workers.audit import audit
+from core.audit import audit
+from core.contract import Destination, LookupRequest, MessageRef, Reply
+from core.parse import ParsedRequest
+from core.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +31,24 @@ class Asker:
 def lookup_request(
     parsed: ParsedRequest,
     asker: Asker,
-    destination: dict[str, Any],
+    destination: Destination,
     request_id: str,
-    working_on: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The JSON-safe job arguments of a lookup. Secrets never get here: the parser drops them."""
-    return {
-        "request_id": request_id,
-        "keys": list(parsed.keys),
-        "deep": parsed.deep,
-        "secret_pasted": parsed.secret_pasted,
-        "problems": [p.reason for p in parsed.problems],
-        "asked_by": asker.user,
-        "asked_in": asker.channel,
-        "surface": asker.surface,
-        "destination": destination,
+    working_on: MessageRef | None = None,
+) -> LookupRequest:
+    """The lookup job's arguments. Secrets never get here: the parser drops them."""
+    return LookupRequest(
+        request_id=request_id,
+        keys=parsed.keys,
+        destination=destination,
+        asked_by=asker.user,
+        asked_in=asker.channel,
+        surface=asker.surface,
+        deep=parsed.deep,
+        secret_pasted=parsed.secret_pasted,
+        problems=tuple(p.reason for p in parsed.problems),
         # The message to mark with a reaction while the lookup runs (mentions and DMs).
-        "working_on": working_on,
-    }
+        working_on=working_on,
+    )
 
 
 def admit(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Refusal | None:
@@ -67,33 +68,34 @@ def admit(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> 
     return refusal
 
 
-def submit_lookup(jobs: JobQueue, request: dict[str, Any], asker: Asker) -> bool:
+def submit_lookup(jobs: JobQueue, request: LookupRequest, asker: Asker) -> bool:
     """Enqueue the lookup and audit it; False when the queue is unreachable."""
     try:
         jobs.enqueue_lookup(request)
     except RedisError as exc:
         log.error(
             "could not enqueue a lookup",
-            extra={"request_id": request["request_id"], "error": type(exc).__name__, "surface": asker.surface},
+            extra={"request_id": request.request_id, "error": type(exc).__name__, "surface": asker.surface},
         )
         return False
     audit(
         jobs.redis,
         "lookup_requested",
-        request_id=request["request_id"],
+        request_id=request.request_id,
         user=asker.user,
         channel=asker.channel,
         team=asker.team,
         surface=asker.surface,
-        keys=request["keys"],
+        keys=list(request.keys),
     )
     return True
 
 
-def submit_reply(jobs: JobQueue, delivery_id: str, destination: dict[str, Any], message: dict[str, Any]) -> bool:
+def submit_reply(jobs: JobQueue, delivery_id: str, destination: Destination, message: dict[str, Any]) -> bool:
     """Enqueue a ready-made reply (help, errors) to be posted by a worker; False if Redis is down."""
+    reply = Reply(delivery_id, destination, text=message["text"], blocks=tuple(message.get("blocks") or ()))
     try:
-        jobs.enqueue_reply({"delivery_id": delivery_id, "destination": destination, "message": message})
+        jobs.enqueue_reply(reply)
     except RedisError as exc:
         log.error("could not enqueue a reply", extra={"delivery_id": delivery_id, "error": type(exc).__name__})
         return False

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.access import Refusal
-from bot.keyids import KeyProblem
-from bot.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
+from core.faq import render_faq
+from core.keyids import KeyProblem
+from core.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
 
 Message = dict[str, Any]
 
@@ -95,8 +96,6 @@ def unavailable() -> Message:
 
 
 def faq() -> Message:
-    from workers.render import render_faq  # pure rendering, shared with the workers
-
     message = render_faq()
     return {"response_type": "ephemeral", **message.payload()}
 

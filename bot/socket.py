@@ -7,8 +7,8 @@ import logging
 import signal
 import sys
 
-from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ def main() -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import create_app
-    from bot.queueing import JobQueue
-    from workers.state import connect
+    from core.queue import JobQueue
+    from core.redis_keys import connect
 
     app = create_app(settings, JobQueue(connect(settings.redis_url)))
     log.info("socket mode starting", extra={"settings": repr(settings)})

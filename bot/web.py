@@ -16,10 +16,10 @@ from slack_sdk import WebClient
 from bot.app import create_app
 from bot.aws_events.endpoint import AwsEventReceiver
 from bot.aws_events.sns import SnsVerifier
-from bot.logs import configure_logging
-from bot.queueing import JobQueue
-from bot.settings import Settings, SettingsError
-from workers.state import connect
+from core.logs import configure_logging
+from core.queue import JobQueue
+from core.redis_keys import connect
+from core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,9 @@ from redis.exceptions import RedisError, ResponseError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.scopes import BOT_SCOPES
-from bot.settings import Settings, SettingsError
+from core.redis_keys import DOCTOR_PROBE, connect, redis_key
+from core.settings import Settings, SettingsError
+from core.slack_client import make_web_client
 from workers.aws import (
     AwsCallError,
     AwsGateway,
@@ -45,8 +47,6 @@ from workers.aws import (
     get_organization_accounts,
 )
 from workers.report import Account, AccountOutcome
-from workers.slack_post import make_web_client
-from workers.state import connect, key
 
 # AWS's documented example key: well formed, owned by nobody, so IAM answers NoSuchEntity when
 # the role may read keys and AccessDenied when it may not.
@@ -272,7 +272,7 @@ def _redis_checks(settings: Settings, bad: set[str]) -> list[Check]:
     redis = connect(settings.redis_url)
     try:
         redis.ping()
-        probe, marker = key("doctor", uuid.uuid4().hex), uuid.uuid4().hex
+        probe, marker = redis_key(DOCTOR_PROBE, uuid.uuid4().hex), uuid.uuid4().hex
         redis.set(probe, marker, ex=REDIS_PROBE_TTL)
         read_back = redis.get(probe)
         redis.delete(probe)

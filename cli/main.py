@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
-from bot.parse import parse_command
+from core.parse import parse_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,20 +28,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sweep":
         return run_sweep_now()
     if args.command == "doctor":
-        from bot.doctor import run_doctor
+        from cli.doctor import run_doctor
 
         return run_doctor()
     if args.command == "demo":
-        from bot.demo import run_demo
-
         return run_demo()
     parser.error(f"unknown command {args.command}")
     return 2
 
 
+def run_demo() -> int:
+    """The offline demo lives with the stand-ins, which only a checkout has (they never ship)."""
+    try:
+        # Imported by name, not statically: the product never depends on the stand-ins.
+        demo = importlib.import_module("standins.demo")
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "standins"
+        print(
+            f"whose-key demo: {missing!r} is not installed. The demo runs the bot against local stand-ins "
+            "for Slack, AWS and Redis, which come with a checkout of whose-key, not with the package. "
+            "From a checkout run: python3 dev.py demo",
+            file=sys.stderr,
+        )
+        return 2
+    return int(demo.run_demo())
+
+
 def run_lookup(words: Sequence[str], *, deep: bool) -> int:
     """Look keys up from this machine with its AWS credentials and print the answer."""
-    from bot.settings import Settings, SettingsError
+    from core.settings import Settings, SettingsError
     from workers.aws import AwsCallError
     from workers.lookup_local import local_finder
     from workers.render import render_terminal
@@ -76,8 +92,8 @@ def run_sweep_now() -> int:
     """One deactivation sweep in this process, with the same notices a scheduled one sends."""
     from redis.exceptions import RedisError
 
-    from bot.logs import configure_logging
-    from bot.settings import Settings, SettingsError
+    from core.logs import configure_logging
+    from core.settings import Settings, SettingsError
     from workers.aws import AwsCallError
     from workers.jobs.sweep import report_unreadable
     from workers.runtime import build_runtime

@@ -15,11 +15,11 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from workers.state import key
+from core.redis_keys import AUDIT, redis_key
 
 log = logging.getLogger("whose-key.audit")
 
-AUDIT_STREAM = key("audit")
+AUDIT_STREAM = redis_key(AUDIT)
 # About this many records are kept (Redis trims whole nodes, so a little more).
 AUDIT_MAXLEN = 100_000
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.blockkit import MAX_FALLBACK, Block, Message, clip, section
+
 # Answers stay short enough to read in one Slack section.
 MAX_ANSWER_CHARS = 300
 
@@ -52,3 +54,12 @@ FAQ: tuple[FaqEntry, ...] = (
         "wait a few days, then delete it.",
     ),
 )
+
+
+def render_faq() -> Message:
+    """The FAQ as one Slack message (our own text: nothing here comes from outside)."""
+    blocks: list[Block] = [section("*Access keys and `InvalidAccessKeyId`: common questions*")]
+    for entry in FAQ:
+        blocks.append(section(f"*{entry.question}*\n{entry.answer}"))
+    text = "\n".join(f"{e.question} {e.answer}" for e in FAQ)
+    return Message(clip(text, MAX_FALLBACK), blocks)

@@ -10,10 +10,10 @@ Pure: no I/O, so the web can judge a body within EventBridge's 5 seconds.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from bot.keyids import is_access_key_id
+from core.keyids import is_access_key_id
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 HEALTH_EXPOSED = "AWS_RISK_CREDENTIALS_EXPOSED"
@@ -34,14 +34,6 @@ class KeyEvent:
     when: str | None = None
     source_ip: str | None = None
     source: str = "eventbridge"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KeyEvent:
-        fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
 
 
 @dataclass(frozen=True)

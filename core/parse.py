@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bot.keyids import ACCESS_KEY_PREFIXES, KeyProblem, check_key_id, find_key_candidates
+from core.keyids import ACCESS_KEY_PREFIXES, KeyProblem, check_key_id, find_key_candidates
 
 MAX_KEYS_PER_REQUEST = 10
 

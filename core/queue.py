@@ -1,89 +1,104 @@
-"""Hand work to the workers: one place that knows queue names, job paths and retry policy."""
+"""Hand work to the workers: the one place that knows queue names, job paths and retry policy.
+
+Every enqueue takes a job-argument dataclass from `core.contract` and stores it as JSON (RQ's
+JSON serializer refuses anything else). Job IDs are deterministic per request, press or event,
+so a redelivered request reuses its job instead of adding one.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from workers.constants import (
-    BACKGROUND_QUEUE,
-    FAILURE_TTL,
-    LOOKUP_JOB_TIMEOUT,
-    LOOKUP_QUEUE,
-    LOOKUP_RETRIES,
-    LOOKUP_RETRY_INTERVALS,
-    RESULT_TTL,
-    SWEEP_JOB_TIMEOUT,
-)
+from core.contract import ButtonPress, LookupRequest, Reply, SnsConfirmation, SweepRequest, to_json
+from core.key_events import KeyEvent
 
+# Queue names. Lookups and buttons are interactive and never wait behind sweeps or notices.
+LOOKUP_QUEUE = "whose-key-lookups"
+BACKGROUND_QUEUE = "whose-key-background"
+# In the order a worker serves them.
+QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+
+# Job paths, resolved by the worker. Each job takes (runtime, arguments-as-JSON).
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
 LOOKUP_FAILED_CALLBACK = "workers.jobs.lookup.report_failure"
-ACTION_JOBS = {
-    "share": "workers.jobs.actions.share_answer",
-    "faq": "workers.jobs.actions.show_faq",
-    "notify": "workers.jobs.actions.notify_owner",
+BUTTON_JOBS = {
+    "share": "workers.jobs.buttons.share_answer",
+    "faq": "workers.jobs.buttons.show_faq",
+    "notify": "workers.jobs.buttons.notify_owner",
 }
-REPLY_JOB = "workers.jobs.actions.post_reply"
-KEY_EVENT_JOB = "workers.jobs.notices.handle_key_event"
-SNS_CONFIRM_JOB = "workers.jobs.notices.confirm_sns_subscription"
+REPLY_JOB = "workers.jobs.buttons.post_reply"
+KEY_EVENT_JOB = "workers.jobs.key_events.handle_key_event"
+SNS_CONFIRM_JOB = "workers.jobs.key_events.confirm_sns_subscription"
 SWEEP_JOB = "workers.jobs.sweep.run_sweep"
+
+# A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
+# retry at once (a worker died or Slack hiccuped), the second after a pause.
+LOOKUP_JOB_TIMEOUT = 300
+LOOKUP_RETRIES = 2
+LOOKUP_RETRY_INTERVALS = [0, 5]
+# Posting a prepared message takes seconds even with Slack's retries.
+QUICK_JOB_TIMEOUT = 60
+# Key events and SNS confirmations: nobody waits, so retries back off further.
+BACKGROUND_RETRY = (3, [5, 30, 120])
+KEY_EVENT_JOB_TIMEOUT = 120
+SNS_CONFIRM_JOB_TIMEOUT = 30
+# The deactivation sweep: how long one may run.
+SWEEP_JOB_TIMEOUT = 3 * 3600
+# Job results are kept for benchmarks and debugging, failures longer for operators.
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-# Posting a prepared message takes seconds even with Slack's retries.
-QUICK_JOB_TIMEOUT = 60
-
-
-def _safe_id(text: str) -> str:
+def safe_job_id(text: str) -> str:
     """RQ job IDs allow letters, digits, - and _ only."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", text)
 
 
 class JobQueue:
-    """Enqueues jobs with JSON-safe arguments only (the JSON serializer enforces it)."""
+    """Enqueues typed job arguments on whose-key's queues."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.lookups = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer)
         self.background = Queue(BACKGROUND_QUEUE, connection=redis, serializer=JSONSerializer)
 
-    def enqueue_lookup(self, request: dict[str, Any]) -> str:
+    def enqueue_lookup(self, request: LookupRequest) -> str:
         job = self.lookups.enqueue(
             LOOKUP_JOB,
-            request,
-            job_id=f"lookup-{request['request_id']}",
+            to_json(request),
+            job_id=f"lookup-{safe_job_id(request.request_id)}",
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
             job_timeout=LOOKUP_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
             on_failure=Callback(LOOKUP_FAILED_CALLBACK),
-            description=f"lookup {len(request['keys'])} key(s) for {request.get('asked_by')}",
+            description=f"lookup {len(request.keys)} key(s) for {request.asked_by}",
         )
         return str(job.id)
 
-    def enqueue_action(self, kind: str, request: dict[str, Any]) -> str:
+    def enqueue_button(self, kind: str, press: ButtonPress) -> str:
         """A button's work; on the lookup queue, since someone is waiting for it."""
-        return self._enqueue_quick(ACTION_JOBS[kind], request, "action-")
+        return self._enqueue_quick(BUTTON_JOBS[kind], to_json(press), "action-" + press.delivery_id)
 
-    def enqueue_reply(self, request: dict[str, Any]) -> str:
+    def enqueue_reply(self, reply: Reply) -> str:
         """A ready-made message (help, input errors) for a surface that cannot answer in its ack."""
-        return self._enqueue_quick(REPLY_JOB, request, "reply-")
+        return self._enqueue_quick(REPLY_JOB, to_json(reply), "reply-" + reply.delivery_id)
 
-    def _enqueue_quick(self, func: str, request: dict[str, Any], id_prefix: str) -> str:
-        # One job per delivery: a redelivered request reuses the ID instead of adding a job.
+    def _enqueue_quick(self, func: str, args: dict[str, object], job_id: str) -> str:
         job = self.lookups.enqueue(
             func,
-            request,
-            job_id=id_prefix + _safe_id(request["delivery_id"]),
+            args,
+            job_id=safe_job_id(job_id),
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
             job_timeout=QUICK_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
@@ -91,27 +106,40 @@ class JobQueue:
         )
         return str(job.id)
 
-    def enqueue_key_event(self, event: dict[str, Any]) -> str:
+    def enqueue_key_event(self, event: KeyEvent) -> str:
         """A key event from AWS: notify the owner (background queue: nobody waits on it)."""
+        retries, intervals = BACKGROUND_RETRY
         job = self.background.enqueue(
             KEY_EVENT_JOB,
-            event,
-            job_id="event-" + _safe_id(str(event["event_id"])),
-            retry=Retry(max=3, interval=[5, 30, 120]),
-            job_timeout=120,
+            to_json(event),
+            job_id="event-" + safe_job_id(event.event_id),
+            retry=Retry(max=retries, interval=intervals),
+            job_timeout=KEY_EVENT_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
         return str(job.id)
 
-    def enqueue_sns_confirmation(self, request: dict[str, Any]) -> str:
+    def enqueue_sns_confirmation(self, confirmation: SnsConfirmation) -> str:
+        retries, intervals = BACKGROUND_RETRY
         job = self.background.enqueue(
-            SNS_CONFIRM_JOB, request, retry=Retry(max=3, interval=[5, 30, 120]), job_timeout=30
+            SNS_CONFIRM_JOB,
+            to_json(confirmation),
+            retry=Retry(max=retries, interval=intervals),
+            job_timeout=SNS_CONFIRM_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
         )
         return str(job.id)
 
-    def enqueue_sweep(self) -> str:
-        job = self.background.enqueue(SWEEP_JOB, job_timeout=SWEEP_JOB_TIMEOUT, result_ttl=RESULT_TTL)
+    def enqueue_sweep(self, request: SweepRequest | None = None) -> str:
+        job = self.background.enqueue(
+            SWEEP_JOB,
+            to_json(request or SweepRequest()),
+            job_timeout=SWEEP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
         return str(job.id)
 
     def healthy(self) -> bool:

@@ -10,9 +10,9 @@ import json
 import sys
 import time
 
-from bot.offline.keys import synthesize_key_id
-from bot.offline.show import message_to_text
-from bot.offline.stack import Stack, http_post
+from standins.keys import synthesize_key_id
+from standins.show import message_to_text
+from standins.stack import Stack, http_post
 
 
 def _say(text: str) -> None:

@@ -14,7 +14,7 @@ def synthesize_key_id(account_id: str, prefix: str = "AKIA", rng: random.Random 
     rng = rng or random.Random()
     while True:
         # 48 bits: one random high bit, the 40-bit account, 7 random low bits (the inverse of the
-        # decode in bot.keyids); then 32 random bits, base32 into 16 characters.
+        # decode in core.keyids); then 32 random bits, base32 into 16 characters.
         z = (rng.getrandbits(1) << 47) | (int(account_id) << 7) | rng.getrandbits(7)
         raw = z.to_bytes(6, "big") + rng.getrandbits(32).to_bytes(4, "big")
         key_id = prefix + base64.b32encode(raw).decode()[:16]

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from bot.offline.ports import free_port, wait_for_port
+from standins.ports import free_port, wait_for_port
 
 # moto's default account: plain credentials act as the organization's management account.
 MANAGEMENT_ACCOUNT_ID = "123456789012"

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bot.offline.ports import free_port, wait_for_port
+from standins.ports import free_port, wait_for_port
 
 
 def redis_server_binary() -> str:

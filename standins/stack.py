@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bot.offline.aws_proxy import AwsFaultProxy
-from bot.offline.moto_org import (
+from standins.aws_proxy import AwsFaultProxy
+from standins.moto_org import (
     DEMO_ORGANIZATION,
     DEMO_SLACK_USERS,
     MANAGEMENT_ACCOUNT_ID,
@@ -32,13 +32,13 @@ from bot.offline.moto_org import (
     SeededOrg,
     seed_organization,
 )
-from bot.offline.ports import free_port, wait_for_port
-from bot.offline.redis_server import RedisServer
-from bot.offline.slack_double import SlackDouble
+from standins.ports import free_port, wait_for_port
+from standins.redis_server import RedisServer
+from standins.slack_double import SlackDouble
 
 SIGNING_SECRET = "offline-signing-secret"  # noqa: S105 - only ever used against local processes
 BOT_TOKEN = "xoxb-offline-token"  # noqa: S105
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from redis import Redis
 
-from bot.offline.stack import Stack
+from standins.stack import Stack
 
 EVENTS_TOKEN = "test-events-token-0123456789"
 AUDIT_CHANNEL = "C0AUDIT01"

@@ -11,10 +11,10 @@ import pytest
 from conftest import AUDIT_CHANNEL, TEST_ENV
 from redis import Redis
 
-from bot.offline.slack_double import Reply
-from bot.offline.stack import Stack
-from workers.audit import recent
-from workers.render import SHARE_ACTION
+from core.audit import recent
+from core.blockkit import SHARE_ACTION
+from standins.slack_double import Reply
+from standins.stack import Stack
 
 ALLOWED_CHANNEL = "C0ALLOWED"
 GROUP = "S0KEYUSERS"

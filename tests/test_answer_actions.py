@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from bot.offline.stack import PROJECT_ROOT, Stack
-from workers.render import FAQ_ACTION, SHARE_ACTION
+from core.blockkit import FAQ_ACTION, SHARE_ACTION
+from standins.stack import PROJECT_ROOT, Stack
 
 
 def first_post(stack: Stack, response_url: str) -> dict:
@@ -85,7 +85,7 @@ def test_cli_lookup_prints_the_answer_in_the_terminal(stack: Stack) -> None:
     key_id = stack.org.key("acme-prod", "deploy-bot")
     env = {k: v for k, v in stack.env().items() if not k.startswith("SLACK_")}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lookup", key_id],
+        [sys.executable, "-m", "cli.main", "lookup", key_id],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -104,7 +104,7 @@ def test_cli_lookup_explains_bad_input(stack: Stack) -> None:
     """`whose-key lookup` with a malformed key says what is wrong and exits 2."""
     env = {**os.environ, **stack.moto.env()}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "lookup", "AKIA123"],
+        [sys.executable, "-m", "cli.main", "lookup", "AKIA123"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -16,11 +16,11 @@ from sns_signing import TOPIC_ARN, SnsSigner
 from werkzeug.serving import make_server
 
 from bot.aws_events.sns import SnsVerifier
-from bot.offline.ports import free_port
-from bot.offline.slack_double import RecordedCall
-from bot.offline.stack import HttpResult, Stack, http_post
-from bot.settings import Settings
 from bot.web import create_web_app
+from core.settings import Settings
+from standins.ports import free_port
+from standins.slack_double import RecordedCall
+from standins.stack import HttpResult, Stack, http_post
 
 
 def cloudtrail_event(

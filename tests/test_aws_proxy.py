@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from bot.offline.aws_proxy import AwsFaultProxy
-from bot.offline.moto_org import FAKE_CREDENTIALS, MANAGEMENT_ACCOUNT_ID, MotoServer
+from standins.aws_proxy import AwsFaultProxy
+from standins.moto_org import FAKE_CREDENTIALS, MANAGEMENT_ACCOUNT_ID, MotoServer
 from workers.cloudtrail import CloudTrailReader, TrailOutcome
 
 MEMBER = "111111111111"

@@ -6,12 +6,14 @@ import itertools
 import json
 import time
 
-from bot.offline.slack_double import RecordedCall, Reply
-from bot.offline.stack import BOT_TOKEN, Stack
-from bot.settings import Settings
-from workers.render import NOTIFY_ACTION
-from workers.slack_post import Destination, Poster, make_web_client
-from workers.state import connect
+from core.blockkit import NOTIFY_ACTION
+from core.contract import Destination
+from core.redis_keys import connect
+from core.settings import Settings
+from core.slack_client import make_web_client
+from standins.slack_double import RecordedCall, Reply
+from standins.stack import BOT_TOKEN, Stack
+from workers.slack_post import Poster
 
 _channels = itertools.count(1)
 

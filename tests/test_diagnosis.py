@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.faq import FAQ, MAX_ANSWER_CHARS
 from workers.diagnosis import Cause, Diagnosis, cause_title, diagnose
-from workers.faq import FAQ, MAX_ANSWER_CHARS
 from workers.report import (
     Account,
     AccountOutcome,

@@ -9,12 +9,12 @@ import time
 
 from redis import Redis
 
-from bot.doctor import Check, Status, render_checks, run_checks, run_doctor
-from bot.offline.aws_proxy import AwsFaultProxy
-from bot.offline.moto_org import FAKE_CREDENTIALS
-from bot.offline.ports import free_port
-from bot.offline.slack_double import DEFAULT_SCOPES, SlackDouble
-from bot.offline.stack import BOT_TOKEN, SIGNING_SECRET, Stack
+from cli.doctor import Check, Status, render_checks, run_checks, run_doctor
+from standins.aws_proxy import AwsFaultProxy
+from standins.moto_org import FAKE_CREDENTIALS
+from standins.ports import free_port
+from standins.slack_double import DEFAULT_SCOPES, SlackDouble
+from standins.stack import BOT_TOKEN, SIGNING_SECRET, Stack
 
 
 def doctor(env: dict[str, str]) -> tuple[int, str]:

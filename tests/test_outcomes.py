@@ -20,10 +20,10 @@ import boto3
 import pytest
 from conftest import iam_in
 
-from bot.offline.aws_proxy import Fault
-from bot.offline.keys import synthesize_key_id
-from bot.offline.moto_org import FAKE_CREDENTIALS
-from bot.offline.stack import Stack
+from standins.aws_proxy import Fault
+from standins.keys import synthesize_key_id
+from standins.moto_org import FAKE_CREDENTIALS
+from standins.stack import Stack
 from workers.constants import AWS_MAX_ATTEMPTS, AWS_READ_TIMEOUT
 
 # Accounts that belong to nobody we know: not in the moto organization.

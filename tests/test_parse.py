@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.keyids import (
+from core.keyids import (
     KeyProblem,
     account_from_key_id,
     check_key_id,
@@ -18,7 +18,7 @@ from bot.keyids import (
     is_access_key_id,
     likely_intended,
 )
-from bot.parse import (
+from core.parse import (
     Action,
     ParsedRequest,
     contains_secret,

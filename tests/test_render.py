@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from bot.parse import contains_secret, parse_command
+from core.blockkit import Message
+from core.faq import FAQ, render_faq
+from core.parse import contains_secret, parse_command
 from workers.diagnosis import diagnose
-from workers.faq import FAQ
-from workers.render import LEAK_WARNING, Message, render_answer, render_failure, render_faq, render_terminal
+from workers.render import LEAK_WARNING, render_answer, render_failure, render_terminal
 from workers.report import Account, AccountOutcome, KeyReport, LastUsed, Owner, Unsearched, Verdict
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from conftest import TEST_ENV
 from redis import Redis
 from rq import Worker
 
-from bot.offline.slack_double import Reply
-from bot.offline.stack import Stack, http_get
+from standins.slack_double import Reply
+from standins.stack import Stack, http_get
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from bot.offline.stack import PROJECT_ROOT
-from bot.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
+from standins.stack import PROJECT_ROOT
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "shhh-signing-secret"}
 

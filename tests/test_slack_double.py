@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.offline.slack_double import RecordedCall, Reply, SlackDouble
+from standins.slack_double import RecordedCall, Reply, SlackDouble
 
 TOKEN = "xoxb-double-test"  # noqa: S105 - fake token the double accepts
 

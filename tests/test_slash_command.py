@@ -11,8 +11,8 @@ from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from bot.offline.keys import synthesize_key_id
-from bot.offline.stack import Stack
+from standins.keys import synthesize_key_id
+from standins.stack import Stack
 
 
 def job_keys(redis: Redis) -> set[bytes]:
@@ -137,7 +137,7 @@ def test_other_iam_id_is_named_for_what_it_is(stack: Stack) -> None:
 
 def test_healthz_reports_ok_with_redis_up(stack: Stack) -> None:
     """/healthz is 200 while the process and its Redis are fine."""
-    from bot.offline.stack import http_get
+    from standins.stack import http_get
 
     result = http_get(stack.web_url + "/healthz")
     assert result.status == 200

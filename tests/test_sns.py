@@ -21,9 +21,9 @@ from bot.aws_events.sns import (
     SnsMessage,
     SnsVerificationError,
     SnsVerifier,
-    _fetch_https,
     parse_sns_body,
 )
+from core.sns_urls import UntrustedSnsUrl, confirm_subscription, fetch_https
 
 NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:whose-key-events"
@@ -580,11 +580,11 @@ def test_empty_trusted_roots_is_an_error() -> None:
         SnsVerifier(frozenset({TOPIC}), trusted_roots=[])
 
 
-def test_confirm_subscription_opens_subscribe_url(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:
+def test_confirm_subscription_job_code_opens_subscribe_url(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:
     """Confirming a verified SubscriptionConfirmation GETs exactly its SubscribeURL."""
     opener = RecordingOpener()
     message = verifier.verify(body(sign(confirmation(), key)))
-    verifier.confirm_subscription(message, open_url=opener)
+    confirm_subscription(message.subscribe_url or "", message.topic_arn, frozenset({TOPIC}), open_url=opener)
     assert opener.opened == [SUBSCRIBE_URL]
 
 
@@ -601,40 +601,37 @@ def test_confirm_subscription_opens_subscribe_url(verifier: SnsVerifier, key: rs
         f"https://sns.us-east-1.amazonaws.com/other?Action=ConfirmSubscription&TopicArn={TOPIC}",
     ],
 )
-def test_confirm_subscription_refuses_non_sns_url(verifier: SnsVerifier, key: rsa.RSAPrivateKey, url: str) -> None:
+def test_confirm_subscription_job_code_refuses_non_sns_url(
+    verifier: SnsVerifier, key: rsa.RSAPrivateKey, url: str
+) -> None:
     """A SubscribeURL that is not an https SNS ConfirmSubscription URL is never opened, even when signed."""
     opener = RecordingOpener()
     message = verifier.verify(body(sign(confirmation(SubscribeURL=url), key)))
-    with pytest.raises(SnsVerificationError, match="untrusted subscribe URL"):
-        verifier.confirm_subscription(message, open_url=opener)
+    with pytest.raises(UntrustedSnsUrl, match="not an SNS ConfirmSubscription URL"):
+        confirm_subscription(message.subscribe_url or "", message.topic_arn, frozenset({TOPIC}), open_url=opener)
     assert opener.opened == []
 
 
-def test_confirm_subscription_refuses_other_types(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:
-    """Only a SubscriptionConfirmation is confirmed; an UnsubscribeConfirmation is not re-subscribed."""
-    message = verifier.verify(body(sign(confirmation("UnsubscribeConfirmation"), key)))
-    with pytest.raises(SnsVerificationError, match="not a subscription confirmation"):
-        verifier.confirm_subscription(message, open_url=lambda u: pytest.fail("must not open"))
-
-
-def test_confirm_subscription_refuses_unknown_topic(verifier: SnsVerifier) -> None:
+def test_confirm_subscription_job_code_refuses_unknown_topic(verifier: SnsVerifier) -> None:
     """A parsed but unverified confirmation for a foreign topic is not confirmed."""
     foreign = "arn:aws:sns:us-east-1:999999999999:someone-else"
     message = parse_sns_body(json.dumps(confirmation(TopicArn=foreign)))
-    with pytest.raises(SnsVerificationError, match="topic not allowed"):
-        verifier.confirm_subscription(message, open_url=lambda u: pytest.fail("must not open"))
+    with pytest.raises(UntrustedSnsUrl, match="topic not allowed"):
+        confirm_subscription(
+            message.subscribe_url or "", message.topic_arn, frozenset({TOPIC}), open_url=lambda u: pytest.fail("open")
+        )
 
 
-def test_confirm_subscription_reports_open_failure(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:
-    """A network error while confirming surfaces as a safe SnsVerificationError."""
+def test_confirm_subscription_job_code_reports_open_failure(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:
+    """A network error while confirming propagates, so the job fails and RQ retries it."""
 
     def unreachable(url: str) -> bytes:
         """Fail like urllib does when the host cannot be reached."""
         raise OSError("timed out")
 
     message = verifier.verify(body(sign(confirmation(), key)))
-    with pytest.raises(SnsVerificationError, match="could not confirm subscription"):
-        verifier.confirm_subscription(message, open_url=unreachable)
+    with pytest.raises(OSError, match="timed out"):
+        confirm_subscription(message.subscribe_url or "", message.topic_arn, frozenset({TOPIC}), open_url=unreachable)
 
 
 @pytest.fixture
@@ -687,5 +684,5 @@ def test_default_fetcher_refuses_plain_http(loopback_certificate_server: tuple[i
     """The default network fetcher never speaks plain http, even if handed such a URL."""
     port, requests = loopback_certificate_server
     with pytest.raises(ValueError, match="https"):
-        _fetch_https(f"http://127.0.0.1:{port}/SimpleNotificationService-test.pem")
+        fetch_https(f"http://127.0.0.1:{port}/SimpleNotificationService-test.pem")
     assert requests == []

@@ -13,8 +13,8 @@ import pytest
 from conftest import AUDIT_CHANNEL, EVENTS_TOKEN, TEST_ENV, iam_in
 from test_aws_events import cloudtrail_event, post_event
 
-from bot.offline.moto_org import AccountSpec, UserSpec
-from bot.offline.stack import PROJECT_ROOT, Stack
+from standins.moto_org import AccountSpec, UserSpec
+from standins.stack import PROJECT_ROOT, Stack
 
 ORGANIZATION = (
     AccountSpec("management", (UserSpec("admin", {"slack-user-id": "U0ADMIN01"}),)),
@@ -34,7 +34,7 @@ def org_stack() -> Iterator[Stack]:
 def sweep(stack: Stack) -> subprocess.CompletedProcess[str]:
     """`whose-key sweep` as an operator runs it, with the bot's environment."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "sweep"],
+        [sys.executable, "-m", "cli.main", "sweep"],
         cwd=PROJECT_ROOT,
         env=stack.env(),
         capture_output=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Redis connections and the small JSON cache every shared piece of state goes through."""
+"""The small JSON cache that shared pieces of worker state go through: Redis-backed in the
+cluster, in process memory for a one-off CLI run without a Redis."""
 
 from __future__ import annotations
 
@@ -8,22 +9,7 @@ from typing import Any
 
 from redis import Redis
 
-from workers.constants import REDIS_PREFIX
-
-
-def connect(url: str) -> Redis:
-    """A Redis client that fails fast instead of hanging when Redis is away."""
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=30,
-        retry_on_timeout=True,
-    )
-
-
-def key(*parts: str) -> str:
-    return REDIS_PREFIX + ":".join(parts)
+from core.redis_keys import CACHE, CLAIM, redis_key
 
 
 class JsonCache:
@@ -33,15 +19,15 @@ class JsonCache:
         self.redis = redis
 
     def get(self, name: str) -> Any | None:
-        raw = self.redis.get(key("cache", name))
+        raw = self.redis.get(redis_key(CACHE, name))
         return None if raw is None else json.loads(raw)
 
     def set(self, name: str, value: Any, ttl: int) -> None:
-        self.redis.set(key("cache", name), json.dumps(value), ex=ttl)
+        self.redis.set(redis_key(CACHE, name), json.dumps(value), ex=ttl)
 
     def claim(self, name: str, ttl: int) -> bool:
         """True for the one caller that takes this named claim until it expires."""
-        return bool(self.redis.set(key("claim", name), "1", nx=True, ex=ttl))
+        return bool(self.redis.set(redis_key(CLAIM, name), "1", nx=True, ex=ttl))
 
 
 class MemoryCache(JsonCache):

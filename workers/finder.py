@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
-from bot.keyids import account_from_key_id, is_temporary
+from core.keyids import account_from_key_id, is_temporary
 from workers.aws import (
     AwsCallError,
     AwsGateway,
@@ -24,6 +24,7 @@ from workers.aws import (
     get_user_access_keys,
     start_counting_calls,
 )
+from workers.cache import JsonCache
 from workers.cloudtrail import CloudTrailReader
 from workers.enrich import Enricher
 from workers.org import Organization
@@ -35,7 +36,6 @@ from workers.report import (
     Unsearched,
     Verdict,
 )
-from workers.state import JsonCache
 
 # Accounts searched at once in a full search: enough to hide latency, few enough to stay
 # under IAM's per-account and STS's per-hub request rates.

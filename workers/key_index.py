@@ -8,10 +8,10 @@ from typing import Any
 
 from redis import Redis
 
+from core.redis_keys import KEY_INDEX, redis_key
 from workers.report import KeyReport, Suggestion, Verdict
-from workers.state import key
 
-INDEX = key("key-index")
+INDEX = redis_key(KEY_INDEX)
 MAX_DISTANCE = 2
 MAX_SUGGESTIONS = 3
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from bot.settings import Settings
+from core.redis_keys import connect
+from core.settings import Settings
 from workers.aws import AwsGateway
+from workers.cache import JsonCache, MemoryCache
 from workers.finder import Finder, build_finder
-from workers.state import JsonCache, MemoryCache, connect
 
 
 def local_finder(settings: Settings) -> tuple[Finder, str | None]:

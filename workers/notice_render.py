@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.aws_events.events import KeyEvent
-from workers.render import Message, format_time
+from core.blockkit import Message
+from core.key_events import KeyEvent
+from workers.render import format_time
 
 _HEADLINES = {
     "deactivated": ":no_entry: The AWS access key `{key}` was *deactivated*.",

@@ -7,18 +7,19 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from bot.aws_events.events import KeyEvent
-from workers.audit import audit
+from core.audit import audit
+from core.blockkit import Message
+from core.contract import Destination
+from core.key_events import KeyEvent
 from workers.aws import AwsCallError, get_key_last_used, get_user
 from workers.cloudtrail import TrailAnswer, TrailOutcome
 from workers.jobs.delivery import deliver_once
 from workers.key_index import index_entry
 from workers.notice_render import NoticeFacts, render_notice
 from workers.owners import owner_from_tags
-from workers.render import Message
 from workers.report import Owner
 from workers.runtime import Runtime
-from workers.slack_post import DeliveryError, Destination
+from workers.slack_post import DeliveryError
 from workers.transitions import Change, KeyStates
 
 log = logging.getLogger(__name__)

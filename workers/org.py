@@ -17,9 +17,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from workers.aws import AwsCallError, AwsGateway, get_management_account_id, get_organization_accounts
+from workers.cache import JsonCache
 from workers.constants import ACCOUNTS_CACHE_KEEP, ACCOUNTS_CACHE_TTL, ACCOUNTS_RECHECK_AFTER
 from workers.report import Account
-from workers.state import JsonCache
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from workers.cache import JsonCache
 from workers.constants import SLACK_USER_CACHE_TTL
 from workers.report import Owner
-from workers.state import JsonCache
 
 _SLACK_MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")

@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from workers.slack_post import DeliveryError, Destination, Poster
+from core.contract import Destination
+from workers.slack_post import DeliveryError, Poster
 
 log = logging.getLogger(__name__)
 

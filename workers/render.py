@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from core.blockkit import (
+    FAQ_ACTION,
+    MAX_BLOCKS,
+    MAX_FALLBACK,
+    MAX_FIELDS,
+    NOTIFY_ACTION,
+    SHARE_ACTION,
+    Block,
+    Message,
+    clip,
+    fit,
+    section,
+)
 from workers.diagnosis import Diagnosis, diagnose
-from workers.faq import FAQ
 from workers.report import History, KeyReport, Suggestion, Verdict
 
-# Slack's limits: 50 blocks per message, 3,000 characters per text object, 10 fields per section.
-MAX_BLOCKS = 50
-MAX_TEXT = 3000
-MAX_FIELDS = 10
 # Input problems listed with an answer; the rest are counted.
 MAX_PROBLEMS_SHOWN = 10
-# The fallback `text` is what notifications and screen readers show; Slack truncates at 40k.
-MAX_FALLBACK = 3500
-
-Block = dict[str, Any]
 
 _VERDICT_ICON = {
     Verdict.FOUND: ":key:",
@@ -32,17 +34,6 @@ _VERDICT_ICON = {
     Verdict.TEMPORARY: ":hourglass_flowing_sand:",
     Verdict.INCOMPLETE: ":warning:",
 }
-
-
-@dataclass(frozen=True)
-class Message:
-    """A Slack message: the fallback text and the blocks."""
-
-    text: str
-    blocks: list[Block]
-
-    def payload(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": self.blocks}
 
 
 def owner_mention(report: KeyReport) -> str:
@@ -159,14 +150,6 @@ def _history_value(event: History, now: datetime) -> str:
     return f"{format_time(event.when, now)} by {event.actor}{source}"
 
 
-def _text(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
-
-
 def compact_key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -> list[Block]:
     """Two blocks for one key, for answers about many keys: verdict with facts, then the
     diagnosis with the first fix steps."""
@@ -178,43 +161,43 @@ def compact_key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -
     if report.similar:
         head += "\n*Did you mean* " + " or ".join(_suggestion(s) for s in report.similar) + "?"
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(diagnosis.steps[:3], start=1))
-    return [_section(head), _section(f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}\n{steps}".rstrip())]
+    return [section(head), section(f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}\n{steps}".rstrip())]
 
 
 def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime, *, compact: bool) -> list[Block]:
     """Blocks for one key: verdict, facts, diagnosis and numbered fix steps."""
     if compact:
         return compact_key_blocks(report, diagnosis, now)
-    blocks: list[Block] = [_section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report)}")]
+    blocks: list[Block] = [section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report)}")]
     rows = [(label, value) for label, value in fact_rows(report, now) if label != "ARN"]
     if rows:
         blocks.append(
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": _text(f"*{label}*\n{value}", 2000)} for label, value in rows[:MAX_FIELDS]
+                    {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000)} for label, value in rows[:MAX_FIELDS]
                 ],
             }
         )
     if report.user_arn:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(f"`{report.user_arn}`")}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"`{report.user_arn}`")}]})
     if report.unsearched:
         lines = [f"• {u.account.label}: {u.detail}" for u in report.unsearched[:15]]
         if len(report.unsearched) > 15:
             lines.append(f"• …and {len(report.unsearched) - 15} more")
-        blocks.append(_section("*Accounts that could not be searched*\n" + "\n".join(lines)))
+        blocks.append(section("*Accounts that could not be searched*\n" + "\n".join(lines)))
     diagnosis_lines = [f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}"]
     if not compact:
         diagnosis_lines += [f"• {line}" for line in diagnosis.explanation]
-    blocks.append(_section("\n".join(diagnosis_lines)))
+    blocks.append(section("\n".join(diagnosis_lines)))
     steps = diagnosis.steps if not compact else diagnosis.steps[:3]
     if steps:
         numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
-        blocks.append(_section(f"*What to do*\n{numbered}"))
+        blocks.append(section(f"*What to do*\n{numbered}"))
     if report.similar:
-        blocks.append(_section("*Did you mean* " + " or ".join(_suggestion(s) for s in report.similar) + "?"))
+        blocks.append(section("*Did you mean* " + " or ".join(_suggestion(s) for s in report.similar) + "?"))
     for note in report.notes:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _text(note)}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(note)}]})
     return blocks
 
 
@@ -246,12 +229,12 @@ def render_answer(
     diagnoses = [diagnose(r, secret_exposed=secret_exposed) for r in reports]
     blocks: list[Block] = []
     if secret_exposed:
-        blocks.append(_section(LEAK_WARNING))
+        blocks.append(section(LEAK_WARNING))
     if problems:
         shown = [f"• {p}" for p in problems[:MAX_PROBLEMS_SHOWN]]
         if len(problems) > MAX_PROBLEMS_SHOWN:
             shown.append(f"• …and {len(problems) - MAX_PROBLEMS_SHOWN} more")
-        blocks.append(_section(":x: *Skipped, not access key IDs:*\n" + "\n".join(shown)))
+        blocks.append(section(":x: *Skipped, not access key IDs:*\n" + "\n".join(shown)))
     per_key = [key_blocks(r, d, now, compact=False) for r, d in zip(reports, diagnoses, strict=True)]
     if sum(len(b) + 1 for b in per_key) + len(blocks) + 1 > MAX_BLOCKS:
         per_key = [key_blocks(r, d, now, compact=True) for r, d in zip(reports, diagnoses, strict=True)]
@@ -259,17 +242,14 @@ def render_answer(
         if index:
             blocks.append({"type": "divider"})
         blocks.extend(chunk)
-    blocks = _fit(blocks, reserve=1)
+    blocks = fit(blocks, reserve=1)
     blocks.append(answer_buttons(request_id, reports))
     text = "\n".join(fallback_line(r) for r in reports)
     if secret_exposed:
         text = "A secret access key was pasted: treat it as exposed and rotate it now.\n" + text
-    return Message(_text(text, MAX_FALLBACK), blocks)
+    return Message(clip(text, MAX_FALLBACK), blocks)
 
 
-SHARE_ACTION = "whose_key_share"
-FAQ_ACTION = "whose_key_faq"
-NOTIFY_ACTION = "whose_key_notify_owner"
 # Notify buttons for at most this many keys, to keep the row readable.
 MAX_NOTIFY_BUTTONS = 3
 
@@ -304,35 +284,10 @@ def answer_buttons(request_id: str | None, reports: Sequence[KeyReport] = ()) ->
     return {"type": "actions", "block_id": "whose_key_actions", "elements": elements}
 
 
-def without_buttons(blocks: list[Block]) -> list[Block]:
-    return [b for b in blocks if b.get("type") != "actions"]
-
-
-def _fit(blocks: list[Block], reserve: int = 0) -> list[Block]:
-    """Keep within Slack's block limit (less `reserve` for what follows), saying so rather
-    than failing to post."""
-    limit = MAX_BLOCKS - reserve
-    if len(blocks) <= limit:
-        return blocks
-    kept = blocks[: limit - 1]
-    kept.append(
-        _section("_Some details were left out to fit Slack's message size; run `whose-key lookup` for all of it._")
-    )
-    return kept
-
-
 LEAK_WARNING = (
     ":rotating_light: *A secret access key was pasted.* whose-key did not store or repeat it, "
     "but Slack has it now: treat it as exposed and rotate the key right away (steps below)."
 )
-
-
-def render_faq() -> Message:
-    blocks: list[Block] = [_section("*Access keys and `InvalidAccessKeyId`: common questions*")]
-    for entry in FAQ:
-        blocks.append(_section(f"*{entry.question}*\n{entry.answer}"))
-    text = "\n".join(f"{e.question} {e.answer}" for e in FAQ)
-    return Message(_text(text, MAX_FALLBACK), blocks)
 
 
 def render_owner_notice(report: KeyReport, *, asker: str | None, channel: str | None) -> Message:
@@ -348,14 +303,14 @@ def render_owner_notice(report: KeyReport, *, asker: str | None, channel: str | 
         "Could you check with them? If the key should not be used any more, say so; if it leaked, rotate it now.",
     ]
     text = "\n".join(lines)
-    return Message(_text(f"{who} is hitting errors with your key {report.key_id}", MAX_FALLBACK), [_section(text)])
+    return Message(clip(f"{who} is hitting errors with your key {report.key_id}", MAX_FALLBACK), [section(text)])
 
 
 def render_failure(keys: Sequence[str], reason: str) -> Message:
     """What the person reads when the lookup itself could not run."""
     listed = ", ".join(f"`{k}`" for k in keys) or "your keys"
     body = f":warning: I could not look up {listed}: {reason}"
-    return Message(_text(f"Could not look up {', '.join(keys)}: {reason}", MAX_FALLBACK), [_section(body)])
+    return Message(clip(f"Could not look up {', '.join(keys)}: {reason}", MAX_FALLBACK), [section(body)])
 
 
 def render_terminal(reports: Sequence[KeyReport], now: datetime | None = None, *, secret_exposed: bool = False) -> str:

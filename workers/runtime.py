@@ -1,8 +1,10 @@
 """What a worker process builds once and every job shares: settings, Redis, the AWS gateway
 (with its cache of assumed-role sessions) and the Slack client.
 
-Built on first use, never at import; jobs run in the worker process itself (SimpleWorker), so
-the caches live as long as the worker.
+The worker process builds one at start and hands it to every job it runs (see
+`workers.worker.RuntimeJob`); the CLI and benchmarks build their own. Nothing here is a
+module-level cache: jobs run in the worker process itself (SimpleWorker), so the runtime's
+caches live as long as the worker.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from dataclasses import dataclass
 from redis import Redis
 from slack_sdk import WebClient
 
-from bot.settings import Settings
+from core.redis_keys import connect
+from core.settings import Settings
+from core.slack_client import make_web_client
 from workers.aws import AwsGateway
+from workers.cache import JsonCache
 from workers.cloudtrail import CloudTrailReader
 from workers.finder import Finder, build_finder, build_trail
 from workers.owners import SlackDirectory
-from workers.slack_post import make_web_client
-from workers.state import JsonCache, connect
 
 
 @dataclass
@@ -53,9 +56,3 @@ def build_runtime(settings: Settings) -> Runtime:
         gateway=AwsGateway(settings.role_name, settings.external_id),
         slack=make_web_client(settings),
     )
-
-
-@functools.cache
-def get_runtime() -> Runtime:
-    """The process's runtime, from the environment (workers validate it at start-up)."""
-    return build_runtime(Settings.from_env(require_signing_secret=False))

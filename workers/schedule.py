@@ -12,8 +12,9 @@ import threading
 from redis import Redis
 from redis.exceptions import RedisError
 
-from bot.queueing import JobQueue
-from workers.state import key
+from core.contract import SweepRequest
+from core.queue import JobQueue
+from core.redis_keys import SWEEP_SLOT, redis_key
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ CHECK_EVERY = 30
 
 
 def claim_sweep_slot(redis: Redis, interval: int) -> bool:
-    return bool(redis.set(key("sweep-slot"), "1", nx=True, ex=interval))
+    return bool(redis.set(redis_key(SWEEP_SLOT), "1", nx=True, ex=interval))
 
 
 def start_sweep_schedule(redis: Redis, interval: int, stop: threading.Event | None = None) -> threading.Thread | None:
@@ -36,7 +37,7 @@ def start_sweep_schedule(redis: Redis, interval: int, stop: threading.Event | No
         while True:
             try:
                 if claim_sweep_slot(redis, interval):
-                    jobs.enqueue_sweep()
+                    jobs.enqueue_sweep(SweepRequest(requested_by="schedule"))
                     log.info("sweep scheduled", extra={"interval": interval})
             except RedisError as exc:
                 log.warning("sweep schedule: Redis unreachable", extra={"error": str(exc)})

@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.settings import Settings
-from workers.state import key
+from core.contract import Destination
+from core.redis_keys import RESPONSE_URL_USES, redis_key
+from core.settings import Settings
+from core.slack_client import SLACK_TIMEOUT, retry_handlers
 
 log = logging.getLogger(__name__)
 
-SLACK_TIMEOUT = 10
 # Slack lets a response_url take this many posts within this many seconds.
 RESPONSE_URL_MAX_POSTS = 5
 RESPONSE_URL_WINDOW = 30 * 60
@@ -40,44 +34,6 @@ SLACK_HOOKS_ORIGIN = "https://hooks.slack.com"
 
 class DeliveryError(Exception):
     """Slack did not take the message, even after retries and the fallback."""
-
-
-def retry_handlers() -> list[RetryHandler]:
-    return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=4),
-        ServerErrorRetryHandler(max_retry_count=2),
-    ]
-
-
-def make_web_client(settings: Settings) -> WebClient:
-    return WebClient(
-        token=settings.slack_bot_token or None,
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        retry_handlers=retry_handlers(),
-    )
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where an answer goes. JSON-safe, so it travels in job arguments."""
-
-    channel: str | None = None
-    user: str | None = None
-    response_url: str | None = None
-    thread_ts: str | None = None
-    ephemeral: bool = True
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Destination:
-        return cls(
-            channel=data.get("channel"),
-            user=data.get("user"),
-            response_url=data.get("response_url"),
-            thread_ts=data.get("thread_ts"),
-            ephemeral=bool(data.get("ephemeral", True)),
-        )
 
 
 class Poster:
@@ -98,7 +54,7 @@ class Poster:
         if self.redis is None:
             return True
         # The URL is a capability: only its hash is stored.
-        name = key("response-url-uses", hashlib.sha256(url.encode()).hexdigest()[:32])
+        name = redis_key(RESPONSE_URL_USES, hashlib.sha256(url.encode()).hexdigest()[:32])
         with self.redis.pipeline() as pipe:
             pipe.set(name, 0, nx=True, ex=RESPONSE_URL_WINDOW)  # the window starts at the first post
             pipe.incr(name)

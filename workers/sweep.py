@@ -21,14 +21,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.aws_events.events import KeyEvent
+from core.key_events import KeyEvent
+from core.redis_keys import SNAPSHOT, redis_key
 from workers.aws import AwsCallError, classify, get_user_access_keys, start_counting_calls
 from workers.constants import SWEEP_CONCURRENCY
 from workers.key_index import remember_many
-from workers.notices import Notifier
+from workers.notifier import Notifier
 from workers.report import Account, AccountOutcome
 from workers.runtime import Runtime
-from workers.state import key
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class SweepReport:
 
 
 def _snapshot_key(account_id: str) -> str:
-    return key("snapshot", account_id)
+    return redis_key(SNAPSHOT, account_id)
 
 
 class Sweeper:

@@ -7,8 +7,7 @@ from enum import IntEnum
 
 from redis import Redis
 
-from workers.constants import KEY_STATE_TTL
-from workers.state import key
+from core.redis_keys import KEY_STATE, NOTICE_SENT, redis_key
 
 # The record is "STATE|CAUSE": the state and what first reported it (an event ID or a sweep run),
 # so a retried job that recorded a change still delivers its notice while anyone else sees
@@ -48,15 +47,15 @@ class KeyStates:
     def record(self, key_id: str, state: str, cause: str) -> Change:
         """Set the key's state (Active, Inactive, Deleted) as reported by `cause`; says whether
         that was news."""
-        return Change(int(self._script(keys=[key("key-state", key_id)], args=[state, cause, KEY_STATE_TTL])))
+        return Change(int(self._script(keys=[redis_key(KEY_STATE, key_id)], args=[state, cause, KEY_STATE.seconds])))
 
     def get(self, key_id: str) -> str | None:
-        raw = self.redis.get(key("key-state", key_id))
+        raw = self.redis.get(redis_key(KEY_STATE, key_id))
         if not raw:
             return None
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return text.split("|", 1)[0]
 
-    def claim_once(self, name: str, ttl: int = KEY_STATE_TTL) -> bool:
+    def claim_once(self, name: str, ttl: int = NOTICE_SENT.seconds) -> bool:
         """True the first time `name` is claimed (for one-off notices such as an exposure)."""
-        return bool(self.redis.set(key("notice", name), "1", nx=True, ex=ttl))
+        return bool(self.redis.set(redis_key(NOTICE_SENT, name), "1", nx=True, ex=ttl))

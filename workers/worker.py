@@ -16,9 +16,9 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from bot.settings import Settings
-from workers.constants import QUEUES
-from workers.runtime import get_runtime
+from core.queue import QUEUES
+from core.settings import Settings
+from workers.runtime import Runtime, build_runtime
 from workers.schedule import start_sweep_schedule
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,27 @@ MAINTENANCE_INTERVAL = 15
 WORKER_TTL = 35
 
 
+class RuntimeJob(Job):
+    """A job whose function takes the worker's runtime first: `job(runtime, args)`.
+
+    The worker sets `runtime` on each job it runs, so jobs get their dependencies passed in
+    instead of reaching for a module-level one; RQ's failure callbacks get the same job object.
+    """
+
+    runtime: Runtime | None = None
+
+    def _execute(self) -> Any:
+        # RQ's one hook between "function resolved" and "function called" (rq 2.x and 3.x).
+        if self.runtime is None or self.func is None:
+            raise RuntimeError("whose-key jobs run in a whose-key worker, which hands them its runtime")
+        return self.func(self.runtime, *self.args, **self.kwargs)
+
+
 class WhoseKeyWorker(SimpleWorker):
+    def __init__(self, *args: Any, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return HEARTBEAT_TTL
 
@@ -44,6 +64,8 @@ class WhoseKeyWorker(SimpleWorker):
         super().heartbeat(timeout, pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        if isinstance(job, RuntimeJob):
+            job.runtime = self.runtime
         execution = self.prepare_execution(job)
         stop = threading.Event()
 
@@ -64,13 +86,14 @@ class WhoseKeyWorker(SimpleWorker):
         self.set_state("idle")
 
 
-def make_worker(settings: Settings, **kwargs: Any) -> WhoseKeyWorker:
-    runtime = get_runtime()
-    queues = [Queue(name, connection=runtime.redis, serializer=JSONSerializer) for name in QUEUES]
+def make_worker(runtime: Runtime, **kwargs: Any) -> WhoseKeyWorker:
+    queues = [Queue(name, connection=runtime.redis, serializer=JSONSerializer, job_class=RuntimeJob) for name in QUEUES]
     return WhoseKeyWorker(
         queues,
+        runtime=runtime,
         connection=runtime.redis,
         serializer=JSONSerializer,
+        job_class=RuntimeJob,
         worker_ttl=WORKER_TTL,
         maintenance_interval=MAINTENANCE_INTERVAL,
         **kwargs,
@@ -78,8 +101,9 @@ def make_worker(settings: Settings, **kwargs: Any) -> WhoseKeyWorker:
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
-    worker = make_worker(settings)
-    get_runtime().finder.org.warm()
-    start_sweep_schedule(get_runtime().redis, settings.sweep_interval)
+    runtime = build_runtime(settings)
+    worker = make_worker(runtime)
+    runtime.finder.org.warm()
+    start_sweep_schedule(runtime.redis, settings.sweep_interval)
     log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

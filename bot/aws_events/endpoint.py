@@ -9,6 +9,7 @@ EventBridge's 5 seconds. Never calls AWS (an SNS signing certificate is fetched 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hmac
 import logging
 from collections.abc import Mapping
@@ -16,11 +17,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.aws_events.events import EventError, Ignored, KeyEvent, parse_event_body
 from bot.aws_events.sns import SnsVerificationError, SnsVerifier
 from bot.dedupe import claim_event, release_event
-from bot.queueing import JobQueue
-from bot.settings import Settings
+from core.contract import SnsConfirmation
+from core.key_events import EventError, Ignored, parse_event_body
+from core.queue import JobQueue
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +72,11 @@ class AwsEventReceiver:
             return {"error": f"not a usable event: {exc}"}, 400
         if isinstance(parsed, Ignored):
             return {"status": "ignored", "reason": parsed.reason}, 200
-        event = KeyEvent(**{**parsed.to_dict(), "source": parsed.source if parsed.source == "health" else source})
+        event = parsed if parsed.source == "health" else dataclasses.replace(parsed, source=source)
         try:
             if not claim_event(self.jobs.redis, f"aws-{event.event_id}"):
                 return {"status": "duplicate"}, 200
-            self.jobs.enqueue_key_event(event.to_dict())
+            self.jobs.enqueue_key_event(event)
         except RedisError:
             with contextlib.suppress(RedisError):
                 release_event(self.jobs.redis, f"aws-{event.event_id}")
@@ -89,7 +91,7 @@ class AwsEventReceiver:
 
     def _enqueue_confirmation(self, subscribe_url: str, topic_arn: str) -> Reply:
         try:
-            self.jobs.enqueue_sns_confirmation({"subscribe_url": subscribe_url, "topic_arn": topic_arn})
+            self.jobs.enqueue_sns_confirmation(SnsConfirmation(subscribe_url, topic_arn))
         except RedisError:
             return {"error": "cannot take events right now; deliver again later"}, 503
         return {"status": "confirming subscription"}, 200

@@ -25,17 +25,12 @@ import base64
 import binascii
 import json
 import re
-import ssl
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
-from typing import IO
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -44,17 +39,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-# An AWS region name as it appears in SNS hostnames: us-east-1, us-gov-west-1, cn-north-1.
-# Stricter than "[a-z0-9-]+" on purpose: that would also match S3 virtual-hosted bucket hosts
-# such as sns.s3.amazonaws.com or sns.s3-us-west-2.amazonaws.com, where anyone owning a bucket
-# named "sns" could serve a certificate of their own.
-_REGION = r"[a-z]{2,4}(?:-[a-z]+)+-[0-9]+"
-# The only hosts SNS signing certificates and subscription URLs may come from.
-_SNS_HOST = re.compile(rf"sns\.{_REGION}\.amazonaws\.com(?:\.cn)?")
+from core.sns_urls import REGION as _REGION
+from core.sns_urls import fetch_https, is_sns_certificate_url
+
 # Subject CNs SNS signing certificates carry: the global name or a regional one.
 _SNS_CERTIFICATE_CN = re.compile(rf"sns\.amazonaws\.com|sns\.{_REGION}\.amazonaws\.com(?:\.cn)?")
-# Certificate paths as SNS publishes them (SimpleNotificationService-<hash>.pem); no "..", no escapes.
-_CERTIFICATE_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*/)*[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.pem")
 
 # Signature versions SNS uses, and the hash each signs with.
 _SIGNATURE_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = {
@@ -73,9 +62,6 @@ _MESSAGE_TYPES = frozenset({"Notification"}) | _CONFIRMATION_TYPES
 _MAX_FUTURE_SKEW_SECONDS = 300
 # How many distinct signing certificates one verifier keeps; SNS rotates them rarely.
 _CERTIFICATE_CACHE_SIZE = 8
-# Network limits for the default fetcher: never hold a web worker for long or read unbounded data.
-_FETCH_TIMEOUT_SECONDS = 5
-_MAX_FETCH_BYTES = 64 * 1024
 
 
 class SnsVerificationError(Exception):
@@ -99,21 +85,6 @@ def parse_sns_body(body: bytes | str) -> SnsMessage:
     return _message_from_fields(_load_fields(body))
 
 
-def is_sns_certificate_url(url: str) -> bool:
-    """Whether a SigningCertURL points at a .pem file on an SNS host over plain https."""
-    parts = _split_sns_url(url)
-    return parts is not None and not parts.query and _CERTIFICATE_PATH.fullmatch(parts.path) is not None
-
-
-def is_sns_subscribe_url(url: str) -> bool:
-    """Whether a SubscribeURL is an SNS ConfirmSubscription call over plain https."""
-    parts = _split_sns_url(url)
-    if parts is None or parts.path != "/":
-        return False
-    # Only the confirming GET, so a signed message cannot make us call any other SNS action.
-    return urllib.parse.parse_qs(parts.query).get("Action") == ["ConfirmSubscription"]
-
-
 class SnsVerifier:
     """Checks that an SNS POST body was signed by SNS, for one of our topics, recently."""
 
@@ -135,7 +106,7 @@ class SnsVerifier:
         if trusted_roots is not None and not trusted_roots:
             raise ValueError("trusted_roots must not be empty; pass None to skip the chain check")
         self._allowed_topics = frozenset(allowed_topics)
-        self._fetch = fetch_certificate or _fetch_https
+        self._fetch = fetch_certificate or fetch_https
         self._trust_store = Store(list(trusted_roots)) if trusted_roots is not None else None
         self._clock = clock
         self._max_age_seconds = max_age_seconds
@@ -161,18 +132,6 @@ class SnsVerifier:
         except InvalidSignature:
             raise SnsVerificationError("signature does not match") from None
         return message
-
-    def confirm_subscription(self, message: SnsMessage, open_url: Callable[[str], bytes] | None = None) -> None:
-        """GET the SubscribeURL of a verified SubscriptionConfirmation, if it is an SNS URL for an allowed topic."""
-        if message.type != "SubscriptionConfirmation":
-            raise SnsVerificationError("not a subscription confirmation")
-        self._check_topic(message.topic_arn)
-        if message.subscribe_url is None or not is_sns_subscribe_url(message.subscribe_url):
-            raise SnsVerificationError("untrusted subscribe URL")
-        try:
-            (open_url or _fetch_https)(message.subscribe_url)
-        except (OSError, ValueError) as exc:
-            raise SnsVerificationError("could not confirm subscription") from exc
 
     def _check_topic(self, topic_arn: str) -> None:
         """Refuse topics we were not configured for."""
@@ -243,17 +202,6 @@ class SnsVerifier:
         return certificates
 
 
-def _split_sns_url(url: str) -> urllib.parse.SplitResult | None:
-    """The parts of an https URL whose whole authority is an SNS host, else None."""
-    if url != url.strip() or any(not char.isprintable() for char in url):
-        return None
-    parts = urllib.parse.urlsplit(url)
-    # The authority must be the bare host: no userinfo ("sns...@evil.com"), no port, nothing else.
-    if parts.scheme != "https" or parts.fragment or _SNS_HOST.fullmatch(parts.netloc) is None:
-        return None
-    return parts
-
-
 def _load_fields(body: bytes | str) -> dict[str, object]:
     """Decode a POST body into its top-level JSON object."""
     try:
@@ -317,33 +265,3 @@ def _string_to_sign(fields: Mapping[str, object]) -> str:
             continue
         lines.append(f"{name}\n{_required(fields, name)}\n")
     return "".join(lines)
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Fail on redirects, so a fetch only ever reaches the URL that passed our checks."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        """Return no follow-up request, which makes urllib raise the 3xx as an HTTPError."""
-        return None
-
-
-def _fetch_https(url: str) -> bytes:
-    """GET an https URL with certificate checks, a short timeout, no redirects and a size cap."""
-    if urllib.parse.urlsplit(url).scheme != "https":
-        raise ValueError("only https URLs are fetched")
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=ssl.create_default_context()), _RefuseRedirects()
-    )
-    with opener.open(url, timeout=_FETCH_TIMEOUT_SECONDS) as response:
-        body: bytes = response.read(_MAX_FETCH_BYTES + 1)
-    if len(body) > _MAX_FETCH_BYTES:
-        raise ValueError("response too large")
-    return body

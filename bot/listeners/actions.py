@@ -12,8 +12,9 @@ from slack_bolt import Ack, App, Respond
 from bot import messages
 from bot.intake import Asker, admit, submit_reply
 from bot.listeners.services import Services
-from workers.audit import audit
-from workers.render import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
+from core.audit import audit
+from core.blockkit import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
+from core.contract import ButtonPress, Destination
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,21 @@ def enqueue_action(
         return
     if refusal is not None:
         # The refusal goes through a job too, so the ack never waits on Slack.
-        destination = {"response_url": body.get("response_url"), "channel": channel, "user": user}
+        destination = Destination(response_url=body.get("response_url"), channel=channel, user=user)
         delivery_id = f"refused-{action.get('action_ts') or body.get('trigger_id')}"
         if not submit_reply(jobs, delivery_id, destination, messages.refused(refusal)):
             respond(**messages.unavailable())
         return
-    request = {
+    press = ButtonPress(
         # One delivery per button press, however often the job runs.
-        "delivery_id": f"{kind}-{action.get('action_ts') or body.get('trigger_id')}",
-        "request_id": action.get("value"),
-        "user": user,
-        "channel": channel,
-        "response_url": body.get("response_url"),
-    }
+        delivery_id=f"{kind}-{action.get('action_ts') or body.get('trigger_id')}",
+        request_id=str(action.get("value") or ""),
+        user=user,
+        channel=channel,
+        response_url=body.get("response_url"),
+    )
     try:
-        jobs.enqueue_action(kind, request)
+        jobs.enqueue_button(kind, press)
     except RedisError:
         log.error("could not enqueue a button action", extra={"action": kind, "user": user})
         respond(**messages.unavailable())

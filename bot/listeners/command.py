@@ -7,11 +7,13 @@ from typing import Any
 from redis.exceptions import RedisError
 from slack_bolt import Ack, App
 
-from bot import logs, messages
+from bot import messages
 from bot.intake import Asker, admit, lookup_request, submit_lookup
 from bot.listeners.services import Services
-from bot.parse import HELP_WORDS, Action, parse_command
-from bot.queueing import new_request_id
+from core import logs
+from core.contract import Destination
+from core.parse import HELP_WORDS, Action, parse_command
+from core.queue import new_request_id
 
 COMMAND = "/whose-key"
 
@@ -43,12 +45,12 @@ def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any
         return messages.unavailable()
     if refusal is not None:
         return messages.refused(refusal)
-    destination = {
-        "response_url": command.get("response_url"),
-        "channel": command.get("channel_id"),
-        "user": command.get("user_id"),
-        "ephemeral": True,
-    }
+    destination = Destination(
+        response_url=command.get("response_url"),
+        channel=command.get("channel_id"),
+        user=command.get("user_id"),
+        ephemeral=True,
+    )
     if not submit_lookup(services.jobs, lookup_request(parsed, asker, destination, request_id), asker):
         return messages.unavailable()
     return messages.looking_up(parsed)

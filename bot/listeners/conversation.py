@@ -11,11 +11,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import logs, messages
+from bot import messages
 from bot.dedupe import claim_event, release_event
 from bot.intake import Asker, admit, lookup_request, submit_lookup, submit_reply
 from bot.listeners.services import Services
-from bot.parse import Action, parse_free_text
+from core import logs
+from core.contract import Destination, MessageRef
+from core.parse import Action, parse_free_text
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,9 @@ def handle_conversation(
         return
 
     asker = Asker(event.get("user"), event.get("channel"), body.get("team_id"), surface)
-    destination = {
-        "channel": event.get("channel"),
-        "thread_ts": thread_ts,
-        "user": event.get("user"),
-        "ephemeral": False,
-    }
+    destination = Destination(
+        channel=event.get("channel"), thread_ts=thread_ts, user=event.get("user"), ephemeral=False
+    )
     parsed = parse_free_text(event.get("text"))
     try:
         refusal = admit(services.policy, asker, list(parsed.keys)) if parsed.has_work else None
@@ -82,9 +81,7 @@ def handle_conversation(
     if refusal is not None:
         queued = submit_reply(jobs, event_id, destination, messages.refused(refusal))
     elif parsed.has_work:
-        request = lookup_request(
-            parsed, asker, destination, event_id, working_on={"channel": event.get("channel"), "ts": event.get("ts")}
-        )
+        request = lookup_request(parsed, asker, destination, event_id, working_on=_message_ref(event))
         queued = submit_lookup(jobs, request, asker)
     else:
         reply = messages.faq() if parsed.action is Action.FAQ else conversation_help(parsed)
@@ -112,3 +109,8 @@ def conversation_help(parsed: Any) -> dict[str, Any]:
     if parsed.problems or parsed.secret_pasted:
         return messages.input_problems(parsed)
     return messages.usage("I did not find an access key ID (AKIA… or ASIA…) in your message.")
+
+
+def _message_ref(event: dict[str, Any]) -> MessageRef | None:
+    channel, ts = event.get("channel"), event.get("ts")
+    return MessageRef(channel, ts) if channel and ts else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.access import AccessPolicy
-from bot.queueing import JobQueue
-from bot.settings import Settings
+from core.queue import JobQueue
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Jobs behind the answer's buttons: share it in the channel, show the FAQ."""
+"""Jobs behind the answer's buttons (share in channel, FAQ, notify owner) and prepared replies."""
 
 from __future__ import annotations
 
@@ -6,80 +6,76 @@ import json
 import logging
 from typing import Any
 
+from core.blockkit import Message, context, without_buttons
+from core.contract import ButtonPress, Destination, Reply, from_json
+from core.faq import render_faq
+from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
+from core.slack_text import mention
 from workers.jobs.delivery import deliver_once
-from workers.render import Message, render_faq, render_owner_notice, without_buttons
+from workers.render import render_owner_notice
 from workers.report import KeyReport
-from workers.runtime import get_runtime
-from workers.slack_post import Destination
-from workers.state import key
+from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def share_answer(request: dict[str, Any]) -> dict[str, Any]:
+def share_answer(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     """RQ job: post a stored answer in the channel for everyone, saying who shared it."""
-    runtime = get_runtime()
-    user = request.get("user")
-    stored = runtime.redis.get(key("answer", str(request.get("request_id"))))
-    private = Destination(
-        channel=request.get("channel"), user=user, response_url=request.get("response_url"), ephemeral=True
-    )
+    press = from_json(ButtonPress, args)
+    user = press.user
+    stored = runtime.redis.get(redis_key(ANSWER, press.request_id))
+    private = _private(press)
     if stored is None:
         text = "That answer is no longer kept (answers are kept for a day). Run `/whose-key` again to share a new one."
-        deliver_once(runtime, request["delivery_id"], private, Message(text, []))
+        deliver_once(runtime, press.delivery_id, private, Message.plain(text))
         return {"shared": False}
     answer = json.loads(stored)
     blocks = without_buttons(answer.get("blocks", []))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by <@{user}>"}]})
-    public = Destination(channel=request.get("channel"), response_url=request.get("response_url"), ephemeral=False)
-    deliver_once(runtime, request["delivery_id"], public, Message(answer.get("text", ""), blocks))
-    log.info("answer shared", extra={"request_id": request.get("request_id"), "user": user})
+    blocks.append(context(f"Shared by {mention(user)}" if user else "Shared"))
+    public = Destination(channel=press.channel, response_url=press.response_url, ephemeral=False)
+    deliver_once(runtime, press.delivery_id, public, Message(answer.get("text", ""), blocks))
+    log.info("answer shared", extra={"request_id": press.request_id, "user": user})
     return {"shared": True}
 
 
-def show_faq(request: dict[str, Any]) -> dict[str, Any]:
+def show_faq(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     """RQ job: the FAQ, privately, to the person who pressed the button."""
-    runtime = get_runtime()
-    destination = Destination(
-        channel=request.get("channel"),
-        user=request.get("user"),
-        response_url=request.get("response_url"),
-        ephemeral=True,
-    )
-    deliver_once(runtime, request["delivery_id"], destination, render_faq())
+    press = from_json(ButtonPress, args)
+    deliver_once(runtime, press.delivery_id, _private(press), render_faq())
     return {"shown": True}
 
 
-def post_reply(request: dict[str, Any]) -> dict[str, Any]:
+def post_reply(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     """RQ job: post a message the web app prepared (help or input errors for mentions and DMs)."""
-    runtime = get_runtime()
-    destination = Destination.from_dict(request["destination"])
-    message = request["message"]
-    posted = deliver_once(runtime, request["delivery_id"], destination, Message(message["text"], message["blocks"]))
+    reply = from_json(Reply, args)
+    posted = deliver_once(runtime, reply.delivery_id, reply.destination, Message(reply.text, list(reply.blocks)))
     return {"posted": posted}
 
 
-def notify_owner(request: dict[str, Any]) -> dict[str, Any]:
+def notify_owner(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     """RQ job: DM a key's owner that someone is hitting errors with their key, then confirm."""
-    runtime = get_runtime()
-    presser = request.get("user")
-    private = Destination(
-        channel=request.get("channel"), user=presser, response_url=request.get("response_url"), ephemeral=True
-    )
-    request_id, _, key_id = str(request.get("request_id", "")).partition("|")
-    stored = runtime.redis.get(key("reports", request_id))
+    press = from_json(ButtonPress, args)
+    presser = press.user
+    private = _private(press)
+    request_id, _, key_id = press.request_id.partition("|")
+    stored = runtime.redis.get(redis_key(ANSWER_REPORTS, request_id))
     report = next(
         (KeyReport.from_dict(r) for r in json.loads(stored or "[]") if r.get("key_id") == key_id),
         None,
     )
     if report is None or not report.owner.slack_user_id:
         text = "I cannot notify the owner: that answer is no longer kept, or the key has no owner on Slack."
-        deliver_once(runtime, request["delivery_id"], private, Message(text, []))
+        deliver_once(runtime, press.delivery_id, private, Message.plain(text))
         return {"notified": False}
     owner = report.owner.slack_user_id
-    notice = render_owner_notice(report, asker=presser, channel=request.get("channel"))
-    deliver_once(runtime, request["delivery_id"] + "-owner", Destination(channel=owner, ephemeral=False), notice)
-    confirmation = f":incoming_envelope: I told <@{owner}> that you are hitting errors with `{key_id}`."
-    deliver_once(runtime, request["delivery_id"], private, Message(confirmation, []))
+    notice = render_owner_notice(report, asker=presser, channel=press.channel)
+    deliver_once(runtime, press.delivery_id + "-owner", Destination(channel=owner, ephemeral=False), notice)
+    confirmation = f":incoming_envelope: I told {mention(owner)} that you are hitting errors with `{key_id}`."
+    deliver_once(runtime, press.delivery_id, private, Message.plain(confirmation))
     log.info("owner notified", extra={"key": key_id, "owner": owner, "asked_by": presser})
     return {"notified": True}
+
+
+def _private(press: ButtonPress) -> Destination:
+    """Back to the person who pressed, privately."""
+    return Destination(channel=press.channel, user=press.user, response_url=press.response_url, ephemeral=True)

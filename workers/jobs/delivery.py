@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from workers.constants import ANSWERED_MARK_TTL
-from workers.render import Message
+from core.blockkit import Message
+from core.contract import Destination
+from core.redis_keys import DELIVERED, redis_key
 from workers.runtime import Runtime
-from workers.slack_post import Destination, Poster
-from workers.state import key
+from workers.slack_post import Poster
 
 
 def already_delivered(runtime: Runtime, delivery_id: str) -> bool:
-    return bool(runtime.redis.exists(key("answered", delivery_id)))
+    return bool(runtime.redis.exists(redis_key(DELIVERED, delivery_id)))
 
 
 def deliver_once(
@@ -25,5 +25,5 @@ def deliver_once(
         return False
     payload = {**message.payload(), **({"replace_original": True} if replace_original else {})}
     Poster(runtime.slack, runtime.settings, runtime.redis).post(destination, payload)
-    runtime.redis.set(key("answered", delivery_id), "1", ex=ANSWERED_MARK_TTL)
+    runtime.redis.set(redis_key(DELIVERED, delivery_id), "1", ex=DELIVERED.seconds)
     return True

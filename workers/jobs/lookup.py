@@ -6,68 +6,37 @@ import contextvars
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from rq.job import Job
 from slack_sdk.errors import SlackApiError
 
-from bot import logs
-from workers.audit import audit
+from core import logs
+from core.audit import audit
+from core.blockkit import Message, context
+from core.contract import Destination, LookupRequest, from_json
+from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
+from core.slack_text import channel_link, mention
 from workers.aws import AwsCallError
 from workers.jobs.delivery import already_delivered, deliver_once
 from workers.key_index import remember, similar_keys
 from workers.progress import SearchProgress
-from workers.render import Message, render_answer, render_failure
+from workers.render import render_answer, render_failure
 from workers.report import KeyReport, Verdict
-from workers.runtime import Runtime, get_runtime
-from workers.slack_post import DeliveryError, Destination, Poster
-from workers.state import key
+from workers.runtime import Runtime
+from workers.slack_post import DeliveryError, Poster
 
 log = logging.getLogger(__name__)
 
 # Keys of one request are looked up side by side; each may fan out further inside.
 KEY_CONCURRENCY = 5
-# Rendered answers are kept this long so "Share in channel" can post them again.
-ANSWER_KEPT_FOR = 24 * 3600
 WORKING_REACTION = "mag"
 
 
-@dataclass(frozen=True)
-class LookupRequest:
-    """The JSON-safe arguments of a lookup job."""
-
-    request_id: str
-    keys: tuple[str, ...]
-    destination: Destination
-    asked_by: str | None = None
-    deep: bool = False
-    secret_pasted: bool = False
-    problems: tuple[str, ...] = field(default=())
-    working_on: dict[str, str] | None = None
-    asked_in: str | None = None
-    surface: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LookupRequest:
-        return cls(
-            request_id=str(data["request_id"]),
-            keys=tuple(data["keys"]),
-            destination=Destination.from_dict(data.get("destination", {})),
-            asked_by=data.get("asked_by"),
-            deep=bool(data.get("deep", False)),
-            secret_pasted=bool(data.get("secret_pasted", False)),
-            problems=tuple(data.get("problems", ())),
-            working_on=data.get("working_on"),
-            asked_in=data.get("asked_in"),
-            surface=data.get("surface"),
-        )
-
-
-def lookup_keys(request: dict[str, Any]) -> dict[str, Any]:
+def lookup_keys(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     """RQ job: answer one request. Safe to run again: an answered request is not posted twice."""
-    runtime = get_runtime()
-    req = LookupRequest.from_dict(request)
+    req = from_json(LookupRequest, args)
     logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
@@ -119,8 +88,8 @@ def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyRep
     channel = runtime.settings.audit_channel
     if not channel:
         return
-    who = f"<@{req.asked_by}>" if req.asked_by else "someone"
-    where = f" in <#{req.asked_in}>" if req.asked_in and req.asked_in[0] in "CG" else f" via {req.surface}"
+    who = mention(req.asked_by) if req.asked_by else "someone"
+    where = f" in {channel_link(req.asked_in)}" if req.asked_in and req.asked_in[0] in "CG" else f" via {req.surface}"
     found = {r.key_id: r for r in reports}
     parts = []
     for key_id, verdict in zip(req.keys, outcome, strict=False):
@@ -135,7 +104,7 @@ def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyRep
             runtime,
             f"audit-{req.request_id}",
             Destination(channel=channel, ephemeral=False),
-            Message(text[:3000], [{"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}]),
+            Message(text[:3000], [context(text)]),
         )
     except DeliveryError:
         log.warning("audit record not posted to the audit channel", extra={"request_id": req.request_id})
@@ -144,16 +113,16 @@ def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyRep
 def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyReport]) -> None:
     """Keep the rendered answer and its reports a day, for the Share and Notify-owner buttons."""
     with runtime.redis.pipeline() as pipe:
-        pipe.set(key("answer", request_id), json.dumps(message.payload()), ex=ANSWER_KEPT_FOR)
-        pipe.set(key("reports", request_id), json.dumps([r.to_dict() for r in reports]), ex=ANSWER_KEPT_FOR)
+        pipe.set(redis_key(ANSWER, request_id), json.dumps(message.payload()), ex=ANSWER.seconds)
+        pipe.set(redis_key(ANSWER_REPORTS, request_id), json.dumps([r.to_dict() for r in reports]), ex=ANSWER.seconds)
         pipe.execute()
 
 
 def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
     """A reaction on the asker's message while the lookup runs (mentions and DMs)."""
-    channel, ts = (req.working_on or {}).get("channel"), (req.working_on or {}).get("ts")
-    if not channel or not ts:
+    if req.working_on is None:
         return
+    channel, ts = req.working_on.channel, req.working_on.ts
     try:
         if add:
             runtime.slack.reactions_add(channel=channel, timestamp=ts, name=WORKING_REACTION)
@@ -189,11 +158,10 @@ def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException
     """RQ failure callback: when no retry is left, tell the person instead of going silent."""
     if job.retries_left:
         return  # RQ will run it again
-    request = job.args[0] if job.args else None
-    if not isinstance(request, dict):
+    runtime = getattr(job, "runtime", None)
+    if runtime is None or not job.args:
         return
-    runtime = get_runtime()
-    req = LookupRequest.from_dict(request)
+    req = from_json(LookupRequest, job.args[0])
     logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         return

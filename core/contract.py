@@ -1,0 +1,153 @@
+"""What travels through the queue: one dataclass for the arguments of every job, and the one
+place that turns them into JSON and back.
+
+The web (and the scheduler, and the CLI) build these and enqueue them through `core.queue`; each
+job reads its arguments back with `from_json` of the same class. Job arguments are data from
+Redis, not trust: `from_json` checks types, and jobs re-check what matters (URLs, key IDs).
+Nothing secret is ever put here: the parser drops pasted secrets before a request is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from core.key_events import KeyEvent
+
+
+class ContractError(ValueError):
+    """Job arguments that do not fit their dataclass (a bug, or a job from another version)."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where an answer goes: a response_url, a channel or thread, privately or not."""
+
+    channel: str | None = None
+    user: str | None = None
+    response_url: str | None = None
+    thread_ts: str | None = None
+    ephemeral: bool = True
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A Slack message (channel and ts), e.g. the one to mark with a reaction while working."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    """Look up keys and answer at `destination` (lookup job)."""
+
+    request_id: str
+    keys: tuple[str, ...]
+    destination: Destination
+    asked_by: str | None = None
+    asked_in: str | None = None
+    surface: str | None = None  # command | mention | dm
+    deep: bool = False
+    secret_pasted: bool = False
+    problems: tuple[str, ...] = ()  # input problems already explained, repeated with the answer
+    working_on: MessageRef | None = None
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A press of one of the answer's buttons (share, FAQ, notify owner)."""
+
+    delivery_id: str  # one per press: a redelivered press is answered once
+    request_id: str  # the answer the button belongs to ("<request>|<key>" for notify)
+    user: str | None = None
+    channel: str | None = None
+    response_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the web prepared, posted by a worker (help and errors for mentions and DMs)."""
+
+    delivery_id: str
+    destination: Destination
+    text: str
+    blocks: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SnsConfirmation:
+    """Confirm an SNS subscription whose signed confirmation message the web verified."""
+
+    subscribe_url: str
+    topic_arn: str
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """Check every key of every account against the last sweep (sweep job)."""
+
+    requested_by: str = "schedule"  # schedule | cli | an operator's name
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Every job argument type, for tests and for readers looking for "what can be in the queue".
+JOB_ARGUMENTS: tuple[type, ...] = (LookupRequest, ButtonPress, Reply, KeyEvent, SnsConfirmation, SweepRequest)
+
+T = TypeVar("T")
+
+
+def to_json(args: Any) -> dict[str, Any]:
+    """A job argument dataclass as JSON-safe data (tuples become lists)."""
+    if not dataclasses.is_dataclass(args) or isinstance(args, type):
+        raise ContractError(f"not a job argument dataclass: {type(args).__name__}")
+    return typing.cast(dict[str, Any], _plain(dataclasses.asdict(args)))
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """The dataclass `cls` from what `to_json` made; unknown fields are ignored (a newer sender)."""
+    if not isinstance(data, Mapping):
+        raise ContractError(f"{cls.__name__} arguments must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if spec.name in data:
+            values[spec.name] = _decode(hints[spec.name], data[spec.name], f"{cls.__name__}.{spec.name}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ContractError(f"{cls.__name__} arguments lack {spec.name!r}")
+    return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _decode(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        return _decode(next(o for o in options if o is not type(None)), value, where)
+    if dataclasses.is_dataclass(hint):
+        return from_json(typing.cast(type, hint), value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ContractError(f"{where} must be a list")
+        item = typing.get_args(hint)[0]
+        return tuple(_decode(item, v, where) for v in value)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ContractError(f"{where} must be an object")
+        return dict(value)
+    if hint in (str, int, bool) and not isinstance(value, hint):
+        raise ContractError(f"{where} must be {hint.__name__}, got {type(value).__name__}")
+    return value

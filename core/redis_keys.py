@@ -1,0 +1,93 @@
+"""Every Redis key whose-key writes: its name, how long it lives, and what it holds.
+
+One place, so an operator can read what is in their Redis and a developer can see whether a new
+piece of state already has a home. RQ's own keys (`rq:*`) are RQ's and not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+# Every key whose-key writes starts with this, so operators can scope ACLs and SCANs to it.
+PREFIX = "whose-key:"
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class RedisName:
+    """One family of keys: `whose-key:<stem>:<parts…>`."""
+
+    stem: str
+    ttl: int | None  # seconds; None where the writer sets it (given with the name) or nothing expires
+    holds: str
+
+    @property
+    def seconds(self) -> int:
+        """The fixed time to live, for names that have one."""
+        if self.ttl is None:
+            raise ValueError(f"{self.stem} keys have no fixed time to live")
+        return self.ttl
+
+
+# -- the edge (bot/) ------------------------------------------------------------------------------
+# Set of a Slack user group's members, so access checks do not call Slack on every request.
+USERGROUP_MEMBERS = RedisName("usergroup", 300, "members of an allowed user group (set)")
+# Keys one person asked about in one minute window (counter), for the per-person rate limit.
+RATE_COUNTER = RedisName("rate", 120, "keys asked about by one person in one minute")
+# An Events API event ID claimed by the first delivery; Slack retries within about an hour.
+EVENT_CLAIM = RedisName("event", 2 * 3600, "an Events API or AWS event already taken")
+
+# -- answers and delivery (workers/) ---------------------------------------------------------------
+# A rendered answer, kept for "Share in channel".
+ANSWER = RedisName("answer", DAY, "a rendered answer (JSON)")
+# The key reports behind an answer, kept for "Notify owner".
+ANSWER_REPORTS = RedisName("reports", DAY, "the key reports of an answer (JSON)")
+# Marks a delivery done, so a retried job never posts the same answer twice.
+DELIVERED = RedisName("answered", DAY, "a delivery that Slack took")
+# Posts made to one response_url (only a hash of the URL is stored): Slack takes 5 in 30 minutes.
+RESPONSE_URL_USES = RedisName("response-url-uses", 30 * 60, "posts made to one response_url")
+
+# -- AWS knowledge ---------------------------------------------------------------------------------
+# JSON cache entries (organization accounts, email -> Slack member); each writer sets its TTL.
+CACHE = RedisName("cache", None, "a cached JSON value; TTL set per entry")
+# One-off claims ("only one worker refreshes the account list"); TTL set per claim.
+CLAIM = RedisName("claim", None, "a short claim taken by one process")
+# Every key ID seen, with its user and account, for "did you mean" and notices (hash, no TTL).
+KEY_INDEX = RedisName("key-index", None, "key ID -> user, account and owner (hash)")
+
+# -- the deactivation watch ------------------------------------------------------------------------
+# A key's last known state and what reported it ("Inactive|<event or sweep>").
+KEY_STATE = RedisName("key-state", 180 * DAY, "a key's last known state")
+# A one-off notice already sent (an exposure, say).
+NOTICE_SENT = RedisName("notice", 180 * DAY, "a one-off notice already claimed")
+# One account's keys as the last sweep saw them (hash of key ID -> JSON); replaced by each sweep.
+SNAPSHOT = RedisName("snapshot", None, "one account's keys as last swept (hash)")
+# Taken by the worker that enqueues the periodic sweep; lives one sweep interval.
+SWEEP_SLOT = RedisName("sweep-slot", None, "the current sweep interval's slot; TTL = the interval")
+# The audit trail (stream), trimmed to about AUDIT_MAXLEN entries instead of expiring.
+AUDIT = RedisName("audit", None, "the audit trail (stream, trimmed by length)")
+
+# -- operations ------------------------------------------------------------------------------------
+# Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.
+DOCTOR_PROBE = RedisName("doctor", 60, "a doctor's write probe")
+
+ALL_NAMES: tuple[RedisName, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, RedisName))
+
+
+def redis_key(name: RedisName, *parts: str) -> str:
+    """The full Redis key for one member of a family, e.g. redis_key(ANSWER, request_id)."""
+    return PREFIX + ":".join((name.stem, *parts))
+
+
+def connect(url: str) -> Redis:
+    """A Redis client that fails fast instead of hanging when Redis is away."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
