@@ -2,8 +2,9 @@
 """One entry point for developers, needing only Python 3.11+:
 
     python3 dev.py demo            # the bot, offline, on embedded defaults
-    python3 dev.py test [ARGS]     # the test suite (ARGS go to pytest)
-    python3 dev.py lint            # ruff and mypy (CI runs this, then the tests)
+    python3 dev.py test [ARGS]     # the whole test suite: unit, then end to end (ARGS go to pytest)
+    python3 dev.py unit [ARGS]     # the fast unit layer only (no processes, seconds)
+    python3 dev.py lint            # ruff, mypy and the one-way import rule (CI runs this, then the tests)
     python3 dev.py bench NAME      # a benchmark from bench/ (ack, lookup, ...)
 
 Each creates .venv when there is none and (re)installs the project when pyproject.toml changed.
@@ -55,11 +56,15 @@ def main(args: list[str]) -> None:
     elif command == "test":
         ensure_environment("dev")
         run([str(PYTHON), "-m", "pytest", *rest])
+    elif command == "unit":
+        ensure_environment("dev")
+        run([str(PYTHON), "-m", "pytest", "tests/unit", *rest])
     elif command == "lint":
         ensure_environment("dev")
         run([str(PYTHON), "-m", "ruff", "check", "."])
         run([str(PYTHON), "-m", "ruff", "format", "--check", "."])
         run([str(PYTHON), "-m", "mypy"])
+        run([str(BIN / "lint-imports")])
     elif command == "bench":
         ensure_environment("dev")
         if not rest:

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import AUDIT_CHANNEL, EVENTS_TOKEN
-from sns_signing import TOPIC_ARN, SnsSigner
 from werkzeug.serving import make_server
 
 from bot.aws_events.sns import SnsVerifier
@@ -21,6 +19,8 @@ from core.settings import Settings
 from standins.ports import free_port
 from standins.slack_double import RecordedCall
 from standins.stack import HttpResult, Stack, http_post
+from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN
+from tests.support.sns_signing import TOPIC_ARN, SnsSigner
 
 
 def cloudtrail_event(

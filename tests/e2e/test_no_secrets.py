@@ -11,11 +11,11 @@ import secrets
 import string
 import zlib
 
-from conftest import EVENTS_TOKEN
 from redis import Redis
 
 from core.parse import looks_like_secret
 from standins.stack import BOT_TOKEN, SIGNING_SECRET, Stack
+from tests.e2e.env import EVENTS_TOKEN
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "/+"
 SECRET_SHAPE = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")

@@ -8,13 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import AUDIT_CHANNEL, TEST_ENV
 from redis import Redis
 
 from core.audit import recent
 from core.blockkit import SHARE_ACTION
 from standins.slack_double import Reply
 from standins.stack import Stack
+from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
 
 ALLOWED_CHANNEL = "C0ALLOWED"
 GROUP = "S0KEYUSERS"

@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import TEST_ENV
 from redis import Redis
 from rq import Worker
 
 from standins.slack_double import Reply
 from standins.stack import Stack, http_get
+from tests.e2e.env import TEST_ENV
 
 
 @pytest.fixture(scope="module")

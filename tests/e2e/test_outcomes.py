@@ -18,12 +18,12 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import iam_in
 
 from standins.aws_proxy import Fault
 from standins.keys import synthesize_key_id
 from standins.moto_org import FAKE_CREDENTIALS
 from standins.stack import Stack
+from tests.e2e.env import iam_in
 from workers.constants import AWS_MAX_ATTEMPTS, AWS_READ_TIMEOUT
 
 # Accounts that belong to nobody we know: not in the moto organization.

@@ -15,7 +15,7 @@ import yaml
 
 from bot.scopes import BOT_SCOPES
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TEMPLATES = [
     "hub-role.yaml",
     "member-role.yaml",

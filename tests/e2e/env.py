@@ -1,14 +1,11 @@
-"""Shared fixtures: the whole bot on real parts (throwaway Redis, moto server, loopback Slack,
-and the Procfile's web and worker processes)."""
+"""What the end-to-end tests share: the settings the test processes run with, and an IAM client
+acting in one account of the moto organization."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import pytest
-from redis import Redis
 
 from standins.stack import Stack
 
@@ -21,19 +18,6 @@ TEST_ENV = {
     "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
     "WHOSE_KEY_SWEEP_INTERVAL": "0",
 }
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    """One running bot for the session; tests isolate themselves by their own response_url."""
-    with Stack(extra_env=dict(TEST_ENV)) as running:
-        yield running
-
-
-@pytest.fixture
-def redis(stack: Stack) -> Redis:
-    """A client of the stack's own throwaway Redis (never a Redis the tests did not start)."""
-    return Redis.from_url(stack.redis.url)
 
 
 def iam_in(stack: Stack, account_id: str) -> Any:
