@@ -154,10 +154,18 @@ class AwsGateway:
     one botocore session, so service models are loaded once per process, not once per account.
     """
 
-    def __init__(self, role_name: str, external_id: str | None = None, base: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        role_name: str,
+        external_id: str | None = None,
+        base: boto3.Session | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
         self.role_name = role_name
         self.external_id = external_id
         self.base = base or boto3.Session()
+        # None leaves the endpoint to boto3's chain (AWS_ENDPOINT_URL, the config file, AWS's own).
+        self.endpoint_url = endpoint_url
         self.base.events.register("before-call", _call_started)
         self.base.events.register("after-call", _call_ended)
         self.base.events.register("after-call-error", _call_ended)
@@ -174,7 +182,9 @@ class AwsGateway:
 
     def _build_client(self, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
         with self._build_lock:
-            return self.base.client(service, region_name=region, config=CLIENT_CONFIG, **(credentials or {}))
+            return self.base.client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **(credentials or {})
+            )
 
     def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
         client = self._hub_clients.get((service, region))
