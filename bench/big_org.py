@@ -416,21 +416,10 @@ main(sys.argv[1:])
 class IndexedMotoServer(MotoServer):
     """MotoServer with GetAccessKeyLastUsed made independent of the number of keys (see above)."""
 
-    def start(self, seed: int | None = 7) -> IndexedMotoServer:
-        import subprocess
+    def argv(self) -> list[str]:
         import sys
 
-        from standins.ports import wait_for_port
-
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _INDEXED_LAST_USED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, timeout=30)
-        if seed is not None:
-            self._post(f"/moto-api/seed?a={seed}")
-        return self
+        return [sys.executable, "-c", _INDEXED_LAST_USED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)]
 
 
 class ClientBuildTimer:

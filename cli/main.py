@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from core.parse import parse_command
@@ -39,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_demo() -> int:
     """The offline demo lives with the stand-ins, which only a checkout has (they never ship)."""
+    # An editable install from a checkout maps the product packages only; the stand-ins sit next
+    # to them in the checkout, so look there.
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "standins" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
     try:
         # Imported by name, not statically: the product never depends on the stand-ins.
         demo = importlib.import_module("standins.demo")
@@ -59,7 +65,7 @@ def run_lookup(words: Sequence[str], *, deep: bool) -> int:
     from core.settings import Settings, SettingsError
     from workers.aws import AwsCallError
     from workers.lookup_local import local_finder
-    from workers.render import render_terminal
+    from workers.render.terminal import render_terminal
 
     parsed = parse_command(" ".join(words))
     if parsed.secret_pasted:

@@ -6,7 +6,6 @@ the test process all reach the same state over HTTP through AWS_ENDPOINT_URL.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -16,7 +15,8 @@ from typing import Any
 
 import boto3
 
-from standins.ports import free_port, wait_for_port
+from standins.loopback import free_port
+from standins.processes import ChildProcess
 
 # moto's default account: plain credentials act as the organization's management account.
 MANAGEMENT_ACCOUNT_ID = "123456789012"
@@ -27,6 +27,10 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+# How long a fresh server may take to listen (it imports every moto backend first).
+READY_TIMEOUT = 30.0
+# How long it may take to exit on SIGTERM before it is killed.
+STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class MotoServer:
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -82,13 +86,13 @@ class MotoServer:
         """Environment that points boto3 in another process at this server."""
         return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
 
+    def argv(self) -> list[str]:
+        """The command that runs the server (a subclass may run a patched moto)."""
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
     def start(self, seed: int | None = 7) -> MotoServer:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, timeout=30)
+        self._process = ChildProcess("moto-server", self.argv())
+        self._process.start().wait_for_port(self.port, timeout=READY_TIMEOUT)
         if seed is not None:
             # Repeatable account and key IDs, so the demo prints the same thing every run.
             self._post(f"/moto-api/seed?a={seed}")
@@ -103,12 +107,8 @@ class MotoServer:
             pass
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process is not None:
+            self._process.stop(grace=STOP_GRACE)
         self._process = None
 
     def client(

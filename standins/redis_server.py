@@ -7,11 +7,16 @@ with only Python can run the demo and the tests. Only this server is ever flushe
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from standins.ports import free_port, wait_for_port
+from standins.loopback import free_port
+from standins.processes import ChildProcess
+
+# How long a fresh server may take to listen.
+READY_TIMEOUT = 15.0
+# How long it may take to exit on SIGTERM before it is killed (it saves nothing, so it is quick).
+STOP_GRACE = 5.0
 
 
 def redis_server_binary() -> str:
@@ -35,42 +40,38 @@ class RedisServer:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="whose-key-redis-")
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def argv(self) -> list[str]:
+        """A server on the loopback that keeps nothing on disk."""
+        return [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir.name,
+            "--daemonize",
+            "no",
+        ]
+
     def start(self) -> RedisServer:
-        self._process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._dir.name,
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
+        self._process = ChildProcess("redis-server", self.argv(), log_path=Path(self._dir.name) / "redis.log")
+        self._process.start().wait_for_port(self.port, timeout=READY_TIMEOUT)
         return self
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        if self._process is not None:
+            self._process.stop(grace=STOP_GRACE)
         self._process = None
 
     def restart(self) -> None:

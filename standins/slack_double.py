@@ -20,11 +20,12 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from bot.scopes import BOT_SCOPES
+from standins.loopback import LoopbackServer, read_body, respond
 
 # Scopes the bot's manifest asks for; tests that probe scope checks pass their own.
 DEFAULT_SCOPES = BOT_SCOPES
@@ -97,36 +98,6 @@ class _SlackError(Exception):
         self.error = error
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its SlackDouble and never blocks exit."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], double: SlackDouble) -> None:
-        super().__init__(address, _Handler)
-        self.double = double
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hands each request to the double; keeps http.server's chatter off stderr."""
-
-    # HTTP/1.1 so keep-alive clients (benchmarks) reuse connections; every answer sets length.
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        """Serve a GET; the Web API accepts its arguments in the query string."""
-        self.server.double._handle(self)
-
-    def do_POST(self) -> None:
-        """Serve a POST to the Web API or a response_url."""
-        self.server.double._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: request lines carry query strings, which may carry tokens."""
-
-
 class SlackDouble:
     """A recording, scriptable Slack Web API and response_url server on loopback."""
 
@@ -147,9 +118,7 @@ class SlackDouble:
         self.bot_id = bot_id
         self.team_id = team_id
         self.scopes = scopes
-        self._requested_port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(self._handle, name="slack-double", host=host, port=port)
         # One lock guards all mutable state; the Condition wakes wait_for on each new call.
         # Re-entrant: a wait_for predicate may itself read the recorded calls.
         self._lock = threading.RLock()
@@ -181,28 +150,12 @@ class SlackDouble:
 
     def start(self) -> SlackDouble:
         """Bind and serve in a daemon thread; a no-op when already running."""
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self._requested_port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"slack-double:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the listening socket; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> SlackDouble:
         return self.start()
@@ -215,14 +168,12 @@ class SlackDouble:
     @property
     def port(self) -> int:
         """The bound port (the OS picks one when constructed with port 0)."""
-        if self._server is None:
-            raise RuntimeError("SlackDouble is not started")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def origin(self) -> str:
         """Scheme, host and port, e.g. http://127.0.0.1:53122."""
-        return f"http://{self.host}:{self.port}"
+        return self._server.url
 
     @property
     def base_url(self) -> str:
@@ -310,14 +261,13 @@ class SlackDouble:
 
     # -- request handling --------------------------------------------------------------------
 
-    def _handle(self, request: _Handler) -> None:
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
         """Parse, answer and record one request."""
         at = time.time()
         split = urlsplit(request.path)
         path = split.path
         query = _parse_form(split.query)
-        length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length) if length > 0 else b""
+        raw = read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
         body, parse_error = _parse_body(raw, headers.get("content-type", ""))
 
@@ -351,16 +301,7 @@ class SlackDouble:
                 response=reply.body,
             )
         )
-        try:
-            request.send_response(status)
-            for name_, value in out_headers.items():
-                request.send_header(name_, value)
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (e.g. its timeout fired); the call is recorded regardless.
-            request.close_connection = True
+        respond(request, status, out_headers.items(), payload)
 
     def _answer_api(
         self,

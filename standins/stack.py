@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,9 +19,10 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from standins.aws_proxy import AwsFaultProxy
+from standins.loopback import free_port
 from standins.moto_org import (
     DEMO_ORGANIZATION,
     DEMO_SLACK_USERS,
@@ -32,13 +32,15 @@ from standins.moto_org import (
     SeededOrg,
     seed_organization,
 )
-from standins.ports import free_port, wait_for_port
+from standins.processes import ChildProcess, wait_until
 from standins.redis_server import RedisServer
 from standins.slack_double import SlackDouble
 
 SIGNING_SECRET = "offline-signing-secret"  # noqa: S105 - only ever used against local processes
 BOT_TOKEN = "xoxb-offline-token"  # noqa: S105
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# How long the web process may take to listen, and the workers to register.
+READY_TIMEOUT = 30.0
 
 
 def read_procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
@@ -88,19 +90,6 @@ def http_get(url: str, timeout: float = 10) -> HttpResult:
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-@dataclass
 class Stack:
     """Start with start(); `web_url`, `slack`, `org`, `redis`, `moto` and `aws` are then ready.
 
@@ -120,7 +109,7 @@ class Stack:
         self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS))
         self.port = free_port()
         self.org: SeededOrg | None = None
-        self.processes: list[Process] = []
+        self.processes: list[ChildProcess] = []
         self._logs = tempfile.TemporaryDirectory(prefix="whose-key-logs-")
 
     @property
@@ -153,57 +142,45 @@ class Stack:
         self.slack.start()
         if self.seed:
             self.org = seed_organization(self.moto, self.accounts or DEMO_ORGANIZATION, endpoint_url=self.aws.url)
-        self.start_process("web")
+        web = self.start_process("web")
         for _ in range(self.workers):
             self.start_process("worker")
-        wait_for_port(self.port, timeout=30)
+        web.wait_for_port(self.port, timeout=READY_TIMEOUT)
         self.wait_for_workers(self.workers)
         return self
 
-    def start_process(self, kind: str) -> Process:
+    def start_process(self, kind: str) -> ChildProcess:
         """Start one process exactly as the Procfile's `kind` line says."""
-        command = read_procfile()[kind]
-        index = sum(1 for p in self.processes if p.name.startswith(kind))
-        log_path = Path(self._logs.name) / f"{kind}-{index}.log"
-        log_file: IO[bytes] = log_path.open("wb")
-        argv = shlex.split(command)
+        argv = shlex.split(read_procfile()[kind])
         if argv[0] == "python":
             argv[0] = sys.executable
-        popen = subprocess.Popen(
-            argv, cwd=PROJECT_ROOT, env=self.env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        process = Process(f"{kind}-{index}", popen, log_path)
+        index = sum(1 for p in self.processes if p.name.startswith(kind))
+        name = f"{kind}-{index}"
+        log_path = Path(self._logs.name) / f"{name}.log"
+        process = ChildProcess(name, argv, env=self.env(), cwd=PROJECT_ROOT, log_path=log_path).start()
         self.processes.append(process)
         return process
 
-    def wait_for_workers(self, count: int, timeout: float = 30) -> None:
+    def wait_for_workers(self, count: int, timeout: float = READY_TIMEOUT) -> None:
+        """Wait until count workers have registered with Redis (any process dying fails it at once)."""
         from redis import Redis
         from rq import Worker
 
         connection = Redis.from_url(self.redis.url)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(Worker.all(connection=connection)) >= count:
-                return
-            dead = [p for p in self.processes if not p.alive()]
-            if dead:
-                raise RuntimeError(f"{dead[0].name} exited:\n{dead[0].log()[-3000:]}")
-            time.sleep(0.1)
-        raise TimeoutError(f"{count} worker(s) did not register within {timeout}s")
+        wait_until(
+            lambda: len(Worker.all(connection=connection)) >= count,
+            timeout=timeout,
+            what=f"{count} worker(s) to register",
+            watching=self.processes,
+        )
 
-    def kill(self, process: Process, sig: int = signal.SIGKILL) -> None:
-        if process.alive():
-            os.killpg(process.popen.pid, sig)
-            process.popen.wait(timeout=10)
+    def kill(self, process: ChildProcess, sig: int = signal.SIGKILL) -> None:
+        """Signal one process's group (SIGKILL unless told) and wait for it to exit."""
+        process.kill(sig)
 
     def stop(self) -> None:
         for process in self.processes:
-            if process.alive():
-                try:
-                    os.killpg(process.popen.pid, signal.SIGTERM)
-                    process.popen.wait(timeout=10)
-                except (subprocess.TimeoutExpired, ProcessLookupError):
-                    os.killpg(process.popen.pid, signal.SIGKILL)
+            process.stop()
         self.processes.clear()
         self.slack.stop()
         self.aws.stop()

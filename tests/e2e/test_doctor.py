@@ -11,8 +11,8 @@ from redis import Redis
 
 from cli.doctor import Check, Status, render_checks, run_checks, run_doctor
 from standins.aws_proxy import AwsFaultProxy
+from standins.loopback import free_port
 from standins.moto_org import FAKE_CREDENTIALS
-from standins.ports import free_port
 from standins.slack_double import DEFAULT_SCOPES, SlackDouble
 from standins.stack import BOT_TOKEN, SIGNING_SECRET, Stack
 

@@ -1,0 +1,27 @@
+"""The AWS stand-in in front of a moto server: fault injection and an offline CloudTrail.
+
+proxy.py forwards to moto and injects faults; recorder.py records what passes through as CloudTrail
+would; cloudtrail.py answers LookupEvents from those records; callers.py knows whose each access
+key is; wire.py reads and writes AWS's wire format.
+"""
+
+from standins.aws_proxy.callers import DEFAULT_USER_NAME, Caller, caller_from_arn
+from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, LOOKUP_PAGE_SIZE, MAX_EVENTS_PER_ACCOUNT
+from standins.aws_proxy.proxy import DEFAULT_ACCOUNT_ID, MAX_SEEN_REQUESTS, AwsFaultProxy, Fault, Match, SeenRequest
+from standins.aws_proxy.recorder import RECORDED_IAM_ACTIONS
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_USER_NAME",
+    "LOOKUP_EVENTS_TARGET",
+    "LOOKUP_PAGE_SIZE",
+    "MAX_EVENTS_PER_ACCOUNT",
+    "MAX_SEEN_REQUESTS",
+    "RECORDED_IAM_ACTIONS",
+    "AwsFaultProxy",
+    "Caller",
+    "Fault",
+    "Match",
+    "SeenRequest",
+    "caller_from_arn",
+]
