@@ -1,5 +1,7 @@
 """What the web app answers at once, before any job runs: usage, input errors, "looking it up",
-and "cannot take requests right now". Each is a Slack message dict (text + blocks)."""
+and "cannot take requests right now". Each is an ephemeral reply (text + blocks) for Slack's
+ack or `respond`. Whatever echoes what the person typed is escaped: Slack's own `&lt;` escaping
+was undone to parse it, so it must never come back as live markup."""
 
 from __future__ import annotations
 
@@ -7,11 +9,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.access import Refusal
+from core.blockkit import Message, section
 from core.faq import render_faq
 from core.keyids import KeyProblem
 from core.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
+from core.slack_text import code, escape
 
-Message = dict[str, Any]
+# A reply as Bolt's ack/respond take it: a Message's payload and its response type.
+AckReply = dict[str, Any]
+
+# Input problems listed in one reply; the rest are counted.
+MAX_PROBLEMS_SHOWN = 10
 
 USAGE = (
     "*whose-key* tells you who owns an AWS access key and why `InvalidAccessKeyId` happens.\n"
@@ -24,26 +32,29 @@ USAGE = (
 )
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+def _ephemeral(message: Message) -> AckReply:
+    return {"response_type": "ephemeral", **message.payload()}
 
 
-def usage(note: str | None = None) -> Message:
-    text = (note + "\n\n" if note else "") + USAGE
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+def usage(note: str | None = None) -> AckReply:
+    """How to use whose-key, after `note` (our own words, not the person's)."""
+    return _ephemeral(Message.plain((note + "\n\n" if note else "") + USAGE))
 
 
 def _problem_lines(problems: Sequence[KeyProblem]) -> list[str]:
     lines = []
-    for problem in problems[:10]:
-        line = f"• {problem.reason}"
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        # The reason quotes what was typed: escaped, so it reads as typed and cannot ping or link.
+        line = f"• {escape(problem.reason)}"
         if problem.suggestion:
-            line += f" Did you mean `{problem.suggestion}`?"
+            line += f" Did you mean {code(problem.suggestion)}?"
         lines.append(line)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"• …and {len(problems) - MAX_PROBLEMS_SHOWN} more")
     return lines
 
 
-def input_problems(parsed: ParsedRequest) -> Message:
+def input_problems(parsed: ParsedRequest) -> AckReply:
     """Nothing to look up: say precisely what is wrong with what was typed."""
     lines: list[str] = []
     if parsed.secret_pasted:
@@ -54,11 +65,7 @@ def input_problems(parsed: ParsedRequest) -> Message:
     elif not parsed.secret_pasted:
         lines.append("I did not find an access key ID (AKIA… or ASIA…, 20 characters) in that.")
     text = "\n".join(lines)
-    return {
-        "response_type": "ephemeral",
-        "text": text,
-        "blocks": [_section(text), _section("_Type `/whose-key help` for usage._")],
-    }
+    return _ephemeral(Message(text, [section(text), section("_Type `/whose-key help` for usage._")]))
 
 
 LEAKED_KEY_NOTICE = (
@@ -68,8 +75,8 @@ LEAKED_KEY_NOTICE = (
 )
 
 
-def looking_up(parsed: ParsedRequest) -> Message:
-    keys = ", ".join(f"`{k}`" for k in parsed.keys)
+def looking_up(parsed: ParsedRequest) -> AckReply:
+    keys = ", ".join(code(k) for k in parsed.keys)
     lines = [f":mag: Looking up {keys} across the organization{' (full search)' if parsed.deep else ''}…"]
     if parsed.secret_pasted:
         lines.append(LEAKED_KEY_NOTICE)
@@ -81,8 +88,7 @@ def looking_up(parsed: ParsedRequest) -> Message:
             f"Only the first {MAX_KEYS_PER_REQUEST} keys are looked up; "
             f"{parsed.dropped_for_limit} more were left out. Send them in another request."
         )
-    text = "\n".join(lines)
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    return _ephemeral(Message.plain("\n".join(lines)))
 
 
 UNAVAILABLE = (
@@ -91,14 +97,14 @@ UNAVAILABLE = (
 )
 
 
-def unavailable() -> Message:
-    return {"response_type": "ephemeral", "text": UNAVAILABLE, "blocks": [_section(UNAVAILABLE)]}
+def unavailable() -> AckReply:
+    return _ephemeral(Message.plain(UNAVAILABLE))
 
 
-def faq() -> Message:
-    message = render_faq()
-    return {"response_type": "ephemeral", **message.payload()}
+def faq() -> AckReply:
+    return _ephemeral(render_faq())
 
 
-def refused(refusal: Refusal) -> Message:
-    return {"response_type": "ephemeral", "text": refusal.message, "blocks": [_section(refusal.message)]}
+def refused(refusal: Refusal) -> AckReply:
+    """The refusal in its own words: ours, with channel and group links built from settings."""
+    return _ephemeral(Message.plain(refusal.message))

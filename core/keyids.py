@@ -45,7 +45,11 @@ KEY_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|akia|asia)[A-Za-z0-9]{
 
 @dataclass(frozen=True)
 class KeyProblem:
-    """Why a piece of text is not a usable access key ID, with the likely intended key."""
+    """Why a piece of text is not a usable access key ID, with the likely intended key.
+
+    `reason` quotes the text as typed (raw, in `code` marks) so the terminal can show it as is;
+    whatever shows it in Slack escapes it first (core.slack_text.escape).
+    """
 
     text: str
     reason: str

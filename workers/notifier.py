@@ -8,15 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 from core.audit import audit
-from core.blockkit import Message
 from core.contract import Destination
 from core.key_events import KeyEvent
 from workers.aws import AwsCallError, get_key_last_used, get_user
 from workers.cloudtrail import TrailAnswer, TrailOutcome
 from workers.jobs.delivery import deliver_once
 from workers.key_index import index_entry
-from workers.notice_render import NoticeFacts, render_notice
 from workers.owners import owner_from_tags
+from workers.render.notice import NoticeFacts, render_notice, render_notice_record
 from workers.report import Owner
 from workers.runtime import Runtime
 from workers.slack_post import DeliveryError
@@ -67,7 +66,8 @@ class Notifier:
         except DeliveryError:
             if recipient == "owner" and self.runtime.settings.audit_channel:
                 # The DM failed (user gone from Slack?): the audit channel still hears of it.
-                fallback = replace(facts, no_owner_reason=f"the DM to <@{facts.owner_slack_id}> failed")
+                # The notice names the owner itself; the reason is plain text, escaped when rendered.
+                fallback = replace(facts, no_owner_reason="the DM to the owner failed")
                 to_audit = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
                 deliver_once(self.runtime, delivery_id, to_audit, render_notice(event, fallback))
                 recipient = "audit"
@@ -89,15 +89,9 @@ class Notifier:
 
     def _audit_record(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> None:
         """A one-line copy for the audit channel of a notice that went to the owner."""
-        text = (
-            f":memo: Told <@{facts.owner_slack_id}> that `{event.key_id or facts.user_name}` "
-            f"({facts.user_name} in {facts.account_label}) was {event.kind.replace('_', ' ')}"
-            + (f" by {event.actor}" if event.actor else "")
-        )
-        context = [{"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}]
         audit_channel = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
         try:
-            deliver_once(self.runtime, f"audit-{delivery_id}", audit_channel, Message(text[:3000], context))
+            deliver_once(self.runtime, f"audit-{delivery_id}", audit_channel, render_notice_record(event, facts))
         except DeliveryError:
             log.warning("audit record not posted to the audit channel", extra={"key": event.key_id})
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from test_aws_events import cloudtrail_event, post_event
+from tests.e2e.test_aws_events import cloudtrail_event, post_event
 
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import PROJECT_ROOT, Stack

@@ -17,7 +17,8 @@ from core.blockkit import Message
 from core.faq import FAQ, render_faq
 from core.parse import contains_secret, parse_command
 from workers.diagnosis import diagnose
-from workers.render import LEAK_WARNING, render_answer, render_failure, render_terminal
+from workers.render.answer import LEAK_WARNING, render_answer, render_failure
+from workers.render.terminal import render_terminal
 from workers.report import Account, AccountOutcome, KeyReport, LastUsed, Owner, Unsearched, Verdict
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from core.faq import render_faq
 from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
 from core.slack_text import mention
 from workers.jobs.delivery import deliver_once
-from workers.render import render_owner_notice
+from workers.render.heads_up import render_owner_heads_up
 from workers.report import KeyReport
 from workers.runtime import Runtime
 
@@ -68,8 +68,8 @@ def notify_owner(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         deliver_once(runtime, press.delivery_id, private, Message.plain(text))
         return {"notified": False}
     owner = report.owner.slack_user_id
-    notice = render_owner_notice(report, asker=presser, channel=press.channel)
-    deliver_once(runtime, press.delivery_id + "-owner", Destination(channel=owner, ephemeral=False), notice)
+    heads_up = render_owner_heads_up(report, asker=presser, channel=press.channel)
+    deliver_once(runtime, press.delivery_id + "-owner", Destination(channel=owner, ephemeral=False), heads_up)
     confirmation = f":incoming_envelope: I told {mention(owner)} that you are hitting errors with `{key_id}`."
     deliver_once(runtime, press.delivery_id, private, Message.plain(confirmation))
     log.info("owner notified", extra={"key": key_id, "owner": owner, "asked_by": presser})

@@ -17,12 +17,12 @@ from core.audit import audit
 from core.blockkit import Message, context
 from core.contract import Destination, LookupRequest, from_json
 from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
-from core.slack_text import channel_link, mention
+from core.slack_text import channel_link, escape, mention
 from workers.aws import AwsCallError
 from workers.jobs.delivery import already_delivered, deliver_once
 from workers.key_index import remember, similar_keys
 from workers.progress import SearchProgress
-from workers.render import render_answer, render_failure
+from workers.render.answer import render_answer, render_failure
 from workers.report import KeyReport, Verdict
 from workers.runtime import Runtime
 from workers.slack_post import DeliveryError, Poster
@@ -94,9 +94,9 @@ def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyRep
     parts = []
     for key_id, verdict in zip(req.keys, outcome, strict=False):
         report = found.get(key_id)
-        owner = (
-            f" → {report.user_name} in {report.account.label}" if report and report.user_name and report.account else ""
-        )
+        owner = ""
+        if report and report.user_name and report.account:
+            owner = f" → {escape(report.user_name)} in {escape(report.account.label)}"
         parts.append(f"`{key_id}` {verdict}{owner}")
     text = f":memo: {who} looked up " + ", ".join(parts) + where
     try:

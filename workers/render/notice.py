@@ -1,20 +1,29 @@
-"""The notice a key's owner gets when the key is deactivated, deleted or exposed: what happened,
-when, by whom, what will now fail, and the steps. Pure, like the rest of the rendering."""
+"""The notice of a key's change of state (deactivated, deleted, its user deleted, exposed): what
+happened, when, by whom, what will now fail, and the steps; and the one-line record of it for the
+audit channel. Every field of the event and of the facts comes from outside and is escaped."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.blockkit import Message
+from core.blockkit import MAX_FALLBACK, Message, clip, context, section
 from core.key_events import KeyEvent
-from workers.render import format_time
+from core.slack_text import code, escape, mention
+from workers.render.common import format_time
 
 _HEADLINES = {
-    "deactivated": ":no_entry: The AWS access key `{key}` was *deactivated*.",
-    "deleted": ":wastebasket: The AWS access key `{key}` was *deleted*.",
+    "deactivated": ":no_entry: The AWS access key {key} was *deactivated*.",
+    "deleted": ":wastebasket: The AWS access key {key} was *deleted*.",
     "user_deleted": ":wastebasket: The IAM user *{user}* was *deleted*, and with it all of its access keys.",
-    "exposed": ":rotating_light: AWS found the access key `{key}` *exposed* in public.",
+    "exposed": ":rotating_light: AWS found the access key {key} *exposed* in public.",
+}
+
+_PLAIN_HEADLINES = {
+    "deactivated": "AWS access key {key} was deactivated",
+    "deleted": "AWS access key {key} was deleted",
+    "user_deleted": "IAM user {user} was deleted with its keys",
+    "exposed": "AWS found access key {key} exposed",
 }
 
 _HOW_WE_KNOW = {
@@ -27,7 +36,7 @@ _HOW_WE_KNOW = {
 
 @dataclass(frozen=True)
 class NoticeFacts:
-    """What the notice can say beyond the event itself."""
+    """What the notice can say beyond the event itself. Plain text: the renderer escapes it."""
 
     account_label: str
     user_name: str | None
@@ -37,40 +46,54 @@ class NoticeFacts:
 
 
 def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = None) -> Message:
+    """The notice for the key's owner (or the audit channel, when no owner can be told)."""
     now = now or datetime.now(UTC)
     key = event.key_id or "?"
-    user = facts.user_name or "unknown user"
-    headline = _HEADLINES[event.kind].format(key=key, user=user)
-    lines = [headline]
+    user = escape(facts.user_name or "unknown user")
+    account = escape(facts.account_label)
+    lines = [_HEADLINES[event.kind].format(key=code(key), user=user)]
     if facts.no_owner_reason:
-        lines.insert(0, f":mag: No owner to tell directly: {facts.no_owner_reason}. Posting here instead.")
-    details = [f"*Account:* {facts.account_label}", f"*IAM user:* {user}"]
+        lines.insert(0, f":mag: No owner to tell directly: {escape(facts.no_owner_reason)}. Posting here instead.")
+    details = [f"*Account:* {account}", f"*IAM user:* {user}"]
+    if facts.no_owner_reason and (facts.owner_slack_id or facts.owner_email):
+        details.append(f"*Owner:* {_owner(facts)}")
     if event.key_id and event.kind == "user_deleted":
-        details.append(f"*Key:* `{event.key_id}`")
+        details.append(f"*Key:* {code(event.key_id)}")
     if event.when:
-        details.append(f"*When:* {format_time(event.when, now)}")
+        details.append(f"*When:* {escape(format_time(event.when, now))}")
     if event.actor:
-        who = event.actor + (f" from {event.source_ip}" if event.source_ip else "")
-        details.append(f"*By:* {who}")
+        source = f" from {escape(event.source_ip)}" if event.source_ip else ""
+        details.append(f"*By:* {escape(event.actor)}{source}")
     details.append(f"_Known {_HOW_WE_KNOW.get(event.source, 'from AWS')}._")
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(_steps(event, facts), 1))
     blocks = [
-        _section("\n".join(lines)),
-        _section("\n".join(details)),
-        _section("*What fails now*\n" + _what_fails(event)),
-        _section("*What to do*\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(_steps(event, facts), 1))),
+        section("\n".join(lines)),
+        section("\n".join(details)),
+        section("*What fails now*\n" + _what_fails(event)),
+        section("*What to do*\n" + steps),
     ]
-    owner = f" (owner {facts.owner_email})" if facts.no_owner_reason and facts.owner_email else ""
-    text = f"{_plain_headline(event, key, user)}: {user} in {facts.account_label}{owner}"
-    return Message(text[:3000], blocks)
+    headline = _PLAIN_HEADLINES[event.kind].format(key=escape(key), user=user)
+    owner = f" (owner {escape(facts.owner_email)})" if facts.no_owner_reason and facts.owner_email else ""
+    return Message(clip(f"{headline}: {user} in {account}{owner}", MAX_FALLBACK), blocks)
 
 
-def _plain_headline(event: KeyEvent, key: str, user: str) -> str:
-    return {
-        "deactivated": f"AWS access key {key} was deactivated",
-        "deleted": f"AWS access key {key} was deleted",
-        "user_deleted": f"IAM user {user} was deleted with its keys",
-        "exposed": f"AWS found access key {key} exposed",
-    }[event.kind]
+def render_notice_record(event: KeyEvent, facts: NoticeFacts) -> Message:
+    """The audit channel's one-line copy of a notice that went to the owner."""
+    owner = mention(facts.owner_slack_id) if facts.owner_slack_id else "the owner"
+    what = code(event.key_id or facts.user_name or "?")
+    user = escape(facts.user_name or "unknown user")
+    by = f" by {escape(event.actor)}" if event.actor else ""
+    text = (
+        f":memo: Told {owner} that {what} ({user} in {escape(facts.account_label)}) "
+        f"was {event.kind.replace('_', ' ')}{by}"
+    )
+    return Message(clip(text, MAX_FALLBACK), [context(text)])
+
+
+def _owner(facts: NoticeFacts) -> str:
+    named = [mention(facts.owner_slack_id)] if facts.owner_slack_id else []
+    named += [escape(facts.owner_email)] if facts.owner_email else []
+    return ", ".join(named)
 
 
 def _what_fails(event: KeyEvent) -> str:
@@ -87,43 +110,44 @@ def _what_fails(event: KeyEvent) -> str:
 
 
 def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
+    """The fix steps; commands are built from the raw values and escaped whole by `code`."""
     user = facts.user_name or "USER_NAME"
     key = event.key_id or "OLD_KEY_ID"
-    creds = f"with credentials for account {event.account_id}"
+    account = escape(event.account_id)
+    creds = f"with credentials for account {account}"
+    actor = escape(event.actor) if event.actor else None
     if event.kind == "exposed":
         return [
             "Treat the secret as public: rotate now, even if you think nothing happened.",
-            f"Deactivate the key {creds}: `aws iam update-access-key --user-name {user} --access-key-id {key} "
-            "--status Inactive`",
-            f"Create a new key: `aws iam create-access-key --user-name {user}` and store the secret safely.",
+            f"Deactivate the key {creds}: "
+            + code(f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive"),
+            f"Create a new key: {code(f'aws iam create-access-key --user-name {user}')} and store the secret safely.",
             "Update every place that used the old key, then check with `aws sts get-caller-identity`.",
-            f"Delete the old key: `aws iam delete-access-key --user-name {user} --access-key-id {key}`",
-            f"Review CloudTrail in account {event.account_id} for what the key did, and remove the leaked copy.",
+            "Delete the old key: " + code(f"aws iam delete-access-key --user-name {user} --access-key-id {key}"),
+            f"Review CloudTrail in account {account} for what the key did, and remove the leaked copy.",
         ]
     if event.kind == "user_deleted":
         return [
-            f"If the user was deleted on purpose, move whatever ran as *{user}* to another identity "
+            f"If the user was deleted on purpose, move whatever ran as *{escape(user)}* to another identity "
             "(a role is better than a new long-term key).",
             "Update every place that used its keys, then check with `aws sts get-caller-identity`.",
-            f"If it was a mistake, talk to {event.actor or 'your AWS admins'}: a deleted user and its keys "
+            f"If it was a mistake, talk to {actor or 'your AWS admins'}: a deleted user and its keys "
             "cannot be restored; a new user gets new keys.",
         ]
     steps = [
-        f"Create a new key {creds}: `aws iam create-access-key --user-name {user}`, and store the secret safely "
-        "(AWS shows it once).",
-        f"Update every place that uses `{key}`: env vars, `~/.aws/credentials`, CI secrets, app config.",
+        f"Create a new key {creds}: {code(f'aws iam create-access-key --user-name {user}')}, and store the secret "
+        "safely (AWS shows it once).",
+        f"Update every place that uses {code(key)}: env vars, `~/.aws/credentials`, CI secrets, app config.",
         "Verify with `aws sts get-caller-identity` where the new key is used.",
     ]
     if event.kind == "deactivated":
-        steps.append(f"Delete the old key: `aws iam delete-access-key --user-name {user} --access-key-id {key}`")
         steps.append(
-            f"If the deactivation was a mistake, ask {event.actor or 'whoever did it'} before reactivating: "
+            "Delete the old key: " + code(f"aws iam delete-access-key --user-name {user} --access-key-id {key}")
+        )
+        steps.append(
+            f"If the deactivation was a mistake, ask {actor or 'whoever did it'} before reactivating: "
             "it may have been a leak or a rotation."
         )
     else:
-        steps.append(f"Remove every leftover reference to `{key}`: a deleted key cannot be restored.")
+        steps.append(f"Remove every leftover reference to {code(key)}: a deleted key cannot be restored.")
     return steps
-
-
-def _section(text: str) -> dict[str, object]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
