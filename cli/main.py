@@ -92,7 +92,9 @@ def run_sweep_now() -> int:
     """One deactivation sweep in this process, with the same notices a scheduled one sends."""
     from redis.exceptions import RedisError
 
+    from core.contract import AfterSweep
     from core.logs import configure_logging
+    from core.queue import JobQueue
     from core.settings import Settings, SettingsError
     from workers.aws import AwsCallError
     from workers.jobs.sweep import report_unreadable
@@ -113,6 +115,8 @@ def run_sweep_now() -> int:
         print(f"whose-key: the AWS Organization could not be read: {exc.detail}", file=sys.stderr)
         return 1
     report_unreadable(runtime, report)
+    # The workers check for departed owners and refresh Home tabs from the new snapshots.
+    JobQueue(runtime.redis).enqueue_after_sweep(AfterSweep(report.sweep_id))
     print(
         f"swept {report.accounts} accounts, {report.keys} keys in {report.seconds:.1f}s "
         f"({report.aws_calls} AWS calls): {report.deactivated} deactivated, {report.deleted} deleted, "
