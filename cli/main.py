@@ -19,6 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     lookup.add_argument("--deep", action="store_true", help="search every account of the organization")
 
     commands.add_parser("sweep", help="check every key of every account now and notify owners of changes")
+    report = commands.add_parser("report", help="key hygiene from the last sweep: old, unused, ownerless keys")
+    report.add_argument("--post", action="store_true", help="post the digest (with its chart) to the audit channel now")
+    report.add_argument("--csv", metavar="FILE", help="write one row per key to FILE as CSV (- for stdout)")
+    report.add_argument(
+        "--json", metavar="FILE", nargs="?", const="-", help="write one JSON object per key and line (default stdout)"
+    )
     commands.add_parser("doctor", help="check settings, Slack, Redis, AWS and the member role in every account")
     commands.add_parser("demo", help="run the bot offline on embedded defaults and show its answers")
 
@@ -27,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_lookup(args.keys, deep=args.deep)
     if args.command == "sweep":
         return run_sweep_now()
+    if args.command == "report":
+        from cli.report import run_report
+
+        return run_report(post=args.post, csv_path=args.csv, json_path=args.json)
     if args.command == "doctor":
         from cli.doctor import run_doctor
 
