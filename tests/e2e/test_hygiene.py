@@ -143,7 +143,7 @@ def test_report_lists_the_departed_owners_active_key_and_the_ownerless_key(hygie
 
 
 def test_departed_owners_active_key_is_announced_once(hygiene_stack: Stack) -> None:
-    """The sweep's follow-up tells the audit channel about the departed owner's active key, and the next sweep does not repeat it."""
+    """The audit channel hears once about the departed owner's active key; the next sweep does not repeat it."""
     key_id = hygiene_stack.org.key("search", "indexer")
     notices = departure_notices(hygiene_stack)
     assert len(notices) == 1 and key_id in json.dumps(notices[0])
