@@ -6,6 +6,7 @@ from typing import IO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from workers.hygiene.records import STALE_DAYS
 from workers.hygiene.summary import AGE_BUCKETS, UNKNOWN_AGE, CappedList, HygieneReport
@@ -13,7 +14,6 @@ from workers.hygiene.wording import last_use, when
 
 
 def print_report(report: HygieneReport, file: IO[str] | None = None, *, width: int | None = None) -> None:
-    # Values from AWS are printed as text, never read as rich markup.
     console = Console(file=file, width=width, highlight=False)
     console.print(_totals(report))
     console.print(_ages(report))
@@ -24,7 +24,7 @@ def print_report(report: HygieneReport, file: IO[str] | None = None, *, width: i
         table.add_column("account")
         table.add_column("stale keys", justify="right")
         for label, count in report.stale_accounts:
-            table.add_row(label, f"{count:,}")
+            table.add_row(Text(label), f"{count:,}")
         console.print(table)
     console.print(_sweep_line(report), markup=False)
 
@@ -74,14 +74,20 @@ def _key_table(title: str, keys: CappedList, report: HygieneReport) -> Table:
     for column in ("key", "account", "IAM user", "status", "created", "last used", "owner"):
         table.add_column(column)
     for record in keys.first:
+        # Text, not str: a value from AWS is shown as typed, never read as rich markup.
         table.add_row(
-            record.key_id,
-            record.account_label,
-            record.user or "?",
-            record.status,
-            record.created.strftime("%Y-%m-%d") if record.created else "?",
-            last_use(record),
-            record.owner or "-",
+            *(
+                Text(value)
+                for value in (
+                    record.key_id,
+                    record.account_label,
+                    record.user or "?",
+                    record.status,
+                    record.created.strftime("%Y-%m-%d") if record.created else "?",
+                    last_use(record),
+                    record.owner or "-",
+                )
+            )
         )
     return table
 
