@@ -49,8 +49,8 @@ def seed(redis: Redis, accounts: int, keys: int, now: datetime, rng: random.Rand
         account_id = f"{100000000000 + a:012d}"
         entries = {}
         for k in range(keys):
-            # An even spread over the four age buckets.
-            bucket = rng.choice(((0, 29), (30, 89), (90, 364), (365, 2000)))
+            # Ages skewed old, as in organizations where keys are rarely rotated.
+            bucket = rng.choices(((0, 29), (30, 89), (90, 364), (365, 2000)), weights=(12, 18, 30, 40))[0]
             created = now - timedelta(days=rng.randint(*bucket))
             used = None if rng.random() < 0.15 else created + (now - created) * rng.random()
             owner = rng.randrange(OWNERS)

@@ -31,7 +31,7 @@ def render_chart(report: HygieneReport) -> bytes:
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     axes.set_title(f"Access keys by age ({report.keys:,} keys, {report.accounts:,} accounts)")
     axes.set_ylabel("keys")
-    axes.legend(frameon=False)
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     out = io.BytesIO()
