@@ -6,8 +6,8 @@ streaming pass), the summary with departed owners checked at a loopback Slack (c
 the Redis cache), the CSV export, and the renderings (Slack message, chart, one Home tab). Two
 sizes are run so the figures show whether memory grows with the number of keys.
 
-    .venv/bin/python -m bench.report                      # 500 and 5,000 accounts, 20 keys each
-    .venv/bin/python -m bench.report --chart docs/report-chart.png   # also write the chart
+    python3 dev.py bench report                                # 500 and 5,000 accounts, 20 keys each
+    python3 dev.py bench report --chart docs/report-chart.png  # also write the chart
 """
 
 from __future__ import annotations
@@ -16,26 +16,31 @@ import argparse
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from redis import Redis
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key
-from standins.redis_server import RedisServer
-from standins.slack_double import SlackDouble
-from workers.cache import JsonCache
-from workers.hygiene.chart import render_chart
-from workers.hygiene.departures import DepartureChecker
-from workers.hygiene.export import write_csv
-from workers.hygiene.home import HomeCollector, Viewer, render_home
-from workers.hygiene.reader import iter_records, read_sweep_summary
-from workers.hygiene.report_view import render_report
-from workers.hygiene.summary import summarize
+from redis import Redis  # noqa: E402
+from slack_sdk import WebClient  # noqa: E402
+
+from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key  # noqa: E402
+from standins.redis_server import RedisServer  # noqa: E402
+from standins.slack_double import SlackDouble  # noqa: E402
+from workers.cache import JsonCache  # noqa: E402
+from workers.hygiene.chart import render_chart  # noqa: E402
+from workers.hygiene.departures import DepartureChecker  # noqa: E402
+from workers.hygiene.export import write_csv  # noqa: E402
+from workers.hygiene.home import HomeCollector, Viewer, render_home  # noqa: E402
+from workers.hygiene.reader import iter_records, read_sweep_summary  # noqa: E402
+from workers.hygiene.report_view import render_report  # noqa: E402
+from workers.hygiene.summary import summarize  # noqa: E402
 
 OWNERS = 2000  # distinct Slack members owning keys
 DEPARTED_SHARE = 0.03  # of owners, deactivated in Slack
@@ -101,8 +106,6 @@ def run(accounts: int, keys: int, chart_path: str | None) -> None:
             slack.deactivate_user(f"U{owner:08d}")
         sweep = read_sweep_summary(redis)
         report = measure("summary (no Slack)", lambda: summarize(iter_records(redis), now, sweep=sweep))
-        from slack_sdk import WebClient
-
         client = WebClient(token="xoxb-bench", base_url=slack.base_url)  # noqa: S106 - fake token
 
         cold_calls: list[int] = []
