@@ -27,6 +27,7 @@ USAGE = (
     f"{MAX_KEYS_PER_REQUEST} at once, separated by spaces)\n"
     "• `/whose-key AKIA… deep` search every account, not just the one the key names\n"
     "• `/whose-key faq` common questions about access keys\n"
+    "• `/whose-key report` key hygiene across the organization: old, unused and ownerless keys\n"
     "• Mention me in a thread or DM me with a key; I answer there.\n"
     "Only the access key ID (AKIA…/ASIA…) is needed: never paste the secret key."
 )
@@ -73,6 +74,10 @@ LEAKED_KEY_NOTICE = (
     "now passed through Slack: treat it as exposed. Deactivate that key, create a new one, update "
     "where it is used, then delete the old key. Only ever share the access key ID (AKIA…)."
 )
+
+
+def report_coming() -> AckReply:
+    return _ephemeral(Message.plain(":bar_chart: Putting the key-hygiene report together from the last sweep…"))
 
 
 def looking_up(parsed: ParsedRequest) -> AckReply:

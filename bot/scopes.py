@@ -8,11 +8,12 @@ BOT_SCOPES: tuple[str, ...] = (
     "app_mentions:read",  # mentions in channels and threads
     "chat:write",  # answers, notices, progress
     "commands",  # /whose-key
+    "files:write",  # the digest's chart in the audit channel
     "im:history",  # DMs sent to the bot
     "im:read",
     "im:write",  # DMs to key owners
     "reactions:write",  # the reaction while a lookup runs
-    "users:read",
+    "users:read",  # owners who left (users.info: deleted), the Home tab viewer's email
     "users:read.email",  # owners tagged by email
     "usergroups:read",  # WHOSE_KEY_ALLOWED_USERGROUPS
 )

@@ -20,6 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     lookup.add_argument("--deep", action="store_true", help="search every account of the organization")
 
     commands.add_parser("sweep", help="check every key of every account now and notify owners of changes")
+    report = commands.add_parser("report", help="key hygiene from the last sweep: old, unused, ownerless keys")
+    report.add_argument("--post", action="store_true", help="post the digest (with its chart) to the audit channel now")
+    report.add_argument("--csv", metavar="FILE", help="write one row per key to FILE as CSV (- for stdout)")
+    report.add_argument(
+        "--json", metavar="FILE", nargs="?", const="-", help="write one JSON object per key and line (default stdout)"
+    )
     commands.add_parser("doctor", help="check settings, Slack, Redis, AWS and the member role in every account")
     commands.add_parser("demo", help="run the bot offline on embedded defaults and show its answers")
 
@@ -28,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_lookup(args.keys, deep=args.deep)
     if args.command == "sweep":
         return run_sweep_now()
+    if args.command == "report":
+        from cli.report import run_report
+
+        return run_report(post=args.post, csv_path=args.csv, json_path=args.json)
     if args.command == "doctor":
         from cli.doctor import run_doctor
 
@@ -98,7 +108,9 @@ def run_sweep_now() -> int:
     """One deactivation sweep in this process, with the same notices a scheduled one sends."""
     from redis.exceptions import RedisError
 
+    from core.contract import AfterSweep
     from core.logs import configure_logging
+    from core.queue import JobQueue
     from core.settings import Settings, SettingsError
     from workers.aws import AwsCallError
     from workers.jobs.sweep import report_unreadable
@@ -119,6 +131,8 @@ def run_sweep_now() -> int:
         print(f"whose-key: the AWS Organization could not be read: {exc.detail}", file=sys.stderr)
         return 1
     report_unreadable(runtime, report)
+    # The workers check for departed owners and refresh Home tabs from the new snapshots.
+    JobQueue(runtime.redis).enqueue_after_sweep(AfterSweep(report.sweep_id))
     print(
         f"swept {report.accounts} accounts, {report.keys} keys in {report.seconds:.1f}s "
         f"({report.aws_calls} AWS calls): {report.deactivated} deactivated, {report.deleted} deleted, "

@@ -95,8 +95,42 @@ class SweepRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReportRequest:
+    """The key-hygiene report: to a person (`/whose-key report`) or as the digest to the audit channel."""
+
+    request_id: str
+    requested_by: str = "schedule"  # schedule | cli | a Slack member ID
+    destination: Destination | None = None  # None: the digest, with its chart, to the audit channel
+
+
+@dataclass(frozen=True)
+class HomeRequest:
+    """Publish one member's Home tab (they opened it, or a sweep changed what it shows)."""
+
+    user: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AfterSweep:
+    """Work that reads a finished sweep's snapshots: departed owners, Home tabs to refresh."""
+
+    sweep_id: str
+
+
 # Every job argument type, for tests and for readers looking for "what can be in the queue".
-JOB_ARGUMENTS: tuple[type, ...] = (LookupRequest, ButtonPress, Reply, KeyEvent, SnsConfirmation, SweepRequest)
+JOB_ARGUMENTS: tuple[type, ...] = (
+    LookupRequest,
+    ButtonPress,
+    Reply,
+    KeyEvent,
+    SnsConfirmation,
+    SweepRequest,
+    ReportRequest,
+    HomeRequest,
+    AfterSweep,
+)
 
 T = TypeVar("T")
 

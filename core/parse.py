@@ -43,6 +43,7 @@ class Action(Enum):
     LOOKUP = "lookup"
     HELP = "help"
     FAQ = "faq"
+    REPORT = "report"
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _is_ordinary_word(token: str) -> bool:
 
 
 def parse_command(text: str | None) -> ParsedRequest:
-    """Parse the text of `/whose-key`: keys, `deep`, `help` or `faq`."""
+    """Parse the text of `/whose-key`: keys, `deep`, `help`, `faq` or `report`."""
     cleaned, secret = _prepare(text)
     tokens = [_normalise_token(t) for t in _SEPARATORS.split(cleaned)]
     if any(looks_like_secret(t) for t in tokens):  # one only unwrapping the token revealed
@@ -138,6 +139,8 @@ def parse_command(text: str | None) -> ParsedRequest:
             return ParsedRequest(Action.HELP)
         if words <= {"faq", "faqs"}:
             return ParsedRequest(Action.FAQ)
+        if words == {"report"}:
+            return ParsedRequest(Action.REPORT)
 
     deep = "deep" in words
     keys: list[str] = []

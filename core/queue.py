@@ -15,7 +15,17 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from core.contract import ButtonPress, LookupRequest, Reply, SnsConfirmation, SweepRequest, to_json
+from core.contract import (
+    AfterSweep,
+    ButtonPress,
+    HomeRequest,
+    LookupRequest,
+    Reply,
+    ReportRequest,
+    SnsConfirmation,
+    SweepRequest,
+    to_json,
+)
 from core.key_events import KeyEvent
 
 # Queue names. Lookups and buttons are interactive and never wait behind sweeps or notices.
@@ -36,6 +46,9 @@ REPLY_JOB = "workers.jobs.buttons.post_reply"
 KEY_EVENT_JOB = "workers.jobs.key_events.handle_key_event"
 SNS_CONFIRM_JOB = "workers.jobs.key_events.confirm_sns_subscription"
 SWEEP_JOB = "workers.jobs.sweep.run_sweep"
+REPORT_JOB = "workers.jobs.hygiene.send_report"
+HOME_JOB = "workers.jobs.hygiene.publish_home"
+AFTER_SWEEP_JOB = "workers.jobs.hygiene.after_sweep"
 
 # A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
 # retry at once (a worker died or Slack hiccuped), the second after a pause.
@@ -50,6 +63,8 @@ KEY_EVENT_JOB_TIMEOUT = 120
 SNS_CONFIRM_JOB_TIMEOUT = 30
 # The deactivation sweep: how long one may run.
 SWEEP_JOB_TIMEOUT = 3 * 3600
+# Reports and after-sweep work stream every snapshot: minutes at most, even for huge organizations.
+HYGIENE_JOB_TIMEOUT = 30 * 60
 # Job results are kept for benchmarks and debugging, failures longer for operators.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -137,6 +152,38 @@ class JobQueue:
             SWEEP_JOB,
             to_json(request or SweepRequest()),
             job_timeout=SWEEP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_report(self, request: ReportRequest) -> str:
+        """A person's report waits on the lookup queue (someone is waiting); the digest in the background."""
+        queue = self.background if request.destination is None else self.lookups
+        job = queue.enqueue(
+            REPORT_JOB,
+            to_json(request),
+            job_id="report-" + safe_job_id(request.request_id),
+            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
+            job_timeout=HYGIENE_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_home(self, request: HomeRequest) -> str:
+        """Publish a member's Home tab; on the lookup queue, since they are looking at it."""
+        job_id = "home-" + safe_job_id(request.event_id or request.user)
+        return self._enqueue_quick(HOME_JOB, to_json(request), job_id)
+
+    def enqueue_after_sweep(self, request: AfterSweep) -> str:
+        retries, intervals = BACKGROUND_RETRY
+        job = self.background.enqueue(
+            AFTER_SWEEP_JOB,
+            to_json(request),
+            job_id="after-sweep-" + safe_job_id(request.sweep_id),
+            retry=Retry(max=retries, interval=intervals),
+            job_timeout=HYGIENE_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

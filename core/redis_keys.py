@@ -67,8 +67,18 @@ NOTICE_SENT = RedisName("notice", 180 * DAY, "a one-off notice already claimed")
 SNAPSHOT = RedisName("snapshot", None, "one account's keys as last swept (hash)")
 # Taken by the worker that enqueues the periodic sweep; lives one sweep interval.
 SWEEP_SLOT = RedisName("sweep-slot", None, "the current sweep interval's slot; TTL = the interval")
+# What the last finished sweep saw (JSON: sweep_id, finished_at, accounts, keys, unreadable).
+SWEEP_LAST = RedisName("sweep-last", None, "a summary of the last finished sweep (JSON)")
 # The audit trail (stream), trimmed to about AUDIT_MAXLEN entries instead of expiring.
 AUDIT = RedisName("audit", None, "the audit trail (stream, trimmed by length)")
+
+# -- key hygiene (reports, digest, Home tab) ----------------------------------------------------
+# Taken by the worker that posts the periodic digest; lives one report interval.
+REPORT_SLOT = RedisName("report-slot", None, "the current digest interval's slot; TTL = the interval")
+# Slack members who opened the Home tab, whose view each sweep refreshes (set).
+HOME_VIEWERS = RedisName("home-viewers", 90 * DAY, "Home tab viewers, refreshed after sweeps (zset by last open)")
+# "This key's owner has left" already told to the audit channel, per key and departed owner.
+DEPARTURE_TOLD = RedisName("departed", 365 * DAY, "a departed owner's key already announced")
 
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.

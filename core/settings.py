@@ -12,6 +12,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
 DEFAULT_SWEEP_INTERVAL = 3600
+# The key-hygiene digest to the audit channel: weekly.
+DEFAULT_REPORT_INTERVAL = 7 * 24 * 3600
 # Keys one person may look up per minute; generous for humans, a brake on scripts.
 DEFAULT_RATE_LIMIT = 30
 
@@ -41,6 +43,7 @@ class Settings:
     allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
     audit_channel: str | None = None
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
+    report_interval: int = DEFAULT_REPORT_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
 
@@ -51,7 +54,8 @@ class Settings:
             f"port={self.port}, role_name={self.role_name!r}, socket_mode={self.slack_app_token is not None}, "
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
-            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval})"
+            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
+            f"report_interval={self.report_interval})"
         )
 
     __str__ = __repr__
@@ -100,6 +104,7 @@ class Settings:
             ),
             audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
+            report_interval=get.integer("WHOSE_KEY_REPORT_INTERVAL", DEFAULT_REPORT_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
         )

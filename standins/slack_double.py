@@ -45,6 +45,12 @@ REDACTED = "[REDACTED]"
 # How much of each call the TimeoutError summary shows, so a failure stays readable.
 SUMMARY_BODY_CHARS = 160
 
+# Where files.getUploadURLExternal sends uploads: a path on the double itself.
+UPLOAD_PATH = "/upload/"
+
+# The first bytes of every PNG file.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 # Web API methods that answer without a token, as on real Slack.
 UNAUTHENTICATED_METHODS = frozenset({"api.test"})
 
@@ -145,6 +151,7 @@ class SlackDouble:
             "reactions.remove": self._reactions_remove,
             "usergroups.users.list": self._usergroups_users_list,
         }
+        self._init_files_and_views()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -279,6 +286,9 @@ class SlackDouble:
             elif path.startswith("/hooks/") and len(path) > len("/hooks/"):
                 kind, name = "hook", path
                 reply = self._answer_hook(path, request.command, body, parse_error)
+            elif path.startswith(UPLOAD_PATH) and len(path) > len(UPLOAD_PATH):
+                kind, name = "upload", path
+                reply = self._answer_upload(path[len(UPLOAD_PATH) :], request.command, raw)
             else:
                 reply = Reply(404, "not_found")
         except Exception as err:  # a bug here must reach the client as a 500, not hang it
@@ -478,8 +488,9 @@ class SlackDouble:
         user_id = str(_require(args, "user", "user_not_found"))
         with self._lock:
             emails = [e for e, uid in self._users_by_email.items() if uid == user_id]
-        if emails:
-            return {"user": self._user(user_id, emails[0])}
+            deleted = user_id in self._deactivated
+        if emails or deleted:
+            return {"user": self._user(user_id, emails[0] if emails else None)}
         if user_id == self.bot_user_id:
             bot = self._user(user_id, None)
             bot.update(name="whose-key", is_bot=True)
@@ -514,11 +525,126 @@ class SlackDouble:
             "team_id": self.team_id,
             "name": name,
             "real_name": name,
-            "deleted": False,
+            "deleted": user_id in self._deactivated,
             "is_bot": False,
             "tz": "Etc/UTC",
             "profile": profile,
         }
+
+    # -- files, views and deactivated members (key hygiene) ------------------------------------
+
+    def _init_files_and_views(self) -> None:
+        """State and methods for the external upload flow, views.publish and deactivated members."""
+        self._deactivated: set[str] = set()
+        self._file_ids = itertools.count(1)
+        self._files: dict[str, UploadedFile] = {}
+        self._views: list[PublishedView] = []
+        self._methods.update(
+            {
+                "files.getUploadURLExternal": self._files_get_upload_url_external,
+                "files.completeUploadExternal": self._files_complete_upload_external,
+                "views.publish": self._views_publish,
+            }
+        )
+
+    def deactivate_user(self, user_id: str) -> None:
+        """Make users.info (and users.lookupByEmail) describe this member as deactivated (deleted)."""
+        with self._lock:
+            self._deactivated.add(user_id)
+
+    @property
+    def uploads(self) -> list[UploadedFile]:
+        """Files whose bytes were uploaded, in the order their upload URLs were handed out."""
+        with self._lock:
+            return [f for f in self._files.values() if f.data is not None]
+
+    def views(self, user_id: str | None = None) -> list[PublishedView]:
+        """Views published with views.publish, optionally for one member, oldest first."""
+        with self._lock:
+            return [v for v in self._views if user_id is None or v.user_id == user_id]
+
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Hand out an upload URL on this double for a file of `length` bytes."""
+        filename = str(_require(args, "filename", "invalid_arguments"))
+        try:
+            length = int(_require(args, "length", "invalid_arguments"))
+        except ValueError:
+            raise _SlackError("invalid_arguments") from None
+        with self._lock:
+            file_id = f"F{next(self._file_ids):08d}"
+            self._files[file_id] = UploadedFile(file_id, filename, length)
+        return {"upload_url": f"{self.origin}{UPLOAD_PATH}{file_id}", "file_id": file_id}
+
+    def _answer_upload(self, file_id: str, verb: str, raw: bytes) -> Reply:
+        """Take a file's bytes at its upload URL, once, and only as many as announced."""
+        with self._lock:
+            pending = self._files.get(file_id)
+            if verb != "POST" or pending is None:
+                return Reply(404, "not_found")
+            if pending.data is not None or len(raw) != pending.length:
+                return Reply(400, "bad_upload")
+            pending.data = raw
+        return Reply(200, f"OK - {len(raw)}")
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Share uploaded files into channel_id; each must have been uploaded first."""
+        raw_files = _require(args, "files", "invalid_arguments")
+        try:
+            files = json.loads(raw_files) if isinstance(raw_files, str) else raw_files
+        except json.JSONDecodeError:
+            raise _SlackError("invalid_arguments") from None
+        if not isinstance(files, list) or not files:
+            raise _SlackError("invalid_arguments")
+        shared = []
+        with self._lock:
+            for item in files:
+                uploaded = self._files.get(str(item.get("id")))
+                if uploaded is None or uploaded.data is None:
+                    raise _SlackError("file_not_found")
+                uploaded.title = str(item.get("title") or uploaded.filename)
+                uploaded.channel = args.get("channel_id") or args.get("channels")
+                uploaded.initial_comment = args.get("initial_comment")
+                shared.append({"id": uploaded.file_id, "name": uploaded.filename, "title": uploaded.title})
+        return {"files": shared}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Record a Home tab view published for a member."""
+        user_id = str(_require(args, "user_id", "invalid_arguments"))
+        view = _require(args, "view", "invalid_arguments")
+        try:
+            parsed = json.loads(view) if isinstance(view, str) else view
+        except json.JSONDecodeError:
+            raise _SlackError("invalid_arguments") from None
+        if not isinstance(parsed, dict) or parsed.get("type") != "home" or len(parsed.get("blocks") or []) > 100:
+            raise _SlackError("invalid_arguments")
+        with self._lock:
+            self._views.append(PublishedView(user_id, parsed))
+        return {"view": {"id": f"V{len(self._views):08d}", "type": "home", "blocks": parsed.get("blocks", [])}}
+
+
+@dataclass
+class UploadedFile:
+    """A file announced with files.getUploadURLExternal, its bytes once uploaded, and where it was shared."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    initial_comment: str | None = None
+
+    @property
+    def is_png(self) -> bool:
+        return self.data is not None and self.data.startswith(PNG_SIGNATURE)
+
+
+@dataclass(frozen=True)
+class PublishedView:
+    """One views.publish call: whose Home tab, and the view."""
+
+    user_id: str
+    view: dict[str, Any]
 
 
 # -- helpers ---------------------------------------------------------------------------------

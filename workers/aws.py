@@ -367,5 +367,20 @@ def get_user(iam_client: Any, user_name: str) -> UserDetails | None:
     return UserDetails(arn=user["Arn"], tags=tags)
 
 
+def get_user_tags(iam_client: Any, user_name: str) -> dict[str, str]:
+    """The user's tags (all pages); {} when the user does not exist."""
+    tags: dict[str, str] = {}
+    try:
+        for page in iam_client.get_paginator("list_user_tags").paginate(UserName=user_name):
+            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return {}
+        raise classify(exc) from exc
+    except BotoCoreError as exc:
+        raise classify(exc) from exc
+    return tags
+
+
 def _known(value: str | None) -> str | None:
     return None if value in (None, "", "N/A") else value

@@ -22,11 +22,19 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.key_events import KeyEvent
-from core.redis_keys import SNAPSHOT, redis_key
-from workers.aws import AwsCallError, classify, get_user_access_keys, start_counting_calls
+from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key
+from workers.aws import (
+    AwsCallError,
+    classify,
+    get_key_last_used,
+    get_user_access_keys,
+    get_user_tags,
+    start_counting_calls,
+)
 from workers.constants import SWEEP_CONCURRENCY
 from workers.key_index import remember_many
 from workers.notifier import Notifier
+from workers.owners import owner_from_tags
 from workers.report import Account, AccountOutcome
 from workers.runtime import Runtime
 
@@ -110,8 +118,22 @@ class Sweeper:
         report.notified = report.deactivated + report.deleted
         report.aws_calls = stats.calls
         report.seconds = time.monotonic() - started
+        self._write_summary(report)
         log.info("sweep finished", extra=report.to_dict())
         return report
+
+    def _write_summary(self, report: SweepReport) -> None:
+        """What reports say about the sweep their figures come from: when, and what it could not read."""
+        summary = {
+            "sweep_id": report.sweep_id,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "accounts": report.accounts,
+            "keys": report.keys,
+            "unreadable": [
+                {"account": r.account.id, "label": r.account.label, "detail": r.detail} for r in report.unreadable
+            ],
+        }
+        self.runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary))
 
     def sweep_account(self, account: Account, sweep_id: str) -> AccountResult:
         if account.status != "ACTIVE":
@@ -140,12 +162,26 @@ class Sweeper:
         return result
 
     def _read_account(self, account_id: str) -> dict[str, dict[str, str | None]]:
-        """Every key of the account: ListUsers, then ListAccessKeys per user."""
+        """Every key of the account: ListUsers, then per user ListUserTags (the owner) and
+        ListAccessKeys, and GetAccessKeyLastUsed per key, so reports need no AWS calls."""
         iam = self.runtime.gateway.client(account_id, "iam")
         current: dict[str, dict[str, str | None]] = {}
         for user_name in _list_user_names(iam):
-            for metadata in get_user_access_keys(iam, user_name):
-                current[metadata.key_id] = {"user": user_name, "status": metadata.status, "created": metadata.created}
+            keys = get_user_access_keys(iam, user_name)
+            owner = owner_from_tags(get_user_tags(iam, user_name)) if keys else None
+            for metadata in keys:
+                used = get_key_last_used(iam, metadata.key_id)
+                last = used.last_used if used else None
+                current[metadata.key_id] = {
+                    "user": user_name,
+                    "status": metadata.status,
+                    "created": metadata.created,
+                    "last_used": last.date if last else None,
+                    "last_service": last.service if last else None,
+                    "last_region": last.region if last else None,
+                    "owner_slack_id": owner.slack_user_id if owner else None,
+                    "owner_email": owner.email if owner else None,
+                }
         return current
 
     def _write_snapshot(self, account: Account, current: dict[str, dict[str, str | None]]) -> None:
@@ -153,7 +189,9 @@ class Sweeper:
         with self.runtime.redis.pipeline() as pipe:  # MULTI: readers never see half a snapshot
             pipe.delete(name)
             if current:
-                pipe.hset(name, mapping={k: json.dumps(v) for k, v in current.items()})
+                pipe.hset(
+                    name, mapping={k: json.dumps({**v, "account_name": account.name}) for k, v in current.items()}
+                )
             pipe.execute()
         remember_many(
             self.runtime.redis,

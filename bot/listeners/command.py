@@ -11,7 +11,8 @@ from bot import messages
 from bot.intake import Asker, admit, lookup_request, submit_lookup
 from bot.listeners.services import Services
 from core import logs
-from core.contract import Destination
+from core.audit import audit
+from core.contract import Destination, ReportRequest
 from core.parse import HELP_WORDS, Action, parse_command
 from core.queue import new_request_id
 
@@ -33,6 +34,8 @@ def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any
         return messages.usage(None if asked_for_help else "I did not find an access key ID (AKIA… or ASIA…) in that.")
     if parsed.action is Action.FAQ:
         return messages.faq()
+    if parsed.action is Action.REPORT:
+        return request_report(command, services)
     if not parsed.has_work:
         return messages.input_problems(parsed)
 
@@ -54,3 +57,28 @@ def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any
     if not submit_lookup(services.jobs, lookup_request(parsed, asker, destination, request_id), asker):
         return messages.unavailable()
     return messages.looking_up(parsed)
+
+
+def request_report(command: dict[str, Any], services: Services) -> dict[str, Any]:
+    """`/whose-key report`: for people allowed to ask; a worker builds it and answers privately."""
+    request_id = new_request_id()
+    logs.request_id.set(request_id)
+    asker = Asker(command.get("user_id"), command.get("channel_id"), command.get("team_id"), "command")
+    try:
+        refusal = admit(services.policy, asker)
+    except RedisError:
+        return messages.unavailable()
+    if refusal is not None:
+        return messages.refused(refusal)
+    destination = Destination(
+        response_url=command.get("response_url"),
+        channel=command.get("channel_id"),
+        user=command.get("user_id"),
+        ephemeral=True,
+    )
+    try:
+        services.jobs.enqueue_report(ReportRequest(request_id, requested_by=asker.user or "?", destination=destination))
+    except RedisError:
+        return messages.unavailable()
+    audit(services.jobs.redis, "report_requested", request_id=request_id, user=asker.user, channel=asker.channel)
+    return messages.report_coming()

@@ -11,12 +11,13 @@ from standins.stack import Stack
 
 EVENTS_TOKEN = "test-events-token-0123456789"
 AUDIT_CHANNEL = "C0AUDIT01"
-# Settings the test processes run with, beyond what the stack sets itself. Sweeps run when a
-# test asks, never on a schedule, so they cannot surprise other tests.
+# Settings the test processes run with, beyond what the stack sets itself. Sweeps and digests
+# run when a test asks, never on a schedule, so they cannot surprise other tests.
 TEST_ENV = {
     "WHOSE_KEY_EVENTS_TOKEN": EVENTS_TOKEN,
     "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
     "WHOSE_KEY_SWEEP_INTERVAL": "0",
+    "WHOSE_KEY_REPORT_INTERVAL": "0",
 }
 
 

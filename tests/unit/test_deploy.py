@@ -586,11 +586,12 @@ def test_slack_manifest_scopes_commands_and_events() -> None:
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/whose-key"
     assert command["url"] == SLACK_URL
-    assert command["usage_hint"] == "AKIA… [more keys] | deep | faq | help"
+    assert command["usage_hint"] == "AKIA… [more keys] | deep | faq | report | help"
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["request_url"] == SLACK_URL
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im", "app_home_opened"}
     assert settings["interactivity"] == {"is_enabled": True, "request_url": SLACK_URL}
     assert settings["socket_mode_enabled"] is False
 

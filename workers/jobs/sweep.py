@@ -8,7 +8,8 @@ from typing import Any
 from rq import get_current_job
 
 from core.blockkit import Message, section
-from core.contract import Destination, SweepRequest, from_json
+from core.contract import AfterSweep, Destination, SweepRequest, from_json
+from core.queue import JobQueue
 from core.slack_text import escape
 from workers.jobs.delivery import deliver_once
 from workers.runtime import Runtime
@@ -24,6 +25,8 @@ def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     job = get_current_job()
     report = Sweeper(runtime).run(job.id if job else None)
     report_unreadable(runtime, report)
+    # Departed owners and Home tabs read the fresh snapshots, in a job of their own.
+    JobQueue(runtime.redis).enqueue_after_sweep(AfterSweep(report.sweep_id))
     return report.to_dict()
 
 
