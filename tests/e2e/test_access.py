@@ -4,7 +4,6 @@ restricted to one channel and one user group."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from core.blockkit import SHARE_ACTION
 from standins.slack_double import Reply
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
+from tests.e2e.waiting import jobs_mentioning, sentinel_lookup, wait_for_audit
 
 ALLOWED_CHANNEL = "C0ALLOWED"
 GROUP = "S0KEYUSERS"
@@ -51,10 +51,19 @@ def test_member_in_the_allowed_channel_gets_the_answer(locked: Stack) -> None:
 
 def test_command_in_another_channel_is_refused_politely(locked: Stack) -> None:
     """The command elsewhere is refused at once, naming where to ask, and nothing is looked up."""
+    redis = Redis.from_url(locked.redis.url)
     reply, url = locked.slash_command(key_of(locked), user_id=MEMBER, channel_id="C0ELSEWHERE")
     text = reply.json()["text"]
     assert f"<#{ALLOWED_CHANNEL}>" in text and f"<#{AUDIT_CHANNEL}>" in text
-    time.sleep(1)
+    refusal = wait_for_audit(
+        redis,
+        lambda r: r.get("action") == "refused" and r.get("channel") == "C0ELSEWHERE" and r.get("user") == MEMBER,
+        what="the refusal",
+    )
+    assert refusal["reason"] == "channel"
+    assert jobs_mentioning(redis, url) == [], "the refusal enqueued nothing"
+    # A later request from the same member, answered, shows the worker has nothing older left to post.
+    sentinel_lookup(locked, key_of(locked), user_id=MEMBER, channel_id=ALLOWED_CHANNEL)
     assert locked.slack.hook_posts(url) == []
 
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis import Redis
 from werkzeug.serving import make_server
 
 from bot.aws_events.sns import SnsVerifier
 from bot.web import create_web_app
+from core.queue import safe_job_id
 from core.settings import Settings
-from standins.ports import free_port
+from standins.loopback import free_port
 from standins.slack_double import RecordedCall
 from standins.stack import HttpResult, Stack, http_post
 from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN
+from tests.e2e.waiting import job_status, wait_for_jobs_finished
 from tests.support.sns_signing import TOPIC_ARN, SnsSigner
 
 
@@ -83,6 +85,39 @@ def wait_for_dm(stack: Stack, channel: str, key_id: str) -> RecordedCall:
     return dms_about(stack, channel, key_id)[0]
 
 
+def event_job(event: dict[str, Any]) -> str:
+    """The ID of the job the web enqueues for an event (one per event ID)."""
+    return "event-" + safe_job_id(event["id"])
+
+
+def exposure_event(stack: Stack, key_id: str) -> dict[str, Any]:
+    """An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event naming key_id, as EventBridge delivers it."""
+    assert stack.org is not None
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS Health Event",
+        "source": "aws.health",
+        "account": stack.org.management_account_id,
+        "time": "2026-11-26T10:00:00Z",
+        "region": "us-east-1",
+        "detail": {
+            "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED",
+            "service": "RISK",
+            "startTime": "Thu, 26 Nov 2026 10:00:00 GMT",
+            "affectedEntities": [{"entityValue": key_id}],
+        },
+    }
+
+
+def post_sentinel_event(stack: Stack) -> dict[str, Any]:
+    """Post an exposure of the break-glass key (each exposure event is a notice of its own) and return it."""
+    assert stack.org is not None
+    event = exposure_event(stack, stack.org.key("acme-management", "break-glass"))
+    assert post_event(stack, event).status == 202
+    return event
+
+
 def test_deactivation_event_dms_the_owner_by_slack_tag(stack: Stack) -> None:
     """An UpdateAccessKey Inactive event with the right token reaches the owner named by slack-user-id."""
     assert stack.org is not None
@@ -131,22 +166,7 @@ def test_exposed_key_health_event_tells_the_owner_to_rotate(stack: Stack) -> Non
     """An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event reaches the owner with the quarantine and rotation steps."""
     assert stack.org is not None
     key_id = stack.org.key("acme-management", "break-glass")
-    event = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS Health Event",
-        "source": "aws.health",
-        "account": stack.org.management_account_id,
-        "time": "2026-11-26T10:00:00Z",
-        "region": "us-east-1",
-        "detail": {
-            "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED",
-            "service": "RISK",
-            "startTime": "Thu, 26 Nov 2026 10:00:00 GMT",
-            "affectedEntities": [{"entityValue": key_id}],
-        },
-    }
-    assert post_event(stack, event).status == 202
+    assert post_event(stack, exposure_event(stack, key_id)).status == 202
     text = json.dumps(wait_for_dm(stack, "U0SECOPS1", key_id).body)
     assert "exposed" in text and "Quarantine" in text and "rotate" in text.lower()
 
@@ -165,7 +185,7 @@ def test_key_without_owner_goes_to_the_audit_channel_saying_why(stack: Stack) ->
     assert "no slack-user-id, email or owner tag" in text
 
 
-def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack) -> None:
+def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack, redis: Redis) -> None:
     """A wrong or missing bearer token gets 401 and no notice is sent."""
     assert stack.org is not None
     key_id = stack.org.key("acme-data", "etl")
@@ -174,7 +194,10 @@ def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack) -> No
     )
     assert post_event(stack, event, token="not-the-token").status == 401
     assert post_event(stack, event, token=None).status == 401
-    time.sleep(1.5)
+    # The web answers after enqueueing, so a refused event that had been taken would have a job now.
+    assert job_status(redis, event_job(event)) is None
+    # A sentinel event behind it, handled, shows the worker has nothing older left to send.
+    wait_for_jobs_finished(redis, [event_job(post_sentinel_event(stack))])
     assert not [c for c in dms_about(stack, "U0DATAENG", key_id) if "deleted" in json.dumps(c.body)]
 
 
@@ -208,7 +231,7 @@ def test_failed_calls_and_other_events_are_acknowledged_and_ignored(stack: Stack
     assert reply.status == 200 and reply.json()["status"] == "ignored"
 
 
-def test_redelivered_event_notifies_once(stack: Stack) -> None:
+def test_redelivered_event_notifies_once(stack: Stack, redis: Redis) -> None:
     """The same event delivered twice notifies once."""
     assert stack.org is not None
     key_id = stack.org.key("acme-prod", "alice")  # alice's Active key
@@ -220,7 +243,8 @@ def test_redelivered_event_notifies_once(stack: Stack) -> None:
     assert post_event(stack, event).status == 202
     assert post_event(stack, event).json()["status"] == "duplicate"
     wait_for_dm(stack, "U0ALICE01", key_id)
-    time.sleep(1.5)
+    # The duplicate was answered without a job; the one job has done all it will do.
+    wait_for_jobs_finished(redis, [event_job(event)])
     assert len(dms_about(stack, "U0ALICE01", key_id)) == 1
 
 
@@ -249,19 +273,23 @@ def post_sns(url: str, message: dict[str, Any]) -> HttpResult:
     return http_post(url + "/aws/events", json.dumps(message).encode(), headers)
 
 
-def test_signed_sns_notification_is_accepted_and_notifies(stack: Stack, sns_web: tuple[str, SnsSigner]) -> None:
+def test_signed_sns_notification_is_accepted_and_notifies(
+    stack: Stack, redis: Redis, sns_web: tuple[str, SnsSigner]
+) -> None:
     """An SNS notification carrying a deletion, correctly signed (SignatureVersion 1 and 2), notifies."""
     assert stack.org is not None
     url, signer = sns_web
     key_id = stack.org.key("acme-staging", "bob")
     account = stack.org.accounts["acme-staging"]
+    jobs = []
     for version in ("1", "2"):
         event = cloudtrail_event(account, "DeleteAccessKey", {"userName": "bob", "accessKeyId": key_id})
         reply = post_sns(url, signer.notification(json.dumps(event), version=version))
         assert reply.status in (200, 202), reply.body
+        jobs.append(event_job(event))
     text = json.dumps(wait_for_dm(stack, "U0BOB0001", key_id).body)
     assert "deleted" in text
-    time.sleep(1)
+    wait_for_jobs_finished(redis, jobs)  # both deliveries handled
     assert len(dms_about(stack, "U0BOB0001", key_id)) == 1, "the second delivery is the same transition"
 
 

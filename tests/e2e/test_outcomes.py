@@ -18,12 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
+from redis import Redis
 
 from standins.aws_proxy import Fault
 from standins.keys import synthesize_key_id
 from standins.moto_org import FAKE_CREDENTIALS
 from standins.stack import Stack
 from tests.e2e.env import iam_in
+from tests.e2e.waiting import jobs_mentioning, wait_for_jobs_finished
 from workers.constants import AWS_MAX_ATTEMPTS, AWS_READ_TIMEOUT
 
 # Accounts that belong to nobody we know: not in the moto organization.
@@ -390,7 +392,7 @@ def test_account_that_does_not_answer_in_time_is_listed_as_timed_out(stack: Stac
 # -- several keys, CloudTrail denied, progress ------------------------------------------------
 
 
-def test_several_keys_get_one_reply_covering_each(stack: Stack) -> None:
+def test_several_keys_get_one_reply_covering_each(stack: Stack, redis: Redis) -> None:
     """`/whose-key K1 K2 K3` with keys of different outcomes gets one reply with each key's answer."""
     assert stack.org is not None
     found = stack.org.key("acme-prod", "deploy-bot")
@@ -400,7 +402,7 @@ def test_several_keys_get_one_reply_covering_each(stack: Stack) -> None:
     assert reply.status == 200
 
     posts = stack.slack.wait_for_hook(response_url, timeout=ANSWER_TIMEOUT)
-    time.sleep(1)  # nothing else follows
+    wait_for_jobs_finished(redis, jobs_mentioning(redis, response_url))  # the lookup has posted all it will
     assert len(stack.slack.hook_posts(response_url)) == 1
     answer = Answer(posts[0].body)
 
@@ -437,7 +439,7 @@ def test_deleted_key_answer_degrades_when_cloudtrail_is_not_permitted(stack: Sta
     assert denied.hits >= 1
 
 
-def test_slow_deep_search_shows_progress_before_the_answer(stack: Stack, faults: list[Fault]) -> None:
+def test_slow_deep_search_shows_progress_before_the_answer(stack: Stack, redis: Redis, faults: list[Fault]) -> None:
     """A deep search that takes a while posts "Searching every account" first, then the answer, within 5 posts."""
     key_id = synthesize_key_id(FOREIGN_ACCOUNT)
     # Every account answers after 2 s (they are read in parallel), past the 1.5 s before progress shows.
@@ -450,7 +452,8 @@ def test_slow_deep_search_shows_progress_before_the_answer(stack: Stack, faults:
         lambda calls: any("not found in any" in json.dumps(c.body) for c in calls if response_url.endswith(c.name)),
         timeout=ANSWER_TIMEOUT,
     )
-    time.sleep(0.5)  # anything posted after the answer would show up here
+    # Progress updates come from the lookup job itself: once it has finished, nothing else follows.
+    wait_for_jobs_finished(redis, jobs_mentioning(redis, response_url))
     posts = [Answer(p.body) for p in stack.slack.hook_posts(response_url)]
     assert 2 <= len(posts) <= 5
     assert posts[0].text.startswith(f":hourglass_flowing_sand: Searching every account for `{key_id}`: ")

@@ -12,9 +12,11 @@ import pytest
 from redis import Redis
 from rq import Worker
 
-from standins.slack_double import Reply
+from core.queue import LOOKUP_QUEUE
+from standins.slack_double import RecordedCall, Reply
 from standins.stack import Stack, http_get
 from tests.e2e.env import TEST_ENV
+from tests.e2e.waiting import wait_for_jobs_finished, wait_for_queues_drained
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_redis_down_gets_a_clear_answer_and_recovers_without_restart(fragile: St
         if "Looking up" in reply.body:
             break
         assert time.monotonic() < deadline, reply.body
-        time.sleep(1)
+        time.sleep(1)  # pacing: give the web and the workers a moment to reconnect before asking again
     assert "deploy-bot" in json.dumps(fragile.slack.wait_for_hook(url, timeout=90)[0].body)
 
 
@@ -65,7 +67,7 @@ def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -
         busy = None
         while busy is None and time.monotonic() < deadline:
             busy = next((w for w in Worker.all(connection=redis) if w.get_current_job_id()), None)
-            time.sleep(0.1)
+            time.sleep(0.1)  # pacing the poll for the worker that took the job (it holds it for 8 s)
         assert busy is not None, "a worker took the job"
         victim = next(p for p in fragile.processes if p.popen.pid == busy.pid)
         fragile.kill(victim, signal.SIGKILL)
@@ -73,7 +75,8 @@ def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -
         fragile.aws.remove(fault)
     posts = fragile.slack.wait_for_hook(url, timeout=120)
     assert "etl" in json.dumps(posts[0].body)
-    time.sleep(3)
+    # Nothing queued, running or scheduled any more, the abandoned run included: no second answer can come.
+    wait_for_queues_drained(redis, [LOOKUP_QUEUE], timeout=60)
     assert len(fragile.slack.hook_posts(url)) == 1
     fragile.start_process("worker")  # leave two workers for the tests that follow
 
@@ -99,13 +102,16 @@ def test_slack_failing_repeatedly_does_not_lose_the_answer(fragile: Stack) -> No
     fragile.slack.script("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 4)
     event = {"type": "app_mention", "user": "U0ASKER01", "text": f"<@UWHOSEKEY> {key_of(fragile)}",
              "ts": "1700002000.000100", "channel": "C0FLAKY", "event_ts": "1700002000.000100"}  # fmt: skip
-    fragile.event(event)
+    fragile.event(event, event_id="Ev0FLAKY0001")
 
-    def delivered() -> list:
+    def delivered() -> list[RecordedCall]:
         return [c for c in fragile.slack.api_calls("chat.postMessage") if c.body.get("channel") == "C0FLAKY" and c.ok]
 
     fragile.slack.wait_for(lambda _: bool(delivered()), timeout=90)
-    time.sleep(3)
+    # The lookup (its request ID is the event ID) finished, and no retry of it is left anywhere.
+    redis = Redis.from_url(fragile.redis.url)
+    wait_for_jobs_finished(redis, ["lookup-Ev0FLAKY0001"], timeout=60)
+    wait_for_queues_drained(redis, [LOOKUP_QUEUE], timeout=60)
     assert len(delivered()) == 1
     failed = [c for c in fragile.slack.api_calls("chat.postMessage") if c.body.get("channel") == "C0FLAKY" and not c.ok]
     assert len(failed) == 4, "three tries in the first run of the job, the fourth in its retry"

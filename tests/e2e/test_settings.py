@@ -3,10 +3,13 @@ line naming it, and secrets never show in a settings repr."""
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -82,9 +85,30 @@ def test_socket_process_idles_without_an_app_token() -> None:
         [sys.executable, "-m", "bot.socket"], cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        time.sleep(3)
+        # It logs this line and then idles: once the line is out, it has passed every exit.
+        line = first_line_with(process, "Socket Mode is off", timeout=30)
+        assert json.loads(line)["level"] == "info"
         assert process.poll() is None, "it must not exit"
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=10)
-    assert "Socket Mode is off" in stderr
+        process.communicate(timeout=10)
+
+
+def first_line_with(process: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """The first line of the process's stderr containing text, read as it arrives."""
+    assert process.stderr is not None
+    stderr = process.stderr
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stderr:
+            lines.put(line)
+        lines.put(None)  # the process closed stderr: it exited
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        assert line is not None, f"the process exited (code {process.wait()}) before logging {text!r}"
+        if text in line:
+            return line

@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 
 from standins.keys import synthesize_key_id
 from standins.stack import Stack
+from tests.e2e.waiting import jobs_mentioning, sentinel_lookup, wait_for_lookup_answered
 
 
 def job_keys(redis: Redis) -> set[bytes]:
@@ -88,11 +89,14 @@ def test_deleted_key_in_an_org_account_is_reported_gone(stack: Stack) -> None:
     assert stack.org.accounts["acme-staging"] in text
 
 
-def test_bad_signature_is_rejected_with_401(stack: Stack) -> None:
+def test_bad_signature_is_rejected_with_401(stack: Stack, redis: Redis) -> None:
     """A request signed with the wrong secret gets 401 and nothing is enqueued."""
     reply, response_url = stack.slash_command("AKIAIOSFODNN7EXAMPLE", secret="not-the-secret")
     assert reply.status == 401
-    time.sleep(0.5)
+    # The web answers after enqueueing, so a request it took would have a job by now.
+    assert jobs_mentioning(redis, response_url) == []
+    assert stack.org is not None
+    sentinel_lookup(stack, stack.org.key("acme-data", "etl"))  # everything enqueued before it is handled
     assert stack.slack.hook_posts(response_url) == []
 
 
@@ -114,8 +118,10 @@ def test_malformed_key_gets_a_clear_error_and_no_job(stack: Stack, redis: Redis)
     text2 = reply2.json()["text"]
     assert "position 6" in text2 and "probably `O`" in text2
     assert "AKIAIOSFODNN7EXAMPLE" in text2, "suggests the likely intended key"
-    time.sleep(0.5)
+    # The replies came after anything the web would have enqueued.
     assert job_keys(redis) == before
+    assert stack.org is not None
+    sentinel_lookup(stack, stack.org.key("acme-data", "etl"))  # everything enqueued before it is handled
     assert stack.slack.hook_posts(response_url) == []
 
 
@@ -207,18 +213,19 @@ def test_pasted_secret_alone_is_never_echoed_and_is_flagged(stack: Stack, redis:
     assert job_keys(redis) == before
 
 
-def test_one_request_id_follows_the_request_from_web_to_worker(stack: Stack) -> None:
+def test_one_request_id_follows_the_request_from_web_to_worker(stack: Stack, redis: Redis) -> None:
     """The web's and the worker's JSON log lines for one lookup carry the same request ID."""
     assert stack.org is not None
     _, url = stack.slash_command(stack.org.key("acme-data", "etl"))
     answer_text(stack, url)
-    time.sleep(0.5)
+    [job_id] = jobs_mentioning(redis, url)
+    request_id = Job.fetch(job_id, connection=redis, serializer=JSONSerializer).args[0]["request_id"]
+    # The worker logs its audit line before storing the record: once stored, the line is written.
+    wait_for_lookup_answered(redis, request_id)
     records = []
     for process in stack.processes:
         for line in process.log().splitlines():
             if line.startswith("{"):
                 records.append((process.name, json.loads(line)))
-    requested = [r for _, r in records if r.get("audit", {}).get("action") == "lookup_requested"]
-    request_id = requested[-1]["request_id"]
     names = {name.split("-")[0] for name, r in records if r.get("request_id") == request_id}
     assert names == {"web", "worker"}

@@ -7,7 +7,7 @@ import base64
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.keyids import (
@@ -591,21 +591,18 @@ def assert_well_formed(parsed: ParsedRequest) -> None:
     assert all(isinstance(p, KeyProblem) and p.reason for p in parsed.problems)
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.text())
 def test_parse_command_total_on_any_text(text: str) -> None:
     """parse_command never raises and always returns a well-formed request for any text."""
     assert_well_formed(parse_command(text))
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.text())
 def test_parse_free_text_total_on_any_text(text: str) -> None:
     """parse_free_text never raises and always returns a well-formed request for any text."""
     assert_well_formed(parse_free_text(text))
 
 
-@settings(max_examples=500, deadline=None)
 @given(messy_messages())
 def test_parse_command_messy_messages(message: tuple[str, list[str]]) -> None:
     """On messy text, parse_command keeps its invariants, flags every secret and repeats none."""
@@ -619,7 +616,6 @@ def test_parse_command_messy_messages(message: tuple[str, list[str]]) -> None:
         assert secret not in repr(parsed)
 
 
-@settings(max_examples=500, deadline=None)
 @given(messy_messages())
 def test_parse_free_text_messy_messages(message: tuple[str, list[str]]) -> None:
     """On messy text, parse_free_text keeps its invariants, flags every secret and repeats none."""
@@ -632,7 +628,6 @@ def test_parse_free_text_messy_messages(message: tuple[str, list[str]]) -> None:
         assert secret not in repr(parsed)
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(), valid_keys, near_keys))
 def test_check_key_id_total(text: str) -> None:
     """check_key_id never raises, and returns None exactly for well-formed access key IDs."""
@@ -643,7 +638,6 @@ def test_check_key_id_total(text: str) -> None:
         assert problem.suggestion is None or is_access_key_id(problem.suggestion)
 
 
-@settings(max_examples=500, deadline=None)
 @given(valid_keys)
 def test_every_well_formed_key_is_found_alone(key: str) -> None:
     """Any well-formed key typed alone is looked up as is, by the command and in free text."""

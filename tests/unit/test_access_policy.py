@@ -1,0 +1,162 @@
+"""Who may ask (bot/access.py): allowed channels, allowed user groups (membership cached in Redis,
+fail closed when Slack cannot say) and the per-person rate limit, on a real Redis and the
+loopback Slack double."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from redis import Redis
+
+from bot.access import GROUP_CACHE_TTL, RATE_WINDOW, AccessPolicy
+from core.redis_keys import USERGROUP_MEMBERS, redis_key
+from core.settings import Settings
+from core.slack_client import make_web_client
+from standins.slack_double import Reply, SlackDouble
+
+ALLOWED = "C0ALLOWED"
+AUDIT = "C0AUDIT01"
+GROUP = "S0KEYUSERS"
+OTHER_GROUP = "S0SECOPS"
+MEMBER = "U0MEMBER1"
+OUTSIDER = "U0OUTSIDE"
+# Seconds before the end of a rate window within which a test waits for the next one to begin.
+WINDOW_MARGIN = 1
+
+
+def policy(settings: Settings, redis: Redis, **fields: object) -> AccessPolicy:
+    """The web's policy with some settings changed, its Slack client pointing at the double."""
+    changed = dataclasses.replace(settings, **fields)  # type: ignore[arg-type]
+    return AccessPolicy(changed, redis, make_web_client(changed))
+
+
+def fresh_rate_window() -> None:
+    """Pace a rate-limit test so all its requests fall in one minute window: if the current window
+    ends within WINDOW_MARGIN seconds, wait for the next one to start."""
+    left = RATE_WINDOW - time.time() % RATE_WINDOW
+    if left < WINDOW_MARGIN:
+        time.sleep(left + 0.05)
+
+
+def test_without_restrictions_anyone_may_ask_anywhere(slack_settings: Settings, redis: Redis) -> None:
+    """No allowed channels or groups (the default): everyone is served, and Slack is never asked."""
+    open_policy = policy(slack_settings, redis)
+    assert open_policy.check(OUTSIDER, "C0ANYWHERE") is None
+    assert open_policy.check(None, None) is None
+
+
+def test_channel_outside_the_allowed_list_is_refused_naming_where_to_ask(
+    slack_settings: Settings, redis: Redis
+) -> None:
+    """Outside the allowed channels the refusal links them and the audit channel to ask for access."""
+    locked = policy(slack_settings, redis, allowed_channels=frozenset({ALLOWED, "C0SECOND"}), audit_channel=AUDIT)
+    assert locked.check(MEMBER, ALLOWED) is None
+    refusal = locked.check(MEMBER, "C0ELSEWHERE")
+    assert refusal is not None and refusal.reason == "channel"
+    assert f"<#{ALLOWED}>" in refusal.message and "<#C0SECOND>" in refusal.message
+    assert f"<#{AUDIT}>" in refusal.message
+    assert locked.check(MEMBER, None) is not None  # no channel at all is not an allowed one
+
+
+def test_group_member_is_served_and_others_are_refused_naming_the_group(
+    slack_settings: Settings, slack: SlackDouble, redis: Redis
+) -> None:
+    """A member of any allowed group is served; a non-member or an unknown user is refused, naming the groups."""
+    slack.set_usergroup(GROUP, [MEMBER])
+    slack.set_usergroup(OTHER_GROUP, ["U0SECOPS1"])
+    locked = policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP, OTHER_GROUP}))
+    assert locked.check(MEMBER, "C0ANY") is None
+    assert locked.check("U0SECOPS1", "C0ANY") is None
+    for user in (OUTSIDER, None):
+        refusal = locked.check(user, "C0ANY")
+        assert refusal is not None and refusal.reason == "usergroup"
+        assert f"<!subteam^{GROUP}>" in refusal.message and f"<!subteam^{OTHER_GROUP}>" in refusal.message
+
+
+def test_membership_is_cached_for_a_few_minutes(slack_settings: Settings, slack: SlackDouble, redis: Redis) -> None:
+    """Group members are read from Slack once, then from Redis for GROUP_CACHE_TTL, empty groups included."""
+    slack.set_usergroup(GROUP, [MEMBER])
+    slack.set_usergroup(OTHER_GROUP, [])
+    locked = policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP, OTHER_GROUP}))
+    for user in (MEMBER, OUTSIDER, OUTSIDER, MEMBER):
+        locked.check(user, "C0ANY")
+    asked = sorted(c.args["usergroup"] for c in slack.api_calls("usergroups.users.list"))
+    assert asked == sorted([GROUP, OTHER_GROUP])
+    for group in (GROUP, OTHER_GROUP):
+        assert 0 < redis.ttl(redis_key(USERGROUP_MEMBERS, group)) <= GROUP_CACHE_TTL
+    # Another web process shares the cache: no more calls to Slack.
+    policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP, OTHER_GROUP})).check(MEMBER, "C0ANY")
+    assert len(slack.api_calls("usergroups.users.list")) == 2
+
+
+def test_membership_unknown_fails_closed_and_is_not_cached(
+    slack_settings: Settings, slack: SlackDouble, redis: Redis
+) -> None:
+    """When Slack cannot list the group, the request is refused saying why, and the next request asks again."""
+    slack.set_usergroup(GROUP, [MEMBER])
+    slack.script("usergroups.users.list", Reply(200, {"ok": False, "error": "ratelimited"}))
+    locked = policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP}))
+    refusal = locked.check(MEMBER, "C0ANY")
+    assert refusal is not None and refusal.reason == "membership_unknown"
+    assert "could not check your group membership" in refusal.message
+    assert not redis.exists(redis_key(USERGROUP_MEMBERS, GROUP))
+    assert locked.check(MEMBER, "C0ANY") is None  # Slack answers again: served
+
+
+def test_rate_limit_counts_keys_per_person_per_minute(slack_settings: Settings, redis: Redis) -> None:
+    """Keys are counted per person: up to the limit is served, past it is refused with when to retry."""
+    limited = policy(slack_settings, redis, rate_limit=5)
+    fresh_rate_window()
+    assert limited.check(MEMBER, "C0ANY", keys=3) is None
+    assert limited.check(MEMBER, "C0ANY", keys=2) is None
+    refusal = limited.check(MEMBER, "C0ANY", keys=1)
+    assert refusal is not None and refusal.reason == "rate_limit"
+    assert "asked about 6 keys this minute" in refusal.message and "the limit is 5 per minute" in refusal.message
+    wait = int(refusal.message.split("try again in ")[1].split(" ")[0])
+    assert 0 < wait <= RATE_WINDOW
+    assert limited.check(OUTSIDER, "C0ANY", keys=5) is None  # someone else has their own budget
+
+
+def test_requests_without_keys_and_refused_requests_use_no_budget(slack_settings: Settings, redis: Redis) -> None:
+    """Help (no keys) and requests refused for their channel do not count towards the limit."""
+    limited = policy(slack_settings, redis, rate_limit=2, allowed_channels=frozenset({ALLOWED}))
+    fresh_rate_window()
+    for _ in range(5):
+        assert limited.check(MEMBER, ALLOWED, keys=0) is None
+        assert limited.check(MEMBER, "C0ELSEWHERE", keys=1) is not None
+    assert limited.check(MEMBER, ALLOWED, keys=2) is None
+
+
+def test_rate_limit_zero_turns_it_off(slack_settings: Settings, redis: Redis) -> None:
+    """WHOSE_KEY_RATE_LIMIT=0 serves any number of keys and stores no counter."""
+    unlimited = policy(slack_settings, redis, rate_limit=0)
+    assert unlimited.check(MEMBER, "C0ANY", keys=1000) is None
+    assert list(redis.scan_iter("whose-key:rate:*")) == []
+
+
+@pytest.mark.parametrize(
+    ("channel", "user", "reason"),
+    [
+        ("C0ELSEWHERE", MEMBER, "channel"),  # the channel is checked first, without asking Slack
+        (ALLOWED, OUTSIDER, "usergroup"),  # then the groups
+        (ALLOWED, MEMBER, "rate_limit"),  # then the budget
+    ],
+)
+def test_checks_apply_in_order(
+    slack_settings: Settings, slack: SlackDouble, redis: Redis, channel: str, user: str, reason: str
+) -> None:
+    """Channel, then group, then rate: the first that refuses gives the reason."""
+    slack.set_usergroup(GROUP, [MEMBER])
+    locked = policy(
+        slack_settings,
+        redis,
+        allowed_channels=frozenset({ALLOWED}),
+        allowed_usergroups=frozenset({GROUP}),
+        rate_limit=1,
+    )
+    fresh_rate_window()
+    locked.check(MEMBER, ALLOWED, keys=1)  # spends the member's budget
+    refusal = locked.check(user, channel, keys=1)
+    assert refusal is not None and refusal.reason == reason

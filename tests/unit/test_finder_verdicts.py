@@ -1,0 +1,323 @@
+"""The finder's verdict table: every outcome it tells apart, driven through an in-memory
+organization behind the AWS layer's boundary (tests/unit/fake_aws.py), with the real
+organization cache, CloudTrail reader and enricher on top."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from standins.keys import synthesize_key_id
+from tests.unit.fake_aws import ADMIN_ACTOR, MANAGEMENT, FakeAws
+from workers.aws import AwsCallError, AwsGateway
+from workers.cache import MemoryCache
+from workers.cloudtrail import CloudTrailReader
+from workers.enrich import Enricher
+from workers.finder import Finder
+from workers.org import Organization
+from workers.report import AccountOutcome, KeyReport, Verdict
+
+PROD = "222222222222"
+DEV = "333333333333"
+SANDBOX = "444444444444"
+RETIRED = "555555555555"  # a suspended account, in the listing but unusable
+FOREIGN = "999988887777"  # an account outside the organization
+ORG_SIZE = 4  # management, prod, dev, sandbox
+
+# Old-format key IDs (fifth character I or J) carry no account: only sts:GetAccessKeyInfo can place them.
+OLD_FORMAT_KEY = "AKIAIOSFODNN7EXAMPLE"
+_rng = random.Random(7)  # noqa: S311 - repeatable key IDs
+FOREIGN_KEY = synthesize_key_id(FOREIGN, rng=_rng)
+TEMPORARY_KEY = synthesize_key_id(PROD, "ASIA", rng=_rng)
+FOREIGN_TEMPORARY_KEY = synthesize_key_id(FOREIGN, "ASIA", rng=_rng)
+
+
+@pytest.fixture
+def aws() -> FakeAws:
+    """A small organization: management (the hub), prod, dev and sandbox, with tagged users."""
+    world = FakeAws()
+    world.add_account(PROD, "acme-prod")
+    world.add_account(DEV, "acme-dev")
+    world.add_account(SANDBOX, "acme-sandbox")
+    world.add_user(PROD, "deploy-bot", {"slack-user-id": "U0PLATFRM"})
+    world.add_user(PROD, "alice", {"Email": "alice@example.com"})
+    world.add_user(MANAGEMENT, "break-glass", {"owner": "secops@example.com"})
+    world.add_user(DEV, "ci-runner")
+    return world
+
+
+def finder_for(aws: FakeAws) -> Finder:
+    """The production finder, organization cache and enricher, on the fake AWS."""
+    gateway = cast(AwsGateway, aws)
+    # No spacing of CloudTrail calls: the fake has no rate to respect.
+    trail = CloudTrailReader(lambda account: gateway.client(account, "cloudtrail", "us-east-1"), sleep=lambda _: None)
+    return Finder(gateway, Organization(gateway, MemoryCache()), Enricher(gateway, trail))
+
+
+# -- arranging each situation: each returns the key ID asked about ------------------------------
+
+
+def active_key(aws: FakeAws) -> str:
+    return aws.add_key(PROD, "deploy-bot")
+
+
+def inactive_key(aws: FakeAws) -> str:
+    key_id = aws.add_key(PROD, "alice")
+    aws.deactivate_key(PROD, key_id)
+    return key_id
+
+
+def management_key(aws: FakeAws) -> str:
+    return aws.add_key(MANAGEMENT, "break-glass")
+
+
+def old_format_key_in_dev(aws: FakeAws) -> str:
+    return aws.add_key(DEV, "ci-runner", key_id=OLD_FORMAT_KEY)
+
+
+def foreign_key(aws: FakeAws) -> str:
+    return FOREIGN_KEY
+
+
+def deleted_key(aws: FakeAws) -> str:
+    key_id = aws.add_key(PROD, "deploy-bot")
+    aws.delete_key(PROD, key_id)
+    return key_id
+
+
+def key_of_deleted_user(aws: FakeAws) -> str:
+    aws.add_user(PROD, "contractor", {"slack-user-id": "U0CONTRACT"})
+    key_id = aws.add_key(PROD, "contractor")
+    aws.delete_user(PROD, "contractor")
+    return key_id
+
+
+def key_deleted_long_ago(aws: FakeAws) -> str:
+    key_id = deleted_key(aws)
+    aws.accounts[PROD].trail.clear()  # past CloudTrail's 90 days
+    return key_id
+
+
+def deleted_key_with_cloudtrail_denied(aws: FakeAws) -> str:
+    aws.fail(PROD, "LookupEvents", "AccessDeniedException")
+    return deleted_key(aws)
+
+
+def unplaceable_old_key(aws: FakeAws) -> str:
+    aws.fail(MANAGEMENT, "GetAccessKeyInfo", "AccessDenied")  # e.g. an SCP denies it to the hub
+    return OLD_FORMAT_KEY
+
+
+def temporary_key(aws: FakeAws) -> str:
+    return TEMPORARY_KEY
+
+
+def foreign_temporary_key(aws: FakeAws) -> str:
+    return FOREIGN_TEMPORARY_KEY
+
+
+def key_in_dev_whose_role_is_denied(aws: FakeAws) -> str:
+    key_id = aws.add_key(DEV, "ci-runner")
+    aws.fail_assume_role(DEV)
+    return key_id
+
+
+def key_in_dev_throttled(aws: FakeAws) -> str:
+    key_id = aws.add_key(DEV, "ci-runner")
+    aws.fail(DEV, "GetAccessKeyLastUsed", "Throttling")
+    return key_id
+
+
+def search_with_unreadable_accounts(aws: FakeAws) -> str:
+    aws.add_account(RETIRED, "acme-retired", status="SUSPENDED")
+    aws.fail(DEV, "GetAccessKeyLastUsed", "AccessDenied")
+    aws.fail(SANDBOX, "GetAccessKeyLastUsed", ReadTimeoutError(endpoint_url="https://iam.amazonaws.com/"))
+    return unplaceable_old_key(aws)
+
+
+def deleted_key_with_an_unreadable_account(aws: FakeAws) -> str:
+    aws.fail(SANDBOX, "GetAccessKeyLastUsed", "AccessDenied")
+    return deleted_key(aws)
+
+
+def foreign_looking_key_kept_in_dev(aws: FakeAws) -> str:
+    return aws.add_key(DEV, "ci-runner", key_id=FOREIGN_KEY)
+
+
+def key_in_prod_with_iam_answering_for_others(aws: FakeAws) -> str:
+    aws.iam_answers_for_other_accounts = True
+    aws.add_user(DEV, "deploy-bot")  # same user name, other keys: must not be taken for the owner
+    aws.add_key(DEV, "deploy-bot")
+    return aws.add_key(PROD, "deploy-bot")
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    arrange: Callable[[FakeAws], str]
+    verdict: Verdict
+    account: str | None = None  # the account the answer names
+    deep: bool = False
+    status: str | None = None
+    user: str | None = None
+    owner: str | None = None  # Slack member ID, else email
+    searched: int | None = None  # accounts_searched
+    unsearched: tuple[tuple[str, AccountOutcome, str], ...] = ()  # account, outcome, part of the reason
+    note: str | None = None  # part of one of the notes
+    history: tuple[str, ...] = ()  # what CloudTrail told, in order
+    user_deleted: bool | None = None
+    management: bool = False
+    iam_read: frozenset[str] | None = None  # the accounts whose IAM was called; None: not checked
+
+
+CASES = {
+    # The fast path: the key names its account; three IAM calls there, nowhere else.
+    "found-active": Case(active_key, Verdict.FOUND, PROD, status="Active", user="deploy-bot", owner="U0PLATFRM",
+                         searched=1, iam_read=frozenset({PROD})),
+    # Inactive keys are found too, with who deactivated them from CloudTrail.
+    "found-inactive": Case(inactive_key, Verdict.FOUND, PROD, status="Inactive", user="alice",
+                           owner="alice@example.com", searched=1, history=("deactivated",),
+                           iam_read=frozenset({PROD})),
+    # The management account is read with the hub's own credentials, and flagged.
+    "found-in-management": Case(management_key, Verdict.FOUND, MANAGEMENT, status="Active", user="break-glass",
+                                owner="secops@example.com", searched=1, management=True,
+                                iam_read=frozenset({MANAGEMENT})),
+    # An old-format key is placed by sts:GetAccessKeyInfo, then read in that account only.
+    "found-old-format-via-sts": Case(old_format_key_in_dev, Verdict.FOUND, DEV, status="Active", user="ci-runner",
+                                     searched=1, iam_read=frozenset({DEV})),
+    # A key of a foreign account is named as such without reading any account.
+    "outside-org": Case(foreign_key, Verdict.OUTSIDE_ORG, FOREIGN, iam_read=frozenset()),
+    # Its account is ours but the key is nowhere: gone, with who deleted it; the user still exists.
+    "gone-key-deleted": Case(deleted_key, Verdict.GONE, PROD, user="deploy-bot", searched=ORG_SIZE,
+                             history=("deleted",), user_deleted=False),
+    # The key went with its user: both deletions are told.
+    "gone-user-deleted": Case(key_of_deleted_user, Verdict.GONE, PROD, user="contractor", searched=ORG_SIZE,
+                              history=("deleted", "user_deleted"), user_deleted=True),
+    # CloudTrail no longer has the deletion: still gone, saying who did it is unknown.
+    "gone-before-cloudtrail-remembers": Case(key_deleted_long_ago, Verdict.GONE, PROD, searched=ORG_SIZE,
+                                             note="has no record of who deleted it in the last 90 days"),
+    # CloudTrail cannot be read: still gone, with one note saying why the who and when are missing.
+    "gone-cloudtrail-denied": Case(deleted_key_with_cloudtrail_denied, Verdict.GONE, PROD, searched=ORG_SIZE,
+                                   note=f"CloudTrail could not be read in account {PROD} (AccessDeniedException)"),
+    # Nothing can place the key and no account holds it: not found, after reading every account.
+    "not-found-after-full-search": Case(unplaceable_old_key, Verdict.NOT_FOUND, None, searched=ORG_SIZE,
+                                        note="sts:GetAccessKeyInfo could not name the key's account",
+                                        iam_read=frozenset({MANAGEMENT, PROD, DEV, SANDBOX})),
+    # ASIA credentials belong to a session, not a user: no IAM lookup at all.
+    "temporary": Case(temporary_key, Verdict.TEMPORARY, PROD, iam_read=frozenset()),
+    # A temporary key of a foreign account says so.
+    "temporary-outside-org": Case(foreign_temporary_key, Verdict.TEMPORARY, FOREIGN,
+                                  note=f"Account {FOREIGN} is not part of this AWS Organization.",
+                                  iam_read=frozenset()),
+    # The owning account cannot be read: incomplete, naming it and why; no other account can hold it.
+    "incomplete-owning-account-role-denied": Case(
+        key_in_dev_whose_role_is_denied, Verdict.INCOMPLETE, DEV, searched=0,
+        unsearched=((DEV, AccountOutcome.ASSUME_ROLE_FAILED, "could not assume the role"),), iam_read=frozenset()),
+    # Throttled past the retries: incomplete, never "not found".
+    "incomplete-owning-account-throttled": Case(
+        key_in_dev_throttled, Verdict.INCOMPLETE, DEV, searched=0,
+        unsearched=((DEV, AccountOutcome.THROTTLED, "Throttling"),)),
+    # A full search with unreadable accounts lists each with its reason; the rest were read.
+    "incomplete-full-search": Case(
+        search_with_unreadable_accounts, Verdict.INCOMPLETE, None, searched=2,
+        unsearched=((DEV, AccountOutcome.ACCESS_DENIED, "AccessDenied"),
+                    (SANDBOX, AccountOutcome.TIMED_OUT, "did not answer in time"),
+                    (RETIRED, AccountOutcome.SUSPENDED, "suspended"))),
+    # Missing from its own account but another account was unreadable: incomplete, not gone.
+    "incomplete-not-gone": Case(deleted_key_with_an_unreadable_account, Verdict.INCOMPLETE, PROD,
+                                searched=ORG_SIZE - 1,
+                                unsearched=((SANDBOX, AccountOutcome.ACCESS_DENIED, "AccessDenied"),)),
+    # Without deep, a key whose ID names a foreign account is not looked for in ours...
+    "foreign-id-without-deep": Case(foreign_looking_key_kept_in_dev, Verdict.OUTSIDE_ORG, FOREIGN,
+                                    iam_read=frozenset()),
+    # ...with deep, every account is read and the key is found where it really is.
+    "deep-finds-it-elsewhere": Case(foreign_looking_key_kept_in_dev, Verdict.FOUND, DEV, deep=True,
+                                    status="Active", user="ci-runner"),
+    # A deep search for a foreign key reads every account and says the account is not ours.
+    "deep-not-found": Case(foreign_key, Verdict.NOT_FOUND, FOREIGN, deep=True, searched=ORG_SIZE,
+                           note=f"Account {FOREIGN} is not part of this AWS Organization.",
+                           iam_read=frozenset({MANAGEMENT, PROD, DEV, SANDBOX})),
+    # An IAM that answers for other accounts' keys: only the account whose user lists the key owns it.
+    "deep-confirms-in-the-users-key-list": Case(key_in_prod_with_iam_answering_for_others, Verdict.FOUND, PROD,
+                                                deep=True, status="Active", user="deploy-bot", owner="U0PLATFRM"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_verdict(aws: FakeAws, case: Case) -> None:
+    """The finder reaches the case's verdict, naming the account, owner, searched and unsearched accounts."""
+    key_id = case.arrange(aws)
+    report = finder_for(aws).find(key_id, deep=case.deep)
+
+    assert report.key_id == key_id
+    assert report.verdict is case.verdict
+    assert (report.account.id if report.account else None) == case.account
+    assert report.status == case.status
+    assert report.user_name == case.user
+    assert (report.owner.slack_user_id or report.owner.email) == case.owner
+    if case.searched is not None:
+        assert report.accounts_searched == case.searched
+    assert sorted((u.account.id, u.outcome) for u in report.unsearched) == sorted(
+        (account, outcome) for account, outcome, _ in case.unsearched
+    )
+    for account, _, reason in case.unsearched:
+        detail = next(u.detail for u in report.unsearched if u.account.id == account)
+        assert reason in detail
+    if case.note is not None:
+        assert any(case.note in note for note in report.notes), report.notes
+    assert tuple(h.action for h in report.history) == case.history
+    assert all(h.actor == ADMIN_ACTOR for h in report.history)
+    assert report.user_deleted is case.user_deleted
+    assert report.management_account is case.management
+    if case.iam_read is not None:
+        assert {a.id for a in aws.accounts.values() if a.calls_to("iam")} == case.iam_read
+
+
+def test_every_verdict_is_in_the_table() -> None:
+    """The table covers every verdict the finder can give."""
+    assert {case.verdict for case in CASES.values()} == set(Verdict)
+
+
+def test_found_key_costs_three_iam_calls_in_its_own_account(aws: FakeAws) -> None:
+    """A found key costs GetAccessKeyLastUsed, ListAccessKeys and GetUser in its account, nothing elsewhere."""
+    key_id = active_key(aws)
+    finder_for(aws).find(key_id)
+    assert aws.accounts[PROD].calls == ["iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:GetUser"]
+    assert not any(aws.accounts[a].calls for a in (DEV, SANDBOX))
+
+
+def test_denied_accounts_get_a_fresh_session_next_time(aws: FakeAws) -> None:
+    """An account whose role or IAM was denied has its cached session forgotten, so the next lookup assumes afresh."""
+    finder_for(aws).find(key_in_dev_whose_role_is_denied(aws))
+    aws.fail(SANDBOX, "GetAccessKeyLastUsed", "AccessDenied")
+    finder_for(aws).find(OLD_FORMAT_KEY)  # not placeable by the fake's STS: a full search
+    assert aws.forgotten.count(DEV) == 2 and aws.forgotten.count(SANDBOX) == 1
+    assert PROD not in aws.forgotten
+
+
+def test_full_search_reports_progress_per_account(aws: FakeAws) -> None:
+    """A full search calls on_progress once per account, counting up to the number of accounts."""
+    seen: list[tuple[int, int]] = []
+    finder_for(aws).find(FOREIGN_KEY, deep=True, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(n, ORG_SIZE) for n in range(1, ORG_SIZE + 1)]
+
+
+def test_unreadable_organization_raises_instead_of_guessing(aws: FakeAws) -> None:
+    """When Organizations cannot be listed, find raises the classified error: no per-key answer is made up."""
+    aws.fail(MANAGEMENT, "ListAccounts", "AccessDeniedException")
+    with pytest.raises(AwsCallError) as raised:
+        finder_for(aws).find(active_key(aws))
+    assert raised.value.outcome is AccountOutcome.ACCESS_DENIED
+
+
+def test_report_round_trips_through_its_dict(aws: FakeAws) -> None:
+    """A finder's report survives to_dict/from_dict (how it travels through Redis) unchanged."""
+    report = finder_for(aws).find(key_of_deleted_user(aws))
+    assert KeyReport.from_dict(report.to_dict()) == report
