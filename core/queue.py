@@ -8,6 +8,7 @@ so a redelivered request reuses its job instead of adding one.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from redis import Redis
@@ -15,7 +16,16 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from core.contract import ButtonPress, LookupRequest, Reply, SnsConfirmation, SweepRequest, to_json
+from core.contract import (
+    ButtonPress,
+    LookupRequest,
+    Reply,
+    SnsConfirmation,
+    SweepAccount,
+    SweepFinish,
+    SweepRequest,
+    to_json,
+)
 from core.key_events import KeyEvent
 
 # Queue names. Lookups and buttons are interactive and never wait behind sweeps or notices.
@@ -23,6 +33,9 @@ LOOKUP_QUEUE = "whose-key-lookups"
 BACKGROUND_QUEUE = "whose-key-background"
 # In the order a worker serves them.
 QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+# What the pool's interactive process serves: it never takes background work, so a lookup
+# always finds a free process however long a sweep runs.
+INTERACTIVE_QUEUES = (LOOKUP_QUEUE,)
 
 # Job paths, resolved by the worker. Each job takes (runtime, arguments-as-JSON).
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
@@ -36,6 +49,11 @@ REPLY_JOB = "workers.jobs.buttons.post_reply"
 KEY_EVENT_JOB = "workers.jobs.key_events.handle_key_event"
 SNS_CONFIRM_JOB = "workers.jobs.key_events.confirm_sns_subscription"
 SWEEP_JOB = "workers.jobs.sweep.run_sweep"
+SWEEP_ACCOUNT_JOB = "workers.jobs.sweep.sweep_account"
+SWEEP_ACCOUNT_FAILED_CALLBACK = "workers.jobs.sweep.account_job_failed"
+SWEEP_FINISH_JOB = "workers.jobs.sweep.finish_sweep"
+# Run once after each finished sweep (the key-hygiene report's refresh); takes the sweep summary.
+AFTER_SWEEP_JOB = "workers.jobs.hygiene.after_sweep"
 
 # A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
 # retry at once (a worker died or Slack hiccuped), the second after a pause.
@@ -48,8 +66,13 @@ QUICK_JOB_TIMEOUT = 60
 BACKGROUND_RETRY = (3, [5, 30, 120])
 KEY_EVENT_JOB_TIMEOUT = 120
 SNS_CONFIRM_JOB_TIMEOUT = 30
-# The deactivation sweep: how long one may run.
-SWEEP_JOB_TIMEOUT = 3 * 3600
+# The sweep's coordinator only lists the accounts and enqueues one job per account.
+SWEEP_JOB_TIMEOUT = 600
+# One account's job: minutes even for thousands of users; retried when its worker dies.
+SWEEP_ACCOUNT_JOB_TIMEOUT = 1800
+SWEEP_ACCOUNT_RETRY = (3, [0, 10, 60])
+# Account jobs are enqueued this many per Redis round trip.
+SWEEP_ENQUEUE_BATCH = 500
 # Job results are kept for benchmarks and debugging, failures longer for operators.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -57,6 +80,11 @@ FAILURE_TTL = 7 * 24 * 3600
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_sweep_id() -> str:
+    """A sweep's ID: when it was asked for, readable, plus a little randomness."""
+    return f"sweep-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
 
 
 def safe_job_id(text: str) -> str:
@@ -132,10 +160,61 @@ class JobQueue:
         )
         return str(job.id)
 
-    def enqueue_sweep(self, request: SweepRequest | None = None) -> str:
+    def enqueue_sweep(self, request: SweepRequest | None = None, sweep_id: str | None = None) -> str:
+        """The sweep's coordinator; its job ID is the sweep's ID."""
         job = self.background.enqueue(
             SWEEP_JOB,
             to_json(request or SweepRequest()),
+            job_id=safe_job_id(sweep_id or new_sweep_id()),
+            retry=Retry(max=2, interval=[5, 30]),
+            job_timeout=SWEEP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_sweep_accounts(self, accounts: list[SweepAccount]) -> None:
+        """One job per account, in batches of one round trip; job IDs are per sweep and account."""
+        retries, intervals = SWEEP_ACCOUNT_RETRY
+        for start in range(0, len(accounts), SWEEP_ENQUEUE_BATCH):
+            batch = [
+                Queue.prepare_data(
+                    SWEEP_ACCOUNT_JOB,
+                    [to_json(account)],
+                    job_id=safe_job_id(f"{account.sweep_id}-{account.account_id}"),
+                    retry=Retry(max=retries, interval=intervals),
+                    timeout=SWEEP_ACCOUNT_JOB_TIMEOUT,
+                    result_ttl=RESULT_TTL,
+                    failure_ttl=FAILURE_TTL,
+                    on_failure=Callback(SWEEP_ACCOUNT_FAILED_CALLBACK),
+                    description=f"sweep {account.account_id}",
+                )
+                for account in accounts[start : start + SWEEP_ENQUEUE_BATCH]
+            ]
+            with self.redis.pipeline() as pipe:
+                self.background.enqueue_many(batch, pipeline=pipe)
+                pipe.execute()
+
+    def enqueue_sweep_finish(self, finish: SweepFinish) -> str:
+        """The sweep's report; the same job ID however many times the last account asks for it."""
+        retries, intervals = BACKGROUND_RETRY
+        job = self.background.enqueue(
+            SWEEP_FINISH_JOB,
+            to_json(finish),
+            job_id=safe_job_id(f"{finish.sweep_id}-finish"),
+            retry=Retry(max=retries, interval=intervals),
+            job_timeout=QUICK_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_after_sweep(self, summary: dict[str, object]) -> str:
+        """What runs after each finished sweep (AFTER_SWEEP_JOB), given the sweep's summary."""
+        job = self.background.enqueue(
+            AFTER_SWEEP_JOB,
+            summary,
+            job_id=safe_job_id(f"{summary['sweep_id']}-after"),
             job_timeout=SWEEP_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,

@@ -14,6 +14,9 @@ DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
 DEFAULT_SWEEP_INTERVAL = 3600
 # Keys one person may look up per minute; generous for humans, a brake on scripts.
 DEFAULT_RATE_LIMIT = 30
+# Worker processes that take background work (sweeps, notices), beside the one that serves only
+# lookups and buttons; see the README for sizing.
+DEFAULT_WORKERS = 1
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -43,6 +46,7 @@ class Settings:
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
+    workers: int = DEFAULT_WORKERS
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -51,7 +55,7 @@ class Settings:
             f"port={self.port}, role_name={self.role_name!r}, socket_mode={self.slack_app_token is not None}, "
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
-            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval})"
+            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, workers={self.workers})"
         )
 
     __str__ = __repr__
@@ -102,6 +106,7 @@ class Settings:
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
+            workers=get.integer("WHOSE_KEY_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64),
         )
 
     @property

@@ -157,8 +157,13 @@ class Stack:
         for _ in range(self.workers):
             self.start_process("worker")
         wait_for_port(self.port, timeout=30)
-        self.wait_for_workers(self.workers)
+        self.wait_for_workers(self.workers * self.pool_size)
         return self
+
+    @property
+    def pool_size(self) -> int:
+        """RQ worker processes one `worker` process runs: one for lookups plus WHOSE_KEY_WORKERS."""
+        return 1 + int(self.env().get("WHOSE_KEY_WORKERS", "1"))
 
     def start_process(self, kind: str) -> Process:
         """Start one process exactly as the Procfile's `kind` line says."""
@@ -190,6 +195,10 @@ class Stack:
                 raise RuntimeError(f"{dead[0].name} exited:\n{dead[0].log()[-3000:]}")
             time.sleep(0.1)
         raise TimeoutError(f"{count} worker(s) did not register within {timeout}s")
+
+    def kill_worker(self, pid: int, sig: int = signal.SIGKILL) -> None:
+        """Kill one RQ worker process of a pool (by the pid RQ registered); its supervisor restarts it."""
+        os.kill(pid, sig)
 
     def kill(self, process: Process, sig: int = signal.SIGKILL) -> None:
         if process.alive():
