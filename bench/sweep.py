@@ -4,7 +4,7 @@ loopback Slack double; notices are really posted (chat.postMessage) and counted.
     python3 dev.py bench sweep [--sizes 250,500,1000] [--users 20] [--quick]
 
 Each size runs in a fresh process of its own (its own moto, Redis and Slack double), so its
-ru_maxrss is the sweeping process's own peak. In it, `workers.sweep.Sweeper(runtime).run()` runs
+ru_maxrss is the sweeping process's own peak. In it, `workers.sweep_local.run_local(runtime)` runs
 in-process with the Runtime a worker builds (`build_runtime(Settings.from_env(...))`):
 
 1. baseline sweep, cold (first sweep: an AssumeRole per account, every key first seen), under
@@ -15,6 +15,9 @@ in-process with the Runtime a worker builds (`build_runtime(Settings.from_env(..
    deactivation to the notice at Slack, and the chat.postMessage calls (exactly 1 expected).
 
 Then time and memory per size: time should grow linearly with the accounts, memory stay flat.
+
+This is the in-process sweep (`whose-key sweep --local`) on moto's own speed; the sweep spread
+over RQ worker processes, with AWS latency injected at the proxy, is bench/sweep_fanout.py.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
     from standins.redis_server import RedisServer
     from standins.slack_double import SlackDouble
     from workers.runtime import build_runtime
-    from workers.sweep import Sweeper
+    from workers.sweep_local import run_local
 
     result: dict[str, Any] = {"accounts": accounts, "users": users}
     print(f"--- sweep of {accounts} accounts x {users} users (pid {os.getpid()}) ---", flush=True)
@@ -98,7 +101,6 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
         )
         runtime = build_runtime(settings)
         ops = OpCounter().attach(runtime.gateway.base)
-        sweeper = Sweeper(runtime)
         result["rss_before_sweeps"] = rss_mb()
 
         def sweep(label: str, *, traced: bool = False) -> dict[str, Any]:
@@ -108,9 +110,9 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
             with PeakRss() as rss:
                 if traced:
                     with traced_peak() as peak:
-                        report = sweeper.run(f"bench-{label}")
+                        report = run_local(runtime, requested_by=f"bench-{label}")
                 else:
-                    report = sweeper.run(f"bench-{label}")
+                    report = run_local(runtime, requested_by=f"bench-{label}")
             redis_ops = delta(redis_commands(runtime.redis), redis_before)
             aws_ops = ops.take()
             posts = slack.api_calls("chat.postMessage")[posts_before:]

@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lookup.add_argument("keys", nargs="+", metavar="KEY", help="access key IDs (AKIA…/ASIA…)")
     lookup.add_argument("--deep", action="store_true", help="search every account of the organization")
 
-    commands.add_parser("sweep", help="check every key of every account now and notify owners of changes")
+    sweep = commands.add_parser("sweep", help="check every key of every account now and notify owners of changes")
+    sweep.add_argument("--local", action="store_true", help="run it in this process, for when no worker runs")
     report = commands.add_parser("report", help="key hygiene from the last sweep: old, unused, ownerless keys")
     report.add_argument("--post", action="store_true", help="post the digest (with its chart) to the audit channel now")
     report.add_argument("--csv", metavar="FILE", help="write one row per key to FILE as CSV (- for stdout)")
@@ -33,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lookup":
         return run_lookup(args.keys, deep=args.deep)
     if args.command == "sweep":
-        return run_sweep_now()
+        from cli.sweep import run_sweep_command
+
+        return run_sweep_command(local=args.local)
     if args.command == "report":
         from cli.report import run_report
 
@@ -102,45 +105,6 @@ def run_lookup(words: Sequence[str], *, deep: bool) -> int:
         return 1
     print(render_terminal(reports, secret_exposed=parsed.secret_pasted), end="")
     return 0
-
-
-def run_sweep_now() -> int:
-    """One deactivation sweep in this process, with the same notices a scheduled one sends."""
-    from redis.exceptions import RedisError
-
-    from core.contract import AfterSweep
-    from core.logs import configure_logging
-    from core.queue import JobQueue
-    from core.settings import Settings, SettingsError
-    from workers.aws import AwsCallError
-    from workers.jobs.sweep import report_unreadable
-    from workers.runtime import build_runtime
-    from workers.sweep import Sweeper
-
-    configure_logging("WARNING")
-    try:
-        runtime = build_runtime(Settings.from_env(require_signing_secret=False))
-        report = Sweeper(runtime).run()
-    except SettingsError as exc:
-        print(f"whose-key: {exc}", file=sys.stderr)
-        return 2
-    except RedisError as exc:
-        print(f"whose-key: Redis is needed for the sweep's snapshots and could not be reached ({exc})", file=sys.stderr)
-        return 1
-    except AwsCallError as exc:
-        print(f"whose-key: the AWS Organization could not be read: {exc.detail}", file=sys.stderr)
-        return 1
-    report_unreadable(runtime, report)
-    # The workers check for departed owners and refresh Home tabs from the new snapshots.
-    JobQueue(runtime.redis).enqueue_after_sweep(AfterSweep(report.sweep_id))
-    print(
-        f"swept {report.accounts} accounts, {report.keys} keys in {report.seconds:.1f}s "
-        f"({report.aws_calls} AWS calls): {report.deactivated} deactivated, {report.deleted} deleted, "
-        f"{report.notified} notified"
-    )
-    for result in report.unreadable:
-        print(f"  not read: {result.account.label}: {result.detail}")
-    return 1 if report.unreadable else 0
 
 
 if __name__ == "__main__":

@@ -119,6 +119,23 @@ class AfterSweep:
     sweep_id: str
 
 
+@dataclass(frozen=True)
+class SweepAccount:
+    """Sweep one account as part of sweep `sweep_id` (one of the sweep's fan-out jobs)."""
+
+    sweep_id: str
+    account_id: str
+    account_name: str | None = None
+    account_status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class SweepFinish:
+    """Report sweep `sweep_id` once its last account is done (the sweep's finalizer)."""
+
+    sweep_id: str
+
+
 # Every job argument type, for tests and for readers looking for "what can be in the queue".
 JOB_ARGUMENTS: tuple[type, ...] = (
     LookupRequest,
@@ -130,6 +147,8 @@ JOB_ARGUMENTS: tuple[type, ...] = (
     ReportRequest,
     HomeRequest,
     AfterSweep,
+    SweepAccount,
+    SweepFinish,
 )
 
 T = TypeVar("T")

@@ -8,6 +8,7 @@ so a redelivered request reuses its job instead of adding one.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from redis import Redis
@@ -23,6 +24,8 @@ from core.contract import (
     Reply,
     ReportRequest,
     SnsConfirmation,
+    SweepAccount,
+    SweepFinish,
     SweepRequest,
     to_json,
 )
@@ -33,6 +36,9 @@ LOOKUP_QUEUE = "whose-key-lookups"
 BACKGROUND_QUEUE = "whose-key-background"
 # In the order a worker serves them.
 QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+# What the pool's interactive process serves: it never takes background work, so a lookup
+# always finds a free process however long a sweep runs.
+INTERACTIVE_QUEUES = (LOOKUP_QUEUE,)
 
 # Job paths, resolved by the worker. Each job takes (runtime, arguments-as-JSON).
 LOOKUP_JOB = "workers.jobs.lookup.lookup_keys"
@@ -48,6 +54,10 @@ SNS_CONFIRM_JOB = "workers.jobs.key_events.confirm_sns_subscription"
 SWEEP_JOB = "workers.jobs.sweep.run_sweep"
 REPORT_JOB = "workers.jobs.hygiene.send_report"
 HOME_JOB = "workers.jobs.hygiene.publish_home"
+SWEEP_ACCOUNT_JOB = "workers.jobs.sweep.sweep_account"
+SWEEP_ACCOUNT_FAILED_CALLBACK = "workers.jobs.sweep.account_job_failed"
+SWEEP_FINISH_JOB = "workers.jobs.sweep.finish_sweep"
+# Run once after each finished sweep: departed owners, Home tabs to refresh.
 AFTER_SWEEP_JOB = "workers.jobs.hygiene.after_sweep"
 
 # A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
@@ -61,10 +71,15 @@ QUICK_JOB_TIMEOUT = 60
 BACKGROUND_RETRY = (3, [5, 30, 120])
 KEY_EVENT_JOB_TIMEOUT = 120
 SNS_CONFIRM_JOB_TIMEOUT = 30
-# The deactivation sweep: how long one may run.
-SWEEP_JOB_TIMEOUT = 3 * 3600
 # Reports and after-sweep work stream every snapshot: minutes at most, even for huge organizations.
 HYGIENE_JOB_TIMEOUT = 30 * 60
+# The sweep's coordinator only lists the accounts and enqueues one job per account.
+SWEEP_JOB_TIMEOUT = 600
+# One account's job: minutes even for thousands of users; retried when its worker dies.
+SWEEP_ACCOUNT_JOB_TIMEOUT = 1800
+SWEEP_ACCOUNT_RETRY = (3, [0, 10, 60])
+# Account jobs are enqueued this many per Redis round trip.
+SWEEP_ENQUEUE_BATCH = 500
 # Job results are kept for benchmarks and debugging, failures longer for operators.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -72,6 +87,11 @@ FAILURE_TTL = 7 * 24 * 3600
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def new_sweep_id() -> str:
+    """A sweep's ID: when it was asked for, readable, plus a little randomness."""
+    return f"sweep-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
 
 
 def safe_job_id(text: str) -> str:
@@ -147,11 +167,50 @@ class JobQueue:
         )
         return str(job.id)
 
-    def enqueue_sweep(self, request: SweepRequest | None = None) -> str:
+    def enqueue_sweep(self, request: SweepRequest | None = None, sweep_id: str | None = None) -> str:
+        """The sweep's coordinator; its job ID is the sweep's ID."""
         job = self.background.enqueue(
             SWEEP_JOB,
             to_json(request or SweepRequest()),
+            job_id=safe_job_id(sweep_id or new_sweep_id()),
+            retry=Retry(max=2, interval=[5, 30]),
             job_timeout=SWEEP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_sweep_accounts(self, accounts: list[SweepAccount]) -> None:
+        """One job per account, in batches of one round trip; job IDs are per sweep and account."""
+        retries, intervals = SWEEP_ACCOUNT_RETRY
+        for start in range(0, len(accounts), SWEEP_ENQUEUE_BATCH):
+            batch = [
+                Queue.prepare_data(
+                    SWEEP_ACCOUNT_JOB,
+                    [to_json(account)],
+                    job_id=safe_job_id(f"{account.sweep_id}-{account.account_id}"),
+                    retry=Retry(max=retries, interval=intervals),
+                    timeout=SWEEP_ACCOUNT_JOB_TIMEOUT,
+                    result_ttl=RESULT_TTL,
+                    failure_ttl=FAILURE_TTL,
+                    on_failure=Callback(SWEEP_ACCOUNT_FAILED_CALLBACK),
+                    description=f"sweep {account.account_id}",
+                )
+                for account in accounts[start : start + SWEEP_ENQUEUE_BATCH]
+            ]
+            with self.redis.pipeline() as pipe:
+                self.background.enqueue_many(batch, pipeline=pipe)
+                pipe.execute()
+
+    def enqueue_sweep_finish(self, finish: SweepFinish) -> str:
+        """The sweep's report; the same job ID however many times the last account asks for it."""
+        retries, intervals = BACKGROUND_RETRY
+        job = self.background.enqueue(
+            SWEEP_FINISH_JOB,
+            to_json(finish),
+            job_id=safe_job_id(f"{finish.sweep_id}-finish"),
+            retry=Retry(max=retries, interval=intervals),
+            job_timeout=QUICK_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

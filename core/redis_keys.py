@@ -69,6 +69,18 @@ SNAPSHOT = RedisName("snapshot", None, "one account's keys as last swept (hash)"
 SWEEP_SLOT = RedisName("sweep-slot", None, "the current sweep interval's slot; TTL = the interval")
 # What the last finished sweep saw (JSON: sweep_id, finished_at, accounts, keys, unreadable).
 SWEEP_LAST = RedisName("sweep-last", None, "a summary of the last finished sweep (JSON)")
+# Held by the running sweep (value: its ID) and renewed as it goes: one sweep at a time.
+SWEEP_LOCK = RedisName("sweep-lock", 300, "the running sweep's ID; renewed while it runs")
+# One sweep's progress and counts (hash: total, done, keys, notified, started_at, …).
+SWEEP_STATE = RedisName("sweep", 2 * DAY, "one sweep's progress and counts (hash)")
+# Accounts one sweep has finished (set): a retried account job is counted once.
+SWEEP_DONE = RedisName("sweep-done", 2 * DAY, "accounts one sweep has finished (set)")
+# Accounts one sweep could not read (list of JSON: account, label, outcome, detail).
+SWEEP_UNREADABLE = RedisName("sweep-unreadable", 2 * DAY, "accounts one sweep could not read (list)")
+# The last finished sweep's summary (JSON), for the hygiene report and operators.
+SWEEP_LAST = RedisName("sweep-last", None, "the last finished sweep's summary (JSON)")
+# AssumeRole calls started in one second, cluster-wide (counter), to spread them over time.
+ASSUME_RATE = RedisName("assume-rate", 5, "AssumeRole calls started in one second")
 # The audit trail (stream), trimmed to about AUDIT_MAXLEN entries instead of expiring.
 AUDIT = RedisName("audit", None, "the audit trail (stream, trimmed by length)")
 

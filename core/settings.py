@@ -16,6 +16,9 @@ DEFAULT_SWEEP_INTERVAL = 3600
 DEFAULT_REPORT_INTERVAL = 7 * 24 * 3600
 # Keys one person may look up per minute; generous for humans, a brake on scripts.
 DEFAULT_RATE_LIMIT = 30
+# Worker processes that take background work (sweeps, notices), beside the one that serves only
+# lookups and buttons; see the README for sizing.
+DEFAULT_WORKERS = 1
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -46,6 +49,7 @@ class Settings:
     report_interval: int = DEFAULT_REPORT_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
+    workers: int = DEFAULT_WORKERS
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -55,7 +59,7 @@ class Settings:
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
             f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
-            f"report_interval={self.report_interval})"
+            f"report_interval={self.report_interval}, workers={self.workers})"
         )
 
     __str__ = __repr__
@@ -107,6 +111,7 @@ class Settings:
             report_interval=get.integer("WHOSE_KEY_REPORT_INTERVAL", DEFAULT_REPORT_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
+            workers=get.integer("WHOSE_KEY_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64),
         )
 
     @property

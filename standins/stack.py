@@ -146,8 +146,13 @@ class Stack:
         for _ in range(self.workers):
             self.start_process("worker")
         web.wait_for_port(self.port, timeout=READY_TIMEOUT)
-        self.wait_for_workers(self.workers)
+        self.wait_for_workers(self.workers * self.pool_size)
         return self
+
+    @property
+    def pool_size(self) -> int:
+        """RQ worker processes one `worker` process runs: one for lookups plus WHOSE_KEY_WORKERS."""
+        return 1 + int(self.env().get("WHOSE_KEY_WORKERS", "1"))
 
     def start_process(self, kind: str) -> ChildProcess:
         """Start one process exactly as the Procfile's `kind` line says."""
@@ -173,6 +178,10 @@ class Stack:
             what=f"{count} worker(s) to register",
             watching=self.processes,
         )
+
+    def kill_worker(self, pid: int, sig: int = signal.SIGKILL) -> None:
+        """Kill one RQ worker process of a pool (by the pid RQ registered); its supervisor restarts it."""
+        os.kill(pid, sig)
 
     def kill(self, process: ChildProcess, sig: int = signal.SIGKILL) -> None:
         """Signal one process's group (SIGKILL unless told) and wait for it to exit."""

@@ -1,7 +1,9 @@
-"""`python -m workers`: run one worker process (the Procfile's `worker`)."""
+"""`python -m workers`: the worker pool (the Procfile's `worker`); `--serve ROLE` is one of its
+processes: `interactive` (lookups and buttons only) or `all` (those first, then background work)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from core.logs import configure_logging
@@ -9,14 +11,25 @@ from core.settings import Settings, SettingsError
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m workers")
+    parser.add_argument("--serve", choices=("interactive", "all"), help="run one worker process of the pool")
+    args = parser.parse_args()
     configure_logging()
     try:
         settings = Settings.from_env(require_signing_secret=False)
     except SettingsError as exc:
         sys.exit(f"whose-key worker: {exc}")
-    from workers.worker import run_worker  # after settings: nothing heavy before they check out
+    # Imported after settings: nothing heavy before they check out.
+    if args.serve is None:
+        from workers.pool import run_pool
 
-    run_worker(settings)
+        sys.exit(run_pool(settings))
+    from core.queue import INTERACTIVE_QUEUES, QUEUES
+    from workers.pool import exit_with_parent
+    from workers.worker import run_worker
+
+    exit_with_parent()
+    run_worker(settings, INTERACTIVE_QUEUES if args.serve == "interactive" else QUEUES)
 
 
 if __name__ == "__main__":

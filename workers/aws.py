@@ -10,7 +10,7 @@ import contextvars
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,8 @@ CLIENT_CONFIG = Config(
     read_timeout=AWS_READ_TIMEOUT,
     max_pool_connections=AWS_MAX_POOL,
 )
+# The sweep's clients (one per account's run): adaptive retries slow down when IAM throttles.
+SWEEP_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 8}))
 # IAM, STS and Organizations are global; their endpoints live in us-east-1.
 GLOBAL_REGION = "us-east-1"
 
@@ -180,10 +182,12 @@ class AwsGateway:
         self._hub_account: str | None = None
         self._partition = "aws"
 
-    def _build_client(self, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+    def _build_client(
+        self, service: str, region: str, credentials: dict[str, str] | None = None, config: Config = CLIENT_CONFIG
+    ) -> Any:
         with self._build_lock:
             return self.base.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **(credentials or {})
+                service, region_name=region, endpoint_url=self.endpoint_url, config=config, **(credentials or {})
             )
 
     def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
@@ -211,13 +215,8 @@ class AwsGateway:
         """A client acting in account_id: the hub's own credentials there, else the member role."""
         if account_id == self.hub_account():
             return self.hub_client(service, region)
-        with self._locks_lock:
-            account_lock = self._account_locks.setdefault(account_id, threading.Lock())
-        with account_lock:  # one AssumeRole per account even when many threads ask at once
-            role = self._roles.get(account_id)
-            if role is None or not role.fresh():
-                role = self._assume(account_id)
-                self._roles[account_id] = role
+        with self._session_lock(account_id):
+            role = self._session(account_id)
             cache_key = (account_id, service, region, role.expires_at)
             with self._clients_lock:
                 client = self._clients.get(cache_key)
@@ -233,6 +232,31 @@ class AwsGateway:
                 while len(self._clients) > MAX_CACHED_CLIENTS:
                     self._clients.popitem(last=False)
             return client
+
+    def fresh_client(self, account_id: str, service: str, config: Config) -> Any:
+        """An uncached client in account_id with its own config: a sweeping worker keeps no clients."""
+        if account_id == self.hub_account():
+            return self._build_client(service, GLOBAL_REGION, None, config)
+        with self._session_lock(account_id):
+            role = self._session(account_id)
+        return self._build_client(service, GLOBAL_REGION, role.credentials, config)
+
+    def has_session(self, account_id: str) -> bool:
+        """Whether a client for account_id needs no AssumeRole now."""
+        role = self._roles.get(account_id)
+        return account_id == self._hub_account or (role is not None and role.fresh())
+
+    def _session_lock(self, account_id: str) -> threading.Lock:
+        with self._locks_lock:  # one AssumeRole per account even when many threads ask at once
+            return self._account_locks.setdefault(account_id, threading.Lock())
+
+    def _session(self, account_id: str) -> _AssumedRole:
+        """The account's assumed role, renewed when stale; the caller holds its session lock."""
+        role = self._roles.get(account_id)
+        if role is None or not role.fresh():
+            role = self._assume(account_id)
+            self._roles[account_id] = role
+        return role
 
     def forget_session(self, account_id: str) -> None:
         self._roles.pop(account_id, None)
@@ -286,6 +310,33 @@ def get_key_account(sts_client: Any, key_id: str) -> str:
     return str(_call(sts_client.get_access_key_info, AccessKeyId=key_id)["Account"])
 
 
+def list_user_names(iam_client: Any) -> Iterator[str]:
+    """Every IAM user name of the account (all pages)."""
+    try:
+        for page in iam_client.get_paginator("list_users").paginate():
+            yield from (user["UserName"] for user in page["Users"])
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+
+
+def get_user_tags(iam_client: Any, user_name: str) -> dict[str, str] | None:
+    """The user's tags (all pages); None when the user does not exist (deleted meanwhile)."""
+    pages = _unless_missing(lambda: list(iam_client.get_paginator("list_user_tags").paginate(UserName=user_name)))
+    return None if pages is None else {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+
+
+def _unless_missing(call: Callable[[], Any]) -> Any | None:
+    """call(), or None when IAM says the user or key does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise classify(exc) from exc
+    except BotoCoreError as exc:
+        raise classify(exc) from exc
+
+
 @dataclass(frozen=True)
 class KeyLastUsed:
     user_name: str
@@ -294,14 +345,7 @@ class KeyLastUsed:
 
 def get_key_last_used(iam_client: Any, key_id: str) -> KeyLastUsed | None:
     """The user and last use of a key, or None when IAM says this account has no such key."""
-    try:
-        response = iam_client.get_access_key_last_used(AccessKeyId=key_id)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise classify(exc) from exc
-    except BotoCoreError as exc:
-        raise classify(exc) from exc
+    response = _unless_missing(lambda: iam_client.get_access_key_last_used(AccessKeyId=key_id)) or {}
     user_name = response.get("UserName")
     if not user_name:
         return None
@@ -355,31 +399,8 @@ class UserDetails:
 
 def get_user(iam_client: Any, user_name: str) -> UserDetails | None:
     """ARN and tags of an IAM user (GetUser returns both in one call); None when gone."""
-    try:
-        user = iam_client.get_user(UserName=user_name)["User"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise classify(exc) from exc
-    except BotoCoreError as exc:
-        raise classify(exc) from exc
-    tags = {t["Key"]: t["Value"] for t in user.get("Tags", [])}
-    return UserDetails(arn=user["Arn"], tags=tags)
-
-
-def get_user_tags(iam_client: Any, user_name: str) -> dict[str, str]:
-    """The user's tags (all pages); {} when the user does not exist."""
-    tags: dict[str, str] = {}
-    try:
-        for page in iam_client.get_paginator("list_user_tags").paginate(UserName=user_name):
-            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return {}
-        raise classify(exc) from exc
-    except BotoCoreError as exc:
-        raise classify(exc) from exc
-    return tags
+    user = (_unless_missing(lambda: iam_client.get_user(UserName=user_name)) or {}).get("User")
+    return UserDetails(arn=user["Arn"], tags={t["Key"]: t["Value"] for t in user.get("Tags", [])}) if user else None
 
 
 def _known(value: str | None) -> str | None:

@@ -23,5 +23,11 @@ ACCOUNTS_RECHECK_AFTER = 60
 # Email -> Slack member ID rarely changes.
 SLACK_USER_CACHE_TTL = 24 * 3600
 
-# The deactivation sweep: accounts read at once.
-SWEEP_CONCURRENCY = 16
+# The deactivation sweep. In-process (`whose-key sweep --local`): accounts read at once.
+SWEEP_CONCURRENCY = 8
+# IAM calls in flight at once in one account (its users are read in parallel, this many at a
+# time): IAM's request rate is per account, so this, not the number of workers, bounds it.
+ACCOUNT_CONCURRENCY = 4
+# AssumeRole calls started per second across every worker, so the first sweep of thousands of
+# accounts spreads its role sessions over time instead of bursting them at once.
+ASSUME_PER_SECOND = 20

@@ -44,7 +44,8 @@ class Notifier:
                 return {"notified": False, "reason": "no change" if not news else "reactivation"}
         elif not self.states.claim_once(f"{event.kind}:{event.account_id}:{event.key_id or event.user_name}:{cause}"):
             return {"notified": False, "reason": "already notified"}
-        return self.notify(event, cause)
+        # "news": a change to tell, whether or not a notice could be sent (the sweep counts both).
+        return {**self.notify(event, cause), "news": True}
 
     def notify(self, event: KeyEvent, cause: str) -> dict[str, Any]:
         event = self._with_actor(event)

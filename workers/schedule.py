@@ -1,7 +1,9 @@
-"""Start a sweep every WHOSE_KEY_SWEEP_INTERVAL seconds, once for the whole cluster.
+"""Start a sweep every WHOSE_KEY_SWEEP_INTERVAL seconds, once for the whole cluster, and never two
+at once.
 
-Every worker runs this small loop; a Redis slot that lives for one interval decides which
-worker enqueues the sweep, so any number of workers yields one sweep per interval.
+Every background worker runs this small loop. A Redis slot that lives one interval decides which
+worker enqueues the interval's sweep; the sweep lock (workers/sweep_lock.py), held and renewed for
+as long as a sweep runs, makes an interval whose previous sweep is still running skip its own.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import threading
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.audit import audit
 from core.contract import SweepRequest
 from core.queue import JobQueue
 from core.redis_keys import SWEEP_SLOT, redis_key
+from workers.sweep_lock import SweepLock
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +29,31 @@ def claim_sweep_slot(redis: Redis, interval: int) -> bool:
     return bool(redis.set(redis_key(SWEEP_SLOT), "1", nx=True, ex=interval))
 
 
+def start_due_sweep(redis: Redis, interval: int) -> str | None:
+    """Enqueue this interval's sweep if this worker won the slot and no sweep is running."""
+    if not claim_sweep_slot(redis, interval):
+        return None
+    running = SweepLock(redis).holder()
+    if running:
+        log.warning("scheduled sweep skipped: the previous one is still running", extra={"running": running})
+        audit(redis, "sweep_skipped", running=running, requested_by="schedule")
+        return None
+    sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="schedule"))
+    log.info("sweep scheduled", extra={"interval": interval, "sweep": sweep_id})
+    return sweep_id
+
+
 def start_sweep_schedule(redis: Redis, interval: int, stop: threading.Event | None = None) -> threading.Thread | None:
-    """A daemon thread that enqueues the sweep when this worker wins the interval's slot."""
+    """A daemon thread that starts the sweep when it is due."""
     if interval <= 0:
         log.info("sweep schedule off (WHOSE_KEY_SWEEP_INTERVAL=0)")
         return None
     stop = stop or threading.Event()
-    jobs = JobQueue(redis)
 
     def loop() -> None:
         while True:
             try:
-                if claim_sweep_slot(redis, interval):
-                    jobs.enqueue_sweep(SweepRequest(requested_by="schedule"))
-                    log.info("sweep scheduled", extra={"interval": interval})
+                start_due_sweep(redis, interval)
             except RedisError as exc:
                 log.warning("sweep schedule: Redis unreachable", extra={"error": str(exc)})
             if stop.wait(min(CHECK_EVERY, interval)):

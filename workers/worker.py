@@ -16,7 +16,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.queue import QUEUES
+from core.queue import BACKGROUND_QUEUE, QUEUES
 from core.settings import Settings
 from workers.hygiene.schedule import start_digest_schedule
 from workers.runtime import Runtime, build_runtime
@@ -87,8 +87,10 @@ class WhoseKeyWorker(SimpleWorker):
         self.set_state("idle")
 
 
-def make_worker(runtime: Runtime, **kwargs: Any) -> WhoseKeyWorker:
-    queues = [Queue(name, connection=runtime.redis, serializer=JSONSerializer, job_class=RuntimeJob) for name in QUEUES]
+def make_worker(runtime: Runtime, queue_names: tuple[str, ...] = QUEUES, **kwargs: Any) -> WhoseKeyWorker:
+    queues = [
+        Queue(name, connection=runtime.redis, serializer=JSONSerializer, job_class=RuntimeJob) for name in queue_names
+    ]
     return WhoseKeyWorker(
         queues,
         runtime=runtime,
@@ -101,11 +103,13 @@ def make_worker(runtime: Runtime, **kwargs: Any) -> WhoseKeyWorker:
     )
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
+def run_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUES, *, burst: bool = False) -> None:
+    """One RQ worker process on `queue_names`, served in that order (lookups first)."""
     runtime = build_runtime(settings)
-    worker = make_worker(runtime)
+    worker = make_worker(runtime, queue_names)
     runtime.finder.org.warm()
-    start_sweep_schedule(runtime.redis, settings.sweep_interval)
-    start_digest_schedule(runtime.redis, settings.report_interval)
-    log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
+    if BACKGROUND_QUEUE in queue_names:  # only processes that run background work schedule it
+        start_sweep_schedule(runtime.redis, settings.sweep_interval)
+        start_digest_schedule(runtime.redis, settings.report_interval)
+    log.info("worker starting", extra={"queues": list(queue_names), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

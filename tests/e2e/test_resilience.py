@@ -69,8 +69,7 @@ def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -
             busy = next((w for w in Worker.all(connection=redis) if w.get_current_job_id()), None)
             time.sleep(0.1)  # pacing the poll for the worker that took the job (it holds it for 8 s)
         assert busy is not None, "a worker took the job"
-        victim = next(p for p in fragile.processes if p.popen.pid == busy.pid)
-        fragile.kill(victim, signal.SIGKILL)
+        fragile.kill_worker(busy.pid, signal.SIGKILL)
     finally:
         fragile.aws.remove(fault)
     posts = fragile.slack.wait_for_hook(url, timeout=120)
@@ -78,7 +77,6 @@ def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -
     # Nothing queued, running or scheduled any more, the abandoned run included: no second answer can come.
     wait_for_queues_drained(redis, [LOOKUP_QUEUE], timeout=60)
     assert len(fragile.slack.hook_posts(url)) == 1
-    fragile.start_process("worker")  # leave two workers for the tests that follow
 
 
 def test_response_url_failing_falls_back_to_the_web_api(fragile: Stack) -> None:

@@ -21,6 +21,8 @@ from core.contract import (
     Reply,
     ReportRequest,
     SnsConfirmation,
+    SweepAccount,
+    SweepFinish,
     SweepRequest,
     from_json,
     to_json,
@@ -81,6 +83,10 @@ FULL: dict[type, Any] = {
     ReportRequest: ReportRequest(request_id="r-1", requested_by="U0ASKER01", destination=DESTINATION),
     HomeRequest: HomeRequest(user="U0ASKER01", event_id="Ev0HOME"),
     AfterSweep: AfterSweep(sweep_id="sweep-2026-11-26T10"),
+    SweepAccount: SweepAccount(
+        sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", account_name="prod", account_status="ACTIVE"
+    ),
+    SweepFinish: SweepFinish(sweep_id="sweep-20261126T100000-abc123"),
 }
 
 

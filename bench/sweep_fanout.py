@@ -1,0 +1,211 @@
+"""The sweep spread over RQ workers: sweep time with 1, 2 and 4 background worker processes,
+memory per worker process, Redis memory per 10,000 keys, and lookups during a sweep against idle.
+
+    python3 dev.py bench sweep_fanout [--sizes 100,200] [--workers 1,2,4] [--users 20] [--latency 0.075]
+
+AWS answers through the loopback fault proxy with `--latency` seconds added to every call (IAM
+from a region takes 50-100 ms), so the figures measure the design rather than moto's CPU. The
+moto server answers GetAccessKeyLastUsed from an index (bench/big_org.py), as AWS's cost does
+not grow with the organization. For each size: one seeded organization; for each worker count,
+a fresh `python -m workers` pool (WHOSE_KEY_WORKERS=N plus its lookup process) runs one sweep
+(cold: each process assumes the roles it needs) while a lookup is asked every LOOKUP_EVERY s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.big_org import IndexedMotoServer, isolate_aws_env, process_rss_mb, seed_big_org  # noqa: E402
+from bench.stats import percentile  # noqa: E402
+
+BOT_TOKEN = "xoxb-bench-token"  # only ever valid at the loopback Slack double
+AUDIT_CHANNEL = "C0AUDIT01"
+# Every call the sweep and a lookup make; each waits --latency seconds at the proxy.
+SLOWED = (
+    "AssumeRole", "ListUsers", "ListAccessKeys", "ListUserTags", "GetAccessKeyLastUsed", "GetUser",
+    "GetAccessKeyInfo", "ListAccounts", "DescribeOrganization", "GetCallerIdentity",
+)  # fmt: skip
+LOOKUP_EVERY = 1.0
+IDLE_LOOKUPS = 20
+
+
+def lookup_seconds(redis: Any, slack: Any, key_id: str) -> float:
+    from core.contract import Destination, LookupRequest
+    from core.queue import JobQueue, new_request_id
+
+    url = slack.new_response_url()
+    request = LookupRequest(new_request_id(), (key_id,), Destination(response_url=url), asked_by="U0BENCH")
+    started = time.time()
+    JobQueue(redis).enqueue_lookup(request)
+    return float(slack.wait_for_hook(url, timeout=60)[0].at - started)
+
+
+def start_pool(env: dict[str, str], workers: int, redis: Any) -> subprocess.Popen[bytes]:
+    from rq import Worker
+
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "workers"],
+        env={**env, "WHOSE_KEY_WORKERS": str(workers)},
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(Worker.all(connection=redis)) < workers + 1:
+        if time.monotonic() > deadline or pool.poll() is not None:
+            raise RuntimeError("the worker pool did not start")
+        time.sleep(0.2)
+    return pool
+
+
+def stop_pool(pool: subprocess.Popen[bytes], redis: Any) -> None:
+    from rq import Worker
+
+    os.killpg(pool.pid, signal.SIGTERM)
+    pool.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while Worker.all(connection=redis) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: str) -> dict[str, Any]:
+    from rq import Worker
+
+    from core.contract import SweepRequest
+    from core.queue import JobQueue
+    from workers.sweep_state import SweepProgress
+
+    pool = start_pool(env, workers, redis)
+    try:
+        lookup_seconds(redis, slack, key_id)  # warm the lookup process (account list, role session)
+        idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
+        memory_before = int(redis.info("memory")["used_memory"])
+        sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="bench"))
+        progress = SweepProgress(redis)
+        during: list[float] = []
+        rss_peak: dict[int, float] = {}
+        done = threading.Event()
+
+        def sample_rss() -> None:
+            while not done.wait(0.5):
+                for worker in Worker.all(connection=redis):
+                    if worker.pid:
+                        rss_peak[worker.pid] = max(rss_peak.get(worker.pid, 0.0), process_rss_mb(worker.pid))
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        while True:
+            report = progress.report(sweep_id)
+            if report is not None and report.finished:
+                break
+            if report is not None and report.done:
+                during.append(lookup_seconds(redis, slack, key_id))
+            time.sleep(LOOKUP_EVERY)
+        done.set()
+        sampler.join()
+        memory_after = int(redis.info("memory")["used_memory"])
+    finally:
+        stop_pool(pool, redis)
+    return {
+        "workers": workers,
+        "seconds": report.seconds,
+        "accounts": report.accounts,
+        "keys": report.keys,
+        "aws_calls": report.aws_calls,
+        "unreadable": len(report.unreadable),
+        "idle": idle,
+        "during": during,
+        "rss_mb": sorted(rss_peak.values()),
+        "redis_bytes": memory_after - memory_before,
+    }
+
+
+def one_size(accounts: int, users: int, worker_counts: list[int], latency: float) -> list[dict[str, Any]]:
+    from redis import Redis
+
+    from standins.aws_proxy import AwsFaultProxy
+    from standins.redis_server import RedisServer
+    from standins.slack_double import SlackDouble
+
+    results = []
+    with RedisServer() as redis_server, IndexedMotoServer() as moto, SlackDouble(token=BOT_TOKEN) as slack:
+        seeded = seed_big_org(moto, accounts, users, progress=print)
+        print(f"seeded {accounts} accounts x {users} users in {seeded.seconds:.0f}s", flush=True)
+        proxy = AwsFaultProxy(moto.url, default_account=seeded.management_account_id).start()
+        for action in SLOWED:
+            proxy.slow(action, None, latency)
+        isolate_aws_env(moto)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHOSE_KEY_"))}
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": proxy.url,
+                "SLACK_BOT_TOKEN": BOT_TOKEN,
+                "SLACK_API_URL": slack.base_url,
+                "REDIS_URL": redis_server.url,
+                "WHOSE_KEY_SWEEP_INTERVAL": "0",
+                "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
+            }
+        )
+        redis = Redis.from_url(redis_server.url)
+        key_id = seeded.users[seeded.account_ids[-1]][0].key_id
+        try:
+            for workers in worker_counts:
+                result = one_run(env, redis, slack, workers, key_id)
+                result["size"] = accounts
+                print_run(result)
+                results.append(result)
+        finally:
+            proxy.stop()
+    return results
+
+
+def print_run(r: dict[str, Any]) -> None:
+    idle, during = r["idle"], r["during"]
+    print(
+        f"  {r['accounts']} accounts, {r['keys']} keys, {r['workers']} worker(s): sweep {r['seconds']:.1f}s, "
+        f"{r['aws_calls']} AWS calls; worker RSS peak {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB; "
+        f"Redis +{r['redis_bytes'] / 2**20:.1f} MB ({r['redis_bytes'] / max(r['keys'], 1) * 10_000 / 2**20:.1f} MB "
+        f"per 10,000 keys); lookups idle p50 {percentile(idle, 50):.2f}s p99 {percentile(idle, 99):.2f}s, "
+        f"during the sweep p50 {percentile(during, 50) if during else float('nan'):.2f}s "
+        f"p99 {percentile(during, 99) if during else float('nan'):.2f}s (n={len(during)})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,200", help="organization sizes (accounts), comma-separated")
+    parser.add_argument("--workers", default="1,2,4", help="background worker processes to try, comma-separated")
+    parser.add_argument("--users", type=int, default=20, help="IAM users per account, one key each")
+    parser.add_argument("--latency", type=float, default=0.075, help="seconds added to every AWS call")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    everything = []
+    for size in sorted(int(s) for s in args.sizes.split(",")):
+        print(f"--- {size} accounts x {args.users} users, {args.latency * 1000:.0f} ms per AWS call ---", flush=True)
+        everything.extend(one_size(size, args.users, counts, args.latency))
+    print("\nsummary:")
+    for size in sorted({r["size"] for r in everything}):
+        runs = [r for r in everything if r["size"] == size]
+        base = next((r for r in runs if r["workers"] == 1), runs[0])
+        for r in runs:
+            print(
+                f"  {size:6d} accounts  {r['workers']} workers  {r['seconds']:7.1f}s  speed-up "
+                f"{base['seconds'] / r['seconds']:.2f}x  max worker RSS {max(r['rss_mb'] or [0]):.0f} MB  "
+                f"lookup p99 idle {percentile(r['idle'], 99):.2f}s / during {percentile(r['during'], 99):.2f}s"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""One sweep at a time, and AssumeRole spread over time.
+
+The lock is a Redis key holding the running sweep's ID with a short TTL (SWEEP_LOCK), renewed
+while the sweep runs: by its coordinator as it enqueues and by every account job as it works. A
+sweep whose processes all died lets go within the TTL, and the next sweep starts clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from core.redis_keys import ASSUME_RATE, SWEEP_LOCK, redis_key
+from workers.constants import ASSUME_PER_SECOND
+
+log = logging.getLogger(__name__)
+
+LOCK = redis_key(SWEEP_LOCK)
+# KEYS[1] = the lock, ARGV[1] = the sweep's ID, ARGV[2] = TTL: only the holder renews or releases.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class SweepLock:
+    def __init__(self, redis: Redis, ttl: int = SWEEP_LOCK.seconds) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def acquire(self, sweep_id: str) -> bool:
+        """Take the lock for sweep_id; True too when sweep_id holds it already (a retried job)."""
+        if self.redis.set(LOCK, sweep_id, nx=True, ex=self.ttl):
+            return True
+        return self.renew(sweep_id)
+
+    def renew(self, sweep_id: str) -> bool:
+        return bool(self._renew(keys=[LOCK], args=[sweep_id, self.ttl]))
+
+    def release(self, sweep_id: str) -> bool:
+        return bool(self._release(keys=[LOCK], args=[sweep_id]))
+
+    def holder(self) -> str | None:
+        raw = self.redis.get(LOCK)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    @contextlib.contextmanager
+    def kept(self, sweep_id: str, stop: threading.Event) -> Iterator[None]:
+        """Renew the lock every third of its TTL while the block runs; set `stop` if it is lost
+        (another sweep took over after this one stalled): the block then stops its work."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.ttl / 3):
+                try:
+                    if not self.renew(sweep_id):
+                        log.warning("sweep lock lost; stopping", extra={"sweep": sweep_id, "holder": self.holder()})
+                        stop.set()
+                        return
+                except RedisError as exc:  # a blip: the next renewal tries again, well within the TTL
+                    log.warning("sweep lock not renewed", extra={"sweep": sweep_id, "error": str(exc)})
+
+        renewer = threading.Thread(target=renew, name="sweep-lock", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join(timeout=1)
+
+
+class AssumePace:
+    """At most `per_second` AssumeRole calls start in any second, counted across all workers."""
+
+    def __init__(self, redis: Redis, per_second: int = ASSUME_PER_SECOND) -> None:
+        self.redis = redis
+        self.per_second = per_second
+
+    def wait(self, stop: threading.Event | None = None) -> None:
+        while stop is None or not stop.is_set():
+            now = time.time()
+            name = redis_key(ASSUME_RATE, str(int(now)))
+            with self.redis.pipeline() as pipe:
+                pipe.incr(name)
+                pipe.expire(name, ASSUME_RATE.seconds)
+                taken = int(pipe.execute()[0])
+            if taken <= self.per_second:
+                return
+            # This second is full: try again early in the next one, spread a little.
+            time.sleep(1 - (now % 1) + random.uniform(0, 0.2))  # noqa: S311 - jitter, not crypto
