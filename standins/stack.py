@@ -183,6 +183,26 @@ class Stack:
         """Kill one RQ worker process of a pool (by the pid RQ registered); its supervisor restarts it."""
         os.kill(pid, sig)
 
+    def restart_workers(self, timeout: float = READY_TIMEOUT) -> None:
+        """Stop every RQ worker process gracefully and wait until their supervisors have started
+        fresh ones: nothing a worker cached in memory (role sessions, clients) survives."""
+        from redis import Redis
+        from rq import Worker
+
+        connection = Redis.from_url(self.redis.url)
+        old = {worker.name: worker.pid for worker in Worker.all(connection=connection)}
+        for pid in old.values():
+            os.kill(pid, signal.SIGTERM)  # idle workers leave at once and unregister themselves
+        wait_until(
+            lambda: (
+                (names := {w.name for w in Worker.all(connection=connection)}).isdisjoint(old)
+                and len(names) >= len(old)
+            ),
+            timeout=timeout,
+            what=f"{len(old)} fresh worker(s) to register",
+            watching=self.processes,
+        )
+
     def kill(self, process: ChildProcess, sig: int = signal.SIGKILL) -> None:
         """Signal one process's group (SIGKILL unless told) and wait for it to exit."""
         process.kill(sig)

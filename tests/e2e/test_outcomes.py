@@ -146,21 +146,15 @@ def faults(stack: Stack) -> Iterator[list[Fault]]:
 
 
 def deny_role(stack: Stack, faults: list[Fault], account_id: str) -> Fault:
-    """From now on (until the test ends) AssumeRole into account_id is denied, and the worker holds
-    no session there, so its next lookup in that account meets the denial.
+    """From now on (until the test ends) AssumeRole into account_id is denied, and no worker holds
+    a session there, so the next lookup in that account meets the denial.
 
-    The worker keeps each account's session for the hour; an AccessDenied from IAM makes it drop
-    that session (see test_access_denied_account_is_listed_and_its_session_renewed), which is how
-    this clears it without restarting the shared worker.
+    Every worker process keeps each account's session for the hour, so the workers are restarted
+    (their supervisor starts fresh ones) once the denial is in place.
     """
-    key_id = synthesize_key_id(account_id)
-    denied = stack.aws.fail("GetAccessKeyLastUsed", for_key(key_id), 403, "AccessDenied", "not authorized")
-    try:
-        assert "access denied (AccessDenied)" in answer_for(stack, key_id).all_text
-    finally:
-        stack.aws.remove(denied)
     fault = stack.aws.fail("AssumeRole", for_account(account_id), 403, "AccessDenied", "not authorized to assume")
     faults.append(fault)
+    stack.restart_workers()
     return fault
 
 
@@ -336,8 +330,8 @@ def test_owning_account_role_denied_on_the_fast_path_is_incomplete_not_not_found
     assert assume.hits == 1
 
 
-def test_access_denied_account_is_listed_and_its_session_renewed(stack: Stack, faults: list[Fault]) -> None:
-    """IAM denying the role in an account lists it as access denied, and the next lookup assumes the role afresh."""
+def test_access_denied_account_is_listed_and_does_not_stick(stack: Stack, faults: list[Fault]) -> None:
+    """IAM denying the role in an account lists it as access denied; the next lookup there is answered."""
     assert stack.org is not None
     data = account(stack, "acme-data")
     etl_key = stack.org.key("acme-data", "etl")
@@ -350,11 +344,11 @@ def test_access_denied_account_is_listed_and_its_session_renewed(stack: Stack, f
     assert "cannot say whose it is yet" in denied.lines[0]
     assert f"• acme-data ({data}): access denied (AccessDenied)" in denied.all_text
     assert "not found in any" not in denied.all_text
-    # Revoked sessions stay denied although the role is fine: the session is dropped, not kept for the hour.
-    assume = stack.aws.slow("AssumeRole", for_account(data), 0)  # counts, forwards at once
-    faults.append(assume)
+    # The denial does not stick to the account: the next lookup there is answered. (That the denied
+    # session itself is dropped rather than kept for the hour is decided per worker process, which
+    # the unit layer checks: test_finder_verdicts.py::test_denied_accounts_get_a_fresh_session_next_time; here a
+    # pool of workers may serve the next lookup from another process.)
     assert "*etl*" in answer_for(stack, etl_key).lines[0]
-    assert assume.hits == 1
 
 
 def test_throttled_account_is_listed_as_throttled_after_retries(stack: Stack, faults: list[Fault]) -> None:
