@@ -95,8 +95,23 @@ class SweepRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NoticeRetry:
+    """Deliver the pending key notices that are due (notice retry job)."""
+
+    requested_by: str = "schedule"  # schedule | sweep | cli
+
+
 # Every job argument type, for tests and for readers looking for "what can be in the queue".
-JOB_ARGUMENTS: tuple[type, ...] = (LookupRequest, ButtonPress, Reply, KeyEvent, SnsConfirmation, SweepRequest)
+JOB_ARGUMENTS: tuple[type, ...] = (
+    LookupRequest,
+    ButtonPress,
+    Reply,
+    KeyEvent,
+    SnsConfirmation,
+    SweepRequest,
+    NoticeRetry,
+)
 
 T = TypeVar("T")
 

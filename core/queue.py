@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from core.contract import ButtonPress, LookupRequest, Reply, SnsConfirmation, SweepRequest, to_json
+from core.contract import ButtonPress, LookupRequest, NoticeRetry, Reply, SnsConfirmation, SweepRequest, to_json
 from core.key_events import KeyEvent
 
 # Queue names. Lookups and buttons are interactive and never wait behind sweeps or notices.
@@ -36,6 +36,7 @@ REPLY_JOB = "workers.jobs.buttons.post_reply"
 KEY_EVENT_JOB = "workers.jobs.key_events.handle_key_event"
 SNS_CONFIRM_JOB = "workers.jobs.key_events.confirm_sns_subscription"
 SWEEP_JOB = "workers.jobs.sweep.run_sweep"
+NOTICE_RETRY_JOB = "workers.jobs.notices.retry_pending_notices"
 
 # A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
 # retry at once (a worker died or Slack hiccuped), the second after a pause.
@@ -50,6 +51,8 @@ KEY_EVENT_JOB_TIMEOUT = 120
 SNS_CONFIRM_JOB_TIMEOUT = 30
 # The deactivation sweep: how long one may run.
 SWEEP_JOB_TIMEOUT = 3 * 3600
+# Retrying pending notices: each waits at most a few Slack timeouts.
+NOTICE_RETRY_JOB_TIMEOUT = 600
 # Job results are kept for benchmarks and debugging, failures longer for operators.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -112,7 +115,7 @@ class JobQueue:
         job = self.background.enqueue(
             KEY_EVENT_JOB,
             to_json(event),
-            job_id="event-" + safe_job_id(event.event_id),
+            job_id="event-" + safe_job_id(event.dedupe_id or event.event_id),
             retry=Retry(max=retries, interval=intervals),
             job_timeout=KEY_EVENT_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
@@ -137,6 +140,17 @@ class JobQueue:
             SWEEP_JOB,
             to_json(request or SweepRequest()),
             job_timeout=SWEEP_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_notice_retry(self, request: NoticeRetry | None = None) -> str:
+        """Deliver the pending key notices that are due (Slack was down, say)."""
+        job = self.background.enqueue(
+            NOTICE_RETRY_JOB,
+            to_json(request or NoticeRetry()),
+            job_timeout=NOTICE_RETRY_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

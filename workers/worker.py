@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 
 from core.queue import QUEUES
 from core.settings import Settings
+from workers.notice_schedule import start_notice_retry_schedule
 from workers.runtime import Runtime, build_runtime
 from workers.schedule import start_sweep_schedule
 
@@ -105,5 +106,6 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     worker = make_worker(runtime)
     runtime.finder.org.warm()
     start_sweep_schedule(runtime.redis, settings.sweep_interval)
+    start_notice_retry_schedule(runtime.redis, settings.notice_retry_interval)
     log.info("worker starting", extra={"queues": list(QUEUES), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

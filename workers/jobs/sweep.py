@@ -11,6 +11,7 @@ from core.blockkit import Message, section
 from core.contract import Destination, SweepRequest, from_json
 from core.slack_text import escape
 from workers.jobs.delivery import deliver_once
+from workers.notifier import Notifier
 from workers.runtime import Runtime
 from workers.sweep import Sweeper, SweepReport
 
@@ -22,6 +23,8 @@ def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     request = from_json(SweepRequest, args)
     log.info("sweep starting", extra={"requested_by": request.requested_by})
     job = get_current_job()
+    # Notices Slack did not take before get another chance first, whatever the sweep finds.
+    Notifier(runtime).retry_pending()
     report = Sweeper(runtime).run(job.id if job else None)
     report_unreadable(runtime, report)
     return report.to_dict()
