@@ -159,8 +159,10 @@ class Notifier:
             return {"notified": False, "reason": "no owner and no audit channel"}
         try:
             deliver_once(self.runtime, delivery_id, destination, message)
-        except DeliveryError:
-            if recipient == "owner" and self.runtime.settings.audit_channel:
+        except DeliveryError as exc:
+            # Slack down: the notice stays pending for the owner. Slack refusing the DM (user gone,
+            # DMs closed): the audit channel is told instead.
+            if recipient == "owner" and self.runtime.settings.audit_channel and not exc.transient:
                 # The DM failed (user gone from Slack?): the audit channel still hears of it.
                 # The notice names the owner itself; the reason is plain text, escaped when rendered.
                 fallback = replace(facts, no_owner_reason="the DM to the owner failed")
