@@ -289,3 +289,18 @@ def wait_for_job_result(redis: Redis, event: dict[str, Any], timeout: float = 30
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} did not finish")
         time.sleep(0.1)
+
+
+def test_lookup_of_a_key_whose_user_aws_quarantined_says_so(stack: Stack) -> None:
+    """A key whose user has an AWSCompromisedKeyQuarantine policy attached is answered with the
+    quarantine: AWS restricted the user because the key was exposed."""
+    key = fresh_key(stack, "acme-staging", {"slack-user-id": owner_id()})
+    arn = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    key.iam.attach_user_policy(UserName=key.user_name, PolicyArn=arn)
+    attached = key.iam.list_attached_user_policies(UserName=key.user_name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]
+    reply, response_url = stack.slash_command(key.key_id)
+    assert reply.status == 200
+    text = json.dumps(stack.slack.wait_for_hook(response_url, timeout=30)[0].body)
+    assert f"AWS quarantined the IAM user {key.user_name} because its key was exposed" in text
+    assert "AWSCompromisedKeyQuarantineV3" in text
