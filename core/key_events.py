@@ -47,6 +47,10 @@ class EventError(ValueError):
     """The body is not an event whose-key can use; the message says why (safe to return)."""
 
 
+class SourceRefused(EventError):
+    """The event comes from a source other than aws.iam and aws.health."""
+
+
 @dataclass(frozen=True)
 class KeyEvent:
     kind: str  # deactivated | reactivated | deleted | user_deleted | exposed (any Health risk)
@@ -86,7 +90,7 @@ def parse_event(event: dict[str, Any]) -> KeyEvent | Ignored:
     """One EventBridge event (the envelope with `detail`)."""
     source = event.get("source")
     if source not in ACCEPTED_SOURCES:
-        raise EventError(f"unsupported source {str(source)[:60]!r}: only aws.iam and aws.health are taken")
+        raise SourceRefused(f"unsupported source {str(source)[:60]!r}: only aws.iam and aws.health are taken")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise EventError("missing `detail` object")

@@ -27,7 +27,7 @@ from bot.aws_events.sns import SnsVerificationError, SnsVerifier
 from bot.dedupe import claim_event, release_event
 from core.audit import audit
 from core.contract import SnsConfirmation
-from core.key_events import EventError, Ignored, parse_event_body
+from core.key_events import EventError, Ignored, SourceRefused, parse_event_body
 from core.queue import JobQueue
 from core.settings import Settings
 
@@ -81,7 +81,8 @@ class AwsEventReceiver:
         try:
             parsed = parse_event_body(body)
         except EventError as exc:
-            audit(self.jobs.redis, "aws_event_dropped", reason="malformed", detail=str(exc), via=source)
+            reason = "other_source" if isinstance(exc, SourceRefused) else "malformed"
+            audit(self.jobs.redis, "aws_event_dropped", reason=reason, detail=str(exc), via=source)
             return {"error": f"not a usable event: {exc}"}, 400
         if isinstance(parsed, Ignored):
             return {"status": "ignored", "reason": parsed.reason}, 200

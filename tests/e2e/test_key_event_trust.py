@@ -222,7 +222,7 @@ def test_events_from_other_sources_get_400_and_are_audited(stack: Stack, redis: 
     event["source"] = "whose-key.fake"
     reply = post_event(stack, event)
     assert reply.status == 400 and "unsupported source" in reply.json()["error"]
-    record = wait_for_audit(redis, "aws_event_dropped", reason="malformed")
+    record = wait_for_audit(redis, "aws_event_dropped", reason="other_source")
     assert "whose-key.fake" in record["detail"]
 
 
