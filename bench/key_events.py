@@ -1,7 +1,7 @@
 """Key events end to end: event-to-DM time, events dropped by reason, and how long after a Slack
 outage the pending notices are all delivered.
 
-    python3 dev.py bench key_events [--events 100] [--outage-events 20] [--outage 10]
+    python3 dev.py bench key_events [--events 100] [--concurrency 4] [--outage-events 20] [--outage 10]
 
 Runs the whole bot (web + worker from the Procfile, moto behind the AWS proxy, the loopback
 Slack). Each event is a real deactivation (the key is deactivated in IAM first, so IAM confirms
@@ -76,7 +76,7 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def event_to_dm(stack: Stack, count: int) -> list[float]:
+def event_to_dm(stack: Stack, count: int, concurrency: int = 4) -> list[float]:
     keys = owned_keys(stack, count)
     for _, key in keys:
         key.deactivate()
@@ -88,7 +88,7 @@ def event_to_dm(stack: Stack, count: int) -> list[float]:
         stack.slack.wait_for(lambda _: bool(dms_about(stack, owner, key.key_id)), timeout=60)
         return dms_about(stack, owner, key.key_id)[0].at - sent
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
         return list(pool.map(one, keys))
 
 
@@ -147,6 +147,7 @@ def outage(stack: Stack, redis: Redis, count: int, seconds: float) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=4, help="events in flight at once (one worker)")
     parser.add_argument("--drops-each", type=int, default=5)
     parser.add_argument("--outage-events", type=int, default=20)
     parser.add_argument("--outage", type=float, default=10.0)
@@ -155,11 +156,11 @@ def main() -> None:
     with Stack(extra_env=ENV) as stack:
         redis = Redis.from_url(stack.redis.url)
         event_to_dm(stack, 5)  # warm up: gunicorn, assumed-role sessions, the account list
-        latencies = event_to_dm(stack, args.events)
+        latencies = event_to_dm(stack, args.events, args.concurrency)
         reasons = drops(stack, redis, args.drops_each)
         recovery, extra = outage(stack, redis, args.outage_events, args.outage)
 
-    print(f"key events, {args.events} IAM-confirmed deactivations, 4 at a time")
+    print(f"key events, {args.events} IAM-confirmed deactivations, {args.concurrency} at a time, one worker")
     print(f"  event -> DM: {summary_ms(latencies)}")
     print(
         f"events dropped by reason ({args.drops_each} of each kind posted): {json.dumps(dict(sorted(reasons.items())))}"
