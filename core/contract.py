@@ -136,6 +136,13 @@ class SweepFinish:
     sweep_id: str
 
 
+@dataclass(frozen=True)
+class NoticeRetry:
+    """Deliver the pending key notices that are due (notice retry job)."""
+
+    requested_by: str = "schedule"  # schedule | sweep | cli
+
+
 # Every job argument type, for tests and for readers looking for "what can be in the queue".
 JOB_ARGUMENTS: tuple[type, ...] = (
     LookupRequest,
@@ -149,6 +156,7 @@ JOB_ARGUMENTS: tuple[type, ...] = (
     AfterSweep,
     SweepAccount,
     SweepFinish,
+    NoticeRetry,
 )
 
 T = TypeVar("T")

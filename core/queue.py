@@ -21,6 +21,7 @@ from core.contract import (
     ButtonPress,
     HomeRequest,
     LookupRequest,
+    NoticeRetry,
     Reply,
     ReportRequest,
     SnsConfirmation,
@@ -59,6 +60,7 @@ SWEEP_ACCOUNT_FAILED_CALLBACK = "workers.jobs.sweep.account_job_failed"
 SWEEP_FINISH_JOB = "workers.jobs.sweep.finish_sweep"
 # Run once after each finished sweep: departed owners, Home tabs to refresh.
 AFTER_SWEEP_JOB = "workers.jobs.hygiene.after_sweep"
+NOTICE_RETRY_JOB = "workers.jobs.notices.retry_pending_notices"
 
 # A lookup: at most this long, retried this many times (e.g. when its worker dies); the first
 # retry at once (a worker died or Slack hiccuped), the second after a pause.
@@ -80,6 +82,8 @@ SWEEP_ACCOUNT_JOB_TIMEOUT = 1800
 SWEEP_ACCOUNT_RETRY = (3, [0, 10, 60])
 # Account jobs are enqueued this many per Redis round trip.
 SWEEP_ENQUEUE_BATCH = 500
+# Retrying pending notices: each waits at most a few Slack timeouts.
+NOTICE_RETRY_JOB_TIMEOUT = 600
 # Job results are kept for benchmarks and debugging, failures longer for operators.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
@@ -147,7 +151,7 @@ class JobQueue:
         job = self.background.enqueue(
             KEY_EVENT_JOB,
             to_json(event),
-            job_id="event-" + safe_job_id(event.event_id),
+            job_id="event-" + safe_job_id(event.dedupe_id or event.event_id),
             retry=Retry(max=retries, interval=intervals),
             job_timeout=KEY_EVENT_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
@@ -243,6 +247,17 @@ class JobQueue:
             job_id="after-sweep-" + safe_job_id(request.sweep_id),
             retry=Retry(max=retries, interval=intervals),
             job_timeout=HYGIENE_JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+        return str(job.id)
+
+    def enqueue_notice_retry(self, request: NoticeRetry | None = None) -> str:
+        """Deliver the pending key notices that are due (Slack was down, say)."""
+        job = self.background.enqueue(
+            NOTICE_RETRY_JOB,
+            to_json(request or NoticeRetry()),
+            job_timeout=NOTICE_RETRY_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

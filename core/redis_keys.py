@@ -63,6 +63,16 @@ KEY_INDEX = RedisName("key-index", None, "key ID -> user, account and owner (has
 KEY_STATE = RedisName("key-state", 180 * DAY, "a key's last known state")
 # A one-off notice already sent (an exposure, say).
 NOTICE_SENT = RedisName("notice", 180 * DAY, "a one-off notice already claimed")
+# Notices recorded with their state change and not yet delivered (sorted set: notice ID -> when
+# to try next). Each notice's event and cause wait in a PENDING_NOTICE record beside it.
+PENDING_NOTICES = RedisName("pending-notices", None, "undelivered notices by next attempt time (sorted set)")
+# One undelivered notice (hash: the event as JSON, its cause, first recorded, attempts). The writer
+# sets a TTL a little past the give-up age, so even a forgotten record goes away.
+PENDING_NOTICE = RedisName("pending-notice", None, "one undelivered notice (hash); TTL just past the give-up age")
+# Held by the one process delivering a notice, so two retriers never post it twice at once.
+NOTICE_DELIVERY_LOCK = RedisName("notice-delivery", 120, "a notice being delivered right now")
+# Taken by the worker that enqueues the periodic retry of pending notices; lives one interval.
+NOTICE_RETRY_SLOT = RedisName("notice-retry-slot", None, "the current retry interval's slot; TTL = the interval")
 # One account's keys as the last sweep saw them (hash of key ID -> JSON); replaced by each sweep.
 SNAPSHOT = RedisName("snapshot", None, "one account's keys as last swept (hash)")
 # Taken by the worker that enqueues the periodic sweep; lives one sweep interval.

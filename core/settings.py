@@ -19,6 +19,9 @@ DEFAULT_RATE_LIMIT = 30
 # Worker processes that take background work (sweeps, notices), beside the one that serves only
 # lookups and buttons; see the README for sizing.
 DEFAULT_WORKERS = 1
+# Pending key notices (Slack down, say) are tried again this often, and given up after this long.
+DEFAULT_NOTICE_RETRY_INTERVAL = 60
+DEFAULT_NOTICE_MAX_AGE = 24 * 3600
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -42,6 +45,8 @@ class Settings:
     role_name: str = DEFAULT_ROLE_NAME
     external_id: str | None = None
     events_token: str | None = None
+    # The token being rotated out: accepted too until the hub's connection has the new one.
+    events_token_previous: str | None = None
     allowed_channels: frozenset[str] = field(default_factory=frozenset)
     allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
     audit_channel: str | None = None
@@ -50,6 +55,8 @@ class Settings:
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
     workers: int = DEFAULT_WORKERS
+    notice_retry_interval: int = DEFAULT_NOTICE_RETRY_INTERVAL
+    notice_max_age: int = DEFAULT_NOTICE_MAX_AGE
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -59,7 +66,8 @@ class Settings:
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
             f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
-            f"report_interval={self.report_interval}, workers={self.workers})"
+            f"report_interval={self.report_interval}, workers={self.workers}, "
+            f"notice_retry_interval={self.notice_retry_interval}, notice_max_age={self.notice_max_age})"
         )
 
     __str__ = __repr__
@@ -102,6 +110,7 @@ class Settings:
             role_name=get.matching("WHOSE_KEY_ROLE_NAME", DEFAULT_ROLE_NAME, _ROLE_NAME, "an IAM role name"),
             external_id=get.text("WHOSE_KEY_EXTERNAL_ID"),
             events_token=get.text("WHOSE_KEY_EVENTS_TOKEN"),
+            events_token_previous=get.text("WHOSE_KEY_EVENTS_TOKEN_PREVIOUS"),
             allowed_channels=get.id_list("WHOSE_KEY_ALLOWED_CHANNELS", _CHANNEL_ID, "channel IDs like C0123ABCD"),
             allowed_usergroups=get.id_list(
                 "WHOSE_KEY_ALLOWED_USERGROUPS", _USERGROUP_ID, "user group IDs like S0123ABCD"
@@ -112,6 +121,10 @@ class Settings:
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
             workers=get.integer("WHOSE_KEY_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64),
+            notice_retry_interval=get.integer(
+                "WHOSE_KEY_NOTICE_RETRY_INTERVAL", DEFAULT_NOTICE_RETRY_INTERVAL, minimum=1
+            ),
+            notice_max_age=get.integer("WHOSE_KEY_NOTICE_MAX_AGE", DEFAULT_NOTICE_MAX_AGE, minimum=60),
         )
 
     @property

@@ -135,6 +135,7 @@ class SlackDouble:
         # Emails match case-insensitively on Slack, so they are stored lower-cased.
         self._users_by_email: dict[str, str] = {e.lower(): uid for e, uid in (users_by_email or {}).items()}
         self._usergroups: dict[str, list[str]] = {}
+        self._outage: int | None = None  # HTTP status every Web API call gets while Slack is "down"
         self._ts_counter = itertools.count()
         self._methods: dict[str, ApiHandler] = {
             "api.test": self._api_test,
@@ -198,6 +199,16 @@ class SlackDouble:
         key = self._script_key(method_or_hook)
         with self._lock:
             self._scripts[key].extend(replies)
+
+    def start_outage(self, status: int = 503) -> None:
+        """Slack is down: every Web API call is answered with `status` until end_outage()."""
+        with self._lock:
+            self._outage = status
+
+    def end_outage(self) -> None:
+        """Slack is back: Web API calls are answered normally again."""
+        with self._lock:
+            self._outage = None
 
     def add_user(self, email: str, user_id: str) -> None:
         """Make users.lookupByEmail and users.info know this member."""
@@ -323,6 +334,10 @@ class SlackDouble:
     ) -> Reply:
         """The Web API's answer: a scripted reply if queued, else Slack's default behaviour."""
         scope_headers = {"X-OAuth-Scopes": ",".join(self.scopes)}
+        with self._lock:
+            outage = self._outage
+        if outage is not None:
+            return Reply(outage, {"ok": False, "error": "service_unavailable"})
         scripted = self._next_script(f"api:{method}")
         if scripted is not None:
             return Reply(scripted.status, scripted.body, {**scope_headers, **scripted.headers})

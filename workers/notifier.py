@@ -1,5 +1,9 @@
 """Tell a key's owner that the key was deactivated, deleted or exposed: once per change of state,
-whether the real-time event or the sweep sees it first."""
+whether the real-time event or the sweep sees it first, and never lost.
+
+An event from outside is only a claim: IAM confirms it first (workers/confirm.py); the sweep's
+own observations come from IAM already. The notice is recorded as pending in the same step as the
+state change, delivered, then forgotten; one Slack did not take waits for the periodic retry."""
 
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ from typing import Any
 from core.audit import audit
 from core.contract import Destination
 from core.key_events import KeyEvent
-from workers.aws import AwsCallError, get_key_last_used, get_user
+from workers.aws import AwsCallError, get_user
 from workers.cloudtrail import TrailAnswer, TrailOutcome
+from workers.confirm import confirm
+from workers.iam_keys import get_key_user
 from workers.jobs.delivery import deliver_once
 from workers.key_index import index_entry
 from workers.owners import owner_from_tags
+from workers.pending import PendingNotices
 from workers.render.notice import NoticeFacts, render_notice, render_notice_record
 from workers.report import Owner
 from workers.runtime import Runtime
@@ -31,21 +38,103 @@ class Notifier:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.states = KeyStates(runtime.redis)
+        self.pending = PendingNotices(runtime.redis, runtime.settings.notice_max_age)
 
     def handle(self, event: KeyEvent, cause: str | None = None) -> dict[str, Any]:
-        """Record what the event says and notify when it is news; returns what was done."""
-        cause = cause or f"event-{event.event_id}"
+        """Confirm the event with IAM (the sweep's own are confirmed), record the change with its
+        notice as pending, and deliver it when it is news; returns what was done.
+
+        Raises workers.confirm.ConfirmationUnavailable when IAM cannot be asked (the job retries).
+        """
+        cause = cause or event.dedupe_id or f"event-{event.event_id}"
+        if event.source != "sweep":
+            verdict = confirm(self.runtime, event)
+            if not verdict.confirmed:
+                audit(
+                    self.runtime.redis,
+                    "aws_event_dropped",
+                    reason=verdict.reason,
+                    detail=verdict.detail,
+                    kind=event.kind,
+                    key=event.key_id,
+                    user=event.user_name,
+                    account=event.account_id,
+                    event_id=event.event_id,
+                    source=event.source,
+                )
+                return {"notified": False, "reason": verdict.reason, "detail": verdict.detail}
+            event = verdict.event
+        draft = self.pending.draft(event, cause)
         state = _STATE_OF.get(event.kind)
         if state is not None and event.key_id:
-            change = self.states.record(event.key_id, state, cause)
+            reactivated = event.kind == "reactivated"
             # An event is a real transition even when the key was never seen before.
-            news = change.is_news or (change is Change.FIRST_SEEN and event.source != "sweep")
-            if event.kind == "reactivated" or not news:
+            from_event = event.source != "sweep"
+            change = self.states.record(
+                event.key_id, state, cause, None if reactivated else draft, first_sighting_is_news=from_event
+            )
+            news = change.is_news or (change is Change.FIRST_SEEN and from_event)
+            if reactivated or not news:
                 return {"notified": False, "reason": "no change" if not news else "reactivation"}
-        elif not self.states.claim_once(f"{event.kind}:{event.account_id}:{event.key_id or event.user_name}:{cause}"):
-            return {"notified": False, "reason": "already notified"}
+        elif not self.states.claim_once(
+            f"{event.kind}:{event.account_id}:{event.key_id or event.user_name}:{cause}", draft
+        ):
+            # Claimed before: by a copy of this notice, or by this very job before it was retried.
+            outcome = self.deliver(draft.notice_id)
+            return outcome if outcome.get("notified") else {"notified": False, "reason": "already notified"}
         # "news": a change to tell, whether or not a notice could be sent (the sweep counts both).
-        return {**self.notify(event, cause), "news": True}
+        return {**self.deliver(draft.notice_id), "news": True}
+
+    @staticmethod
+    def _once_name(event: KeyEvent, cause: str) -> str:
+        """The claim of a one-off notice: copies of one Health notice share their cause."""
+        return f"{event.kind}:{event.account_id}:{event.key_id or event.user_name}:{cause}"
+
+    def deliver(self, notice_id: str) -> dict[str, Any]:
+        """Deliver one pending notice (once, whoever calls); on failure it stays pending until the
+        give-up age, then it is dropped and audited."""
+        if not self.pending.lock(notice_id):
+            return {"notified": False, "pending": True, "reason": "being delivered by another worker"}
+        try:
+            notice = self.pending.get(notice_id)
+            if notice is None:
+                return {"notified": False, "reason": "already delivered"}
+            try:
+                outcome = self.notify(notice.event, notice.cause)
+            except DeliveryError as exc:
+                if self.pending.failed(notice, self.runtime.settings.notice_retry_interval):
+                    log.warning(
+                        "key notice not delivered; it stays pending",
+                        extra={"notice": notice_id, "attempts": notice.attempts + 1, "error": str(exc)},
+                    )
+                    return {"notified": False, "pending": True, "reason": str(exc)}
+                self.pending.done(notice_id)
+                audit(
+                    self.runtime.redis,
+                    "notice_abandoned",
+                    notice=notice_id,
+                    key=notice.event.key_id,
+                    kind=notice.event.kind,
+                    account=notice.event.account_id,
+                    attempts=notice.attempts + 1,
+                    error=str(exc),
+                )
+                return {"notified": False, "reason": "given up", "abandoned": True}
+            self.pending.done(notice_id)
+            return outcome
+        finally:
+            self.pending.unlock(notice_id)
+
+    def retry_pending(self) -> dict[str, Any]:
+        """Try every pending notice that is due; returns counts."""
+        due = self.pending.due()
+        outcomes = [self.deliver(notice_id) for notice_id in due]
+        return {
+            "due": len(due),
+            "delivered": sum(1 for o in outcomes if o.get("notified")),
+            "abandoned": sum(1 for o in outcomes if o.get("abandoned")),
+            "still_pending": self.pending.count(),
+        }
 
     def notify(self, event: KeyEvent, cause: str) -> dict[str, Any]:
         event = self._with_actor(event)
@@ -61,11 +150,20 @@ class Notifier:
                 "key notice has nowhere to go: no owner and WHOSE_KEY_AUDIT_CHANNEL unset",
                 extra={"key": event.key_id, "kind": event.kind, "reason": facts.no_owner_reason},
             )
+            audit(
+                self.runtime.redis,
+                "notice_undeliverable",
+                key=event.key_id,
+                kind=event.kind,
+                reason=facts.no_owner_reason,
+            )
             return {"notified": False, "reason": "no owner and no audit channel"}
         try:
             deliver_once(self.runtime, delivery_id, destination, message)
-        except DeliveryError:
-            if recipient == "owner" and self.runtime.settings.audit_channel:
+        except DeliveryError as exc:
+            # Slack down: the notice stays pending for the owner. Slack refusing the DM (user gone,
+            # DMs closed): the audit channel is told instead.
+            if recipient == "owner" and self.runtime.settings.audit_channel and not exc.transient:
                 # The DM failed (user gone from Slack?): the audit channel still hears of it.
                 # The notice names the owner itself; the reason is plain text, escaped when rendered.
                 fallback = replace(facts, no_owner_reason="the DM to the owner failed")
@@ -122,7 +220,10 @@ class Notifier:
         accounts = self._accounts()
         account = accounts.get(event.account_id)
         label = account if account else event.account_id
-        user_name = event.user_name or self._user_of_key(event)
+        remembered = index_entry(self.runtime.redis, event.key_id) if event.key_id else None
+        # A deleted key's user is what IAM showed before (the index), over what the event says.
+        known_user = (remembered or {}).get("user") if event.kind == "deleted" else None
+        user_name = known_user or event.user_name or self._user_of_key(event)
         owner, reason = self._owner(event, user_name)
         owner = self.runtime.directory.resolve(owner)
         if owner.known and not owner.slack_user_id and not reason:
@@ -148,10 +249,9 @@ class Notifier:
         if entry and entry.get("user"):
             return entry["user"]
         try:
-            found = get_key_last_used(self.runtime.gateway.client(event.account_id, "iam"), event.key_id)
+            return get_key_user(self.runtime.gateway.client(event.account_id, "iam"), event.key_id)
         except AwsCallError:
             return None
-        return found.user_name if found else None
 
     def _owner(self, event: KeyEvent, user_name: str | None) -> tuple[Owner, str | None]:
         """The owner from the user's tags, else from the key index; with why when there is none."""

@@ -33,7 +33,21 @@ SLACK_HOOKS_ORIGIN = "https://hooks.slack.com"
 
 
 class DeliveryError(Exception):
-    """Slack did not take the message, even after retries and the fallback."""
+    """Slack did not take the message, even after retries and the fallback.
+
+    `transient` when Slack was down or unreachable (5xx, 429, connection errors), as opposed to
+    refusing this message (unknown channel, user gone): trying later elsewhere would not help.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _refused(exc: SlackApiError) -> DeliveryError:
+    status = getattr(exc.response, "status_code", 200)
+    transient = status >= 500 or status == 429
+    return DeliveryError(f"Slack refused the message ({exc.response.get('error')})", transient=transient)
 
 
 class Poster:
@@ -123,6 +137,6 @@ class Poster:
                     return
             self.client.chat_postMessage(channel=destination.channel, thread_ts=destination.thread_ts, **payload)
         except SlackApiError as exc:
-            raise DeliveryError(f"Slack refused the message ({exc.response.get('error')})") from exc
+            raise _refused(exc) from exc
         except OSError as exc:
-            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})") from exc
+            raise DeliveryError(f"Slack could not be reached ({type(exc).__name__})", transient=True) from exc

@@ -19,6 +19,7 @@ from rq.serializers import JSONSerializer
 from core.queue import BACKGROUND_QUEUE, QUEUES
 from core.settings import Settings
 from workers.hygiene.schedule import start_digest_schedule
+from workers.notice_schedule import start_notice_retry_schedule
 from workers.runtime import Runtime, build_runtime
 from workers.schedule import start_sweep_schedule
 
@@ -111,5 +112,6 @@ def run_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUES, *, bur
     if BACKGROUND_QUEUE in queue_names:  # only processes that run background work schedule it
         start_sweep_schedule(runtime.redis, settings.sweep_interval)
         start_digest_schedule(runtime.redis, settings.report_interval)
+        start_notice_retry_schedule(runtime.redis, settings.notice_retry_interval)
     log.info("worker starting", extra={"queues": list(queue_names), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

@@ -1,9 +1,15 @@
 """`POST /aws/events`: key events from AWS. Authenticate, validate, enqueue, answer in well under
 EventBridge's 5 seconds. Never calls AWS (an SNS signing certificate is fetched once and cached).
 
-- EventBridge API destinations send `Authorization: Bearer $WHOSE_KEY_EVENTS_TOKEN`.
+- EventBridge API destinations send `Authorization: Bearer $WHOSE_KEY_EVENTS_TOKEN` (or, while
+  the token is being rotated, the previous one, WHOSE_KEY_EVENTS_TOKEN_PREVIOUS).
 - SNS HTTPS subscriptions are recognised by `x-amz-sns-message-type` and verified by signature
   (topics allow-listed in WHOSE_KEY_SNS_TOPICS); a subscription confirmation is confirmed by a job.
+
+Only `aws.iam` and `aws.health` events are taken; anything else is refused with 400 and audited.
+Copies of one event (redelivered, or sent again from the backup region with a new `id`) are
+taken once, by the event's dedupe ID. Whatever is taken is still only a claim: the worker has
+IAM confirm it before recording or sending anything.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from redis.exceptions import RedisError
 
 from bot.aws_events.sns import SnsVerificationError, SnsVerifier
 from bot.dedupe import claim_event, release_event
+from core.audit import audit
 from core.contract import SnsConfirmation
-from core.key_events import EventError, Ignored, parse_event_body
+from core.key_events import EventError, Ignored, SourceRefused, parse_event_body
 from core.queue import JobQueue
 from core.settings import Settings
 
@@ -44,14 +51,19 @@ class AwsEventReceiver:
         sns_type = headers.get("x-amz-sns-message-type")
         if sns_type:
             return self._sns(body)
-        token = self.settings.events_token
-        if not token:
+        if not self.settings.events_token:
             return {"error": "this endpoint is not configured: WHOSE_KEY_EVENTS_TOKEN is unset"}, 401
-        offered = headers.get("authorization", "")
-        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        if not self._token_matches(headers.get("authorization", "")):
             log.warning("aws event refused: wrong or missing bearer token")
             return {"error": "missing or wrong bearer token"}, 401
         return self._accept(body, source="eventbridge")
+
+    def _token_matches(self, offered: str) -> bool:
+        """Constant time against the current and the previous token, both always compared, so
+        the answer's timing tells neither which one matched nor how much of it."""
+        tokens = [self.settings.events_token, self.settings.events_token_previous]
+        matches = [hmac.compare_digest(offered.encode(), f"Bearer {t}".encode()) for t in tokens if t]
+        return any(matches)
 
     def _sns(self, body: bytes) -> Reply:
         try:
@@ -69,17 +81,29 @@ class AwsEventReceiver:
         try:
             parsed = parse_event_body(body)
         except EventError as exc:
+            reason = "other_source" if isinstance(exc, SourceRefused) else "malformed"
+            audit(self.jobs.redis, "aws_event_dropped", reason=reason, detail=str(exc), via=source)
             return {"error": f"not a usable event: {exc}"}, 400
         if isinstance(parsed, Ignored):
             return {"status": "ignored", "reason": parsed.reason}, 200
         event = parsed if parsed.source == "health" else dataclasses.replace(parsed, source=source)
+        claim = f"aws-{event.dedupe_id or event.event_id}"
         try:
-            if not claim_event(self.jobs.redis, f"aws-{event.event_id}"):
+            if not claim_event(self.jobs.redis, claim):
+                audit(
+                    self.jobs.redis,
+                    "aws_event_dropped",
+                    reason="duplicate",
+                    kind=event.kind,
+                    key=event.key_id,
+                    event_id=event.event_id,
+                    via=source,
+                )
                 return {"status": "duplicate"}, 200
             self.jobs.enqueue_key_event(event)
         except RedisError:
             with contextlib.suppress(RedisError):
-                release_event(self.jobs.redis, f"aws-{event.event_id}")
+                release_event(self.jobs.redis, claim)
             # A 5xx makes EventBridge and SNS deliver again later: the event is not lost.
             log.error("aws event not queued: Redis unreachable", extra={"event_id": event.event_id})
             return {"error": "cannot take events right now; deliver again later"}, 503

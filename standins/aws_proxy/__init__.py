@@ -2,12 +2,14 @@
 
 proxy.py forwards to moto and injects faults; recorder.py records what passes through as CloudTrail
 would; cloudtrail.py answers LookupEvents from those records; callers.py knows whose each access
-key is; wire.py reads and writes AWS's wire format.
+key is; wire.py reads and writes AWS's wire format; quarantine.py keeps the AWS-managed quarantine
+policies attached to users (moto attaches AWS-managed policies only when it loads them all).
 """
 
 from standins.aws_proxy.callers import DEFAULT_USER_NAME, Caller, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, LOOKUP_PAGE_SIZE, MAX_EVENTS_PER_ACCOUNT
 from standins.aws_proxy.proxy import DEFAULT_ACCOUNT_ID, MAX_SEEN_REQUESTS, AwsFaultProxy, Fault, Match, SeenRequest
+from standins.aws_proxy.quarantine import QUARANTINE_ARN_PREFIX
 from standins.aws_proxy.recorder import RECORDED_IAM_ACTIONS
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "LOOKUP_PAGE_SIZE",
     "MAX_EVENTS_PER_ACCOUNT",
     "MAX_SEEN_REQUESTS",
+    "QUARANTINE_ARN_PREFIX",
     "RECORDED_IAM_ACTIONS",
     "AwsFaultProxy",
     "Caller",

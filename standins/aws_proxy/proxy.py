@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from standins.aws_proxy import wire
 from standins.aws_proxy.callers import Caller, KeyOwners, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, MAX_EVENTS_PER_ACCOUNT, Trail
+from standins.aws_proxy.quarantine import QuarantinePolicies
 from standins.aws_proxy.recorder import Recorder, resources_of
 from standins.loopback import LoopbackServer, read_body, respond
 
@@ -111,6 +112,7 @@ class AwsFaultProxy:
         self._owners = KeyOwners(default_account)
         self._trail = Trail(max_events_per_account)
         self._recorder = Recorder(self._owners, self._trail)
+        self._quarantine = QuarantinePolicies()
         self._server = LoopbackServer(self._handle, name="aws-fault-proxy", host=host, methods=_METHODS)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -238,8 +240,12 @@ class AwsFaultProxy:
         elif headers.get("x-amz-target") == LOOKUP_EVENTS_TARGET:
             # Answered in the caller's account, as CloudTrail answers it.
             status, out_headers, payload = self._trail.answer(self._owners.caller(call.key_id).account_id, body)
+        elif (quarantined := self._quarantine.answer(call, self._owners.caller(call.key_id).account_id)) is not None:
+            status, out_headers, payload = quarantined
         else:
-            status, out_headers, payload = self._forward(request.command, request.path, headers, body)
+            forwarded = self._forward(request.command, request.path, headers, body)
+            account_id = self._owners.caller(call.key_id).account_id
+            status, out_headers, payload = self._quarantine.amend(call, account_id, forwarded)
         self._recorder.observe(
             call,
             status,

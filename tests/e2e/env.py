@@ -18,6 +18,9 @@ TEST_ENV = {
     "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
     "WHOSE_KEY_SWEEP_INTERVAL": "0",
     "WHOSE_KEY_REPORT_INTERVAL": "0",
+    # Notices Slack did not take are tried again every second, so a Slack outage of "several
+    # minutes" fits in seconds of test time.
+    "WHOSE_KEY_NOTICE_RETRY_INTERVAL": "1",
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,178 +14,89 @@ from werkzeug.serving import make_server
 
 from bot.aws_events.sns import SnsVerifier
 from bot.web import create_web_app
-from core.queue import safe_job_id
 from core.settings import Settings
 from standins.loopback import free_port
-from standins.slack_double import RecordedCall
 from standins.stack import HttpResult, Stack, http_post
 from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN
-from tests.e2e.waiting import job_status, wait_for_jobs_finished
+from tests.e2e.waiting import jobs_mentioning, wait_for_jobs_finished
+from tests.support.aws_events import (
+    cloudtrail_event,
+    dms_about,
+    fresh_key,
+    health_event,
+    owner_id,
+    post_event,
+    wait_for_dm,
+)
 from tests.support.sns_signing import TOPIC_ARN, SnsSigner
 
 
-def cloudtrail_event(
-    account: str,
-    name: str,
-    params: dict[str, Any],
-    *,
-    actor: dict[str, Any] | None = None,
-    event_id: str | None = None,
-) -> dict[str, Any]:
-    """An EventBridge "AWS API Call via CloudTrail" event as an API destination delivers it."""
-    identity = actor or {
-        "type": "AssumedRole",
-        "arn": f"arn:aws:sts::{account}:assumed-role/SecurityAdmin/carol",
-        "accountId": account,
-        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "SecurityAdmin"}},
-    }
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.iam",
-        "account": account,
-        "time": "2026-11-26T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.08",
-            "userIdentity": identity,
-            "eventTime": "2026-11-26T10:00:00Z",
-            "eventSource": "iam.amazonaws.com",
-            "eventName": name,
-            "awsRegion": "us-east-1",
-            "sourceIPAddress": "203.0.113.7",
-            "requestParameters": params,
-            "responseElements": None,
-            "eventType": "AwsApiCall",
-            "recipientAccountId": account,
-        },
-    }
-
-
-def post_event(stack: Stack, event: dict[str, Any], token: str | None = EVENTS_TOKEN) -> HttpResult:
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return http_post(stack.web_url + "/aws/events", json.dumps(event).encode(), headers)
-
-
-def dms_about(stack: Stack, channel: str, key_id: str) -> list[RecordedCall]:
-    return [
-        c
-        for c in stack.slack.api_calls("chat.postMessage")
-        if c.body.get("channel") == channel and key_id in json.dumps(c.body)
-    ]
-
-
-def wait_for_dm(stack: Stack, channel: str, key_id: str) -> RecordedCall:
-    stack.slack.wait_for(lambda _: bool(dms_about(stack, channel, key_id)), timeout=30)
-    return dms_about(stack, channel, key_id)[0]
-
-
-def event_job(event: dict[str, Any]) -> str:
-    """The ID of the job the web enqueues for an event (one per event ID)."""
-    return "event-" + safe_job_id(event["id"])
-
-
-def exposure_event(stack: Stack, key_id: str) -> dict[str, Any]:
-    """An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event naming key_id, as EventBridge delivers it."""
-    assert stack.org is not None
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS Health Event",
-        "source": "aws.health",
-        "account": stack.org.management_account_id,
-        "time": "2026-11-26T10:00:00Z",
-        "region": "us-east-1",
-        "detail": {
-            "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED",
-            "service": "RISK",
-            "startTime": "Thu, 26 Nov 2026 10:00:00 GMT",
-            "affectedEntities": [{"entityValue": key_id}],
-        },
-    }
-
-
-def post_sentinel_event(stack: Stack) -> dict[str, Any]:
-    """Post an exposure of the break-glass key (each exposure event is a notice of its own) and return it."""
-    assert stack.org is not None
-    event = exposure_event(stack, stack.org.key("acme-management", "break-glass"))
-    assert post_event(stack, event).status == 202
-    return event
-
-
 def test_deactivation_event_dms_the_owner_by_slack_tag(stack: Stack) -> None:
-    """An UpdateAccessKey Inactive event with the right token reaches the owner named by slack-user-id."""
-    assert stack.org is not None
-    key_id = stack.org.key("acme-data", "etl")
-    account = stack.org.accounts["acme-data"]
+    """An UpdateAccessKey Inactive event that IAM confirms reaches the owner named by slack-user-id."""
+    owner = owner_id()
+    key = fresh_key(stack, "acme-data", {"slack-user-id": owner})
+    key.deactivate()
     event = cloudtrail_event(
-        account, "UpdateAccessKey", {"userName": "etl", "accessKeyId": key_id, "status": "Inactive"}
+        key.account_id, "UpdateAccessKey", {"userName": key.user_name, "accessKeyId": key.key_id, "status": "Inactive"}
     )
     reply = post_event(stack, event)
     assert reply.status == 202, reply.body
     assert reply.elapsed < 5
-    text = json.dumps(wait_for_dm(stack, "U0DATAENG", key_id).body)
+    text = json.dumps(wait_for_dm(stack, owner, key.key_id).body)
     assert "deactivated" in text
     assert "role SecurityAdmin (session carol)" in text and "203.0.113.7" in text
-    assert "create-access-key --user-name etl" in text
+    assert f"create-access-key --user-name {key.user_name}" in text
+    assert "IAM in the account confirms the change" in text
 
 
 def test_deletion_event_dms_the_owner_found_by_email(stack: Stack) -> None:
     """A DeleteAccessKey event reaches the owner whose `Email` tag resolves through users.lookupByEmail."""
-    assert stack.org is not None
-    key_id = stack.org.key("acme-prod", "alice", "Inactive")
-    event = cloudtrail_event(
-        stack.org.accounts["acme-prod"], "DeleteAccessKey", {"userName": "alice", "accessKeyId": key_id}
-    )
+    key = fresh_key(stack, "acme-prod", {"Email": "alice@example.com"})
+    key.delete()
+    event = cloudtrail_event(key.account_id, "DeleteAccessKey", {"userName": key.user_name, "accessKeyId": key.key_id})
     assert post_event(stack, event).status == 202
-    text = json.dumps(wait_for_dm(stack, "U0ALICE01", key_id).body)
+    text = json.dumps(wait_for_dm(stack, "U0ALICE01", key.key_id).body)
     assert "deleted" in text
 
 
 def test_self_service_event_without_user_name_resolves_the_user_from_the_key(stack: Stack) -> None:
     """When a user deactivates their own key (no requestParameters.userName), the user is found anyway."""
-    assert stack.org is not None
-    key_id = stack.org.key("acme-prod", "deploy-bot")
-    account = stack.org.accounts["acme-prod"]
-    own = {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/deploy-bot", "userName": "deploy-bot"}
-    event = cloudtrail_event(account, "UpdateAccessKey", {"accessKeyId": key_id, "status": "Inactive"}, actor=own)
+    owner = owner_id()
+    key = fresh_key(stack, "acme-prod", {"slack-user-id": owner})
+    key.deactivate()
+    own = {"type": "IAMUser", "arn": f"arn:aws:iam::{key.account_id}:user/{key.user_name}", "userName": key.user_name}
+    event = cloudtrail_event(
+        key.account_id, "UpdateAccessKey", {"accessKeyId": key.key_id, "status": "Inactive"}, actor=own
+    )
     assert post_event(stack, event).status == 202
-    text = json.dumps(wait_for_dm(stack, "U0PLATFRM", key_id).body)
-    assert "deploy-bot" in text
-    # Undo for the tests that follow: the key is still Active in moto; record its reactivation.
-    event = cloudtrail_event(account, "UpdateAccessKey", {"accessKeyId": key_id, "status": "Active"}, actor=own)
-    assert post_event(stack, event).status == 202
+    text = json.dumps(wait_for_dm(stack, owner, key.key_id).body)
+    assert key.user_name in text
 
 
 def test_exposed_key_health_event_tells_the_owner_to_rotate(stack: Stack) -> None:
     """An AWS Health AWS_RISK_CREDENTIALS_EXPOSED event reaches the owner with the quarantine and rotation steps."""
     assert stack.org is not None
     key_id = stack.org.key("acme-management", "break-glass")
-    assert post_event(stack, exposure_event(stack, key_id)).status == 202
+    event = health_event("AWS_RISK_CREDENTIALS_EXPOSED", stack.org.management_account_id, key_id)
+    assert post_event(stack, event).status == 202
     text = json.dumps(wait_for_dm(stack, "U0SECOPS1", key_id).body)
     assert "exposed" in text and "Quarantine" in text and "rotate" in text.lower()
 
 
 def test_key_without_owner_goes_to_the_audit_channel_saying_why(stack: Stack) -> None:
     """A key whose user has no owner tags is reported in the audit channel, with the reason."""
-    assert stack.org is not None
-    key_id = stack.org.key("acme-dev", "ci-runner")
+    key = fresh_key(stack, "acme-dev")
+    key.deactivate()
     event = cloudtrail_event(
-        stack.org.accounts["acme-dev"],
-        "UpdateAccessKey",
-        {"userName": "ci-runner", "accessKeyId": key_id, "status": "Inactive"},
+        key.account_id, "UpdateAccessKey", {"userName": key.user_name, "accessKeyId": key.key_id, "status": "Inactive"}
     )
     assert post_event(stack, event).status == 202
-    text = json.dumps(wait_for_dm(stack, AUDIT_CHANNEL, key_id).body)
+    text = json.dumps(wait_for_dm(stack, AUDIT_CHANNEL, key.key_id).body)
     assert "no slack-user-id, email or owner tag" in text
 
 
 def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack, redis: Redis) -> None:
-    """A wrong or missing bearer token gets 401 and no notice is sent."""
+    """A wrong or missing bearer token gets 401 and nothing is queued, so no notice can be sent."""
     assert stack.org is not None
     key_id = stack.org.key("acme-data", "etl")
     event = cloudtrail_event(
@@ -194,10 +104,8 @@ def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack, redis
     )
     assert post_event(stack, event, token="not-the-token").status == 401
     assert post_event(stack, event, token=None).status == 401
-    # The web answers after enqueueing, so a refused event that had been taken would have a job now.
-    assert job_status(redis, event_job(event)) is None
-    # A sentinel event behind it, handled, shows the worker has nothing older left to send.
-    wait_for_jobs_finished(redis, [event_job(post_sentinel_event(stack))])
+    # The web enqueues before it answers: after a 401, no job for the event can exist.
+    assert jobs_mentioning(redis, key_id) == []
     assert not [c for c in dms_about(stack, "U0DATAENG", key_id) if "deleted" in json.dumps(c.body)]
 
 
@@ -206,7 +114,12 @@ def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack, redis
     [
         (b"not json", "not JSON"),  # garbage
         (b"[]", "not a JSON object"),  # JSON but not an event
-        (json.dumps({"id": "1", "account": "123456789012", "detail-type": "x", "detail": {}}).encode(), "detail-type"),
+        (
+            json.dumps(
+                {"id": "1", "source": "aws.iam", "account": "123456789012", "detail-type": "x", "detail": {}}
+            ).encode(),
+            "detail-type",
+        ),
         (
             json.dumps(
                 cloudtrail_event("123456789012", "UpdateAccessKey", {"accessKeyId": "nope", "status": "Inactive"})
@@ -231,21 +144,19 @@ def test_failed_calls_and_other_events_are_acknowledged_and_ignored(stack: Stack
     assert reply.status == 200 and reply.json()["status"] == "ignored"
 
 
-def test_redelivered_event_notifies_once(stack: Stack, redis: Redis) -> None:
+def test_redelivered_event_notifies_once(stack: Stack) -> None:
     """The same event delivered twice notifies once."""
-    assert stack.org is not None
-    key_id = stack.org.key("acme-prod", "alice")  # alice's Active key
+    owner = owner_id()
+    key = fresh_key(stack, "acme-prod", {"slack-user-id": owner})
+    key.deactivate()
     event = cloudtrail_event(
-        stack.org.accounts["acme-prod"],
-        "UpdateAccessKey",
-        {"userName": "alice", "accessKeyId": key_id, "status": "Inactive"},
+        key.account_id, "UpdateAccessKey", {"userName": key.user_name, "accessKeyId": key.key_id, "status": "Inactive"}
     )
     assert post_event(stack, event).status == 202
     assert post_event(stack, event).json()["status"] == "duplicate"
-    wait_for_dm(stack, "U0ALICE01", key_id)
-    # The duplicate was answered without a job; the one job has done all it will do.
-    wait_for_jobs_finished(redis, [event_job(event)])
-    assert len(dms_about(stack, "U0ALICE01", key_id)) == 1
+    wait_for_dm(stack, owner, key.key_id)
+    # The second delivery was never queued (the "duplicate" answer says so): one DM is all there is.
+    assert len(dms_about(stack, owner, key.key_id)) == 1
 
 
 # -- SNS -----------------------------------------------------------------------------------------
@@ -277,20 +188,18 @@ def test_signed_sns_notification_is_accepted_and_notifies(
     stack: Stack, redis: Redis, sns_web: tuple[str, SnsSigner]
 ) -> None:
     """An SNS notification carrying a deletion, correctly signed (SignatureVersion 1 and 2), notifies."""
-    assert stack.org is not None
     url, signer = sns_web
-    key_id = stack.org.key("acme-staging", "bob")
-    account = stack.org.accounts["acme-staging"]
-    jobs = []
+    key = fresh_key(stack, "acme-staging", {"owner": "bob@example.com"})
+    key.delete()
     for version in ("1", "2"):
-        event = cloudtrail_event(account, "DeleteAccessKey", {"userName": "bob", "accessKeyId": key_id})
+        params = {"userName": key.user_name, "accessKeyId": key.key_id}
+        event = cloudtrail_event(key.account_id, "DeleteAccessKey", params)
         reply = post_sns(url, signer.notification(json.dumps(event), version=version))
         assert reply.status in (200, 202), reply.body
-        jobs.append(event_job(event))
-    text = json.dumps(wait_for_dm(stack, "U0BOB0001", key_id).body)
+    text = json.dumps(wait_for_dm(stack, "U0BOB0001", key.key_id).body)
     assert "deleted" in text
-    wait_for_jobs_finished(redis, jobs)  # both deliveries handled
-    assert len(dms_about(stack, "U0BOB0001", key_id)) == 1, "the second delivery is the same transition"
+    wait_for_jobs_finished(redis, jobs_mentioning(redis, key.key_id))  # both deliveries were handled
+    assert len(dms_about(stack, "U0BOB0001", key.key_id)) == 1, "the second delivery is the same transition"
 
 
 def test_tampered_sns_notification_gets_401(sns_web: tuple[str, SnsSigner]) -> None:

@@ -261,8 +261,18 @@ class FakeIam(_FakeClient):
         raise client_error("NoSuchEntity", "GetAccessKeyLastUsed")
 
     def get_paginator(self, operation: str) -> _Paginator:
-        assert operation == "list_access_keys", operation
-        return _Paginator(self._list_access_keys)
+        pages = {
+            "list_access_keys": self._list_access_keys,
+            "list_attached_user_policies": self._list_attached_user_policies,
+        }
+        assert operation in pages, operation
+        return _Paginator(pages[operation])
+
+    def _list_attached_user_policies(self, UserName: str) -> Iterator[dict[str, Any]]:  # noqa: N803
+        self.account.call("iam", "ListAttachedUserPolicies")
+        if UserName not in self.account.users:
+            raise client_error("NoSuchEntity", "ListAttachedUserPolicies")
+        yield {"AttachedPolicies": []}
 
     def _list_access_keys(self, UserName: str) -> Iterator[dict[str, Any]]:  # noqa: N803
         self.account.call("iam", "ListAccessKeys")

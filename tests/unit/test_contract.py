@@ -18,6 +18,7 @@ from core.contract import (
     HomeRequest,
     LookupRequest,
     MessageRef,
+    NoticeRetry,
     Reply,
     ReportRequest,
     SnsConfirmation,
@@ -86,6 +87,7 @@ FULL: dict[type, Any] = {
     SweepAccount: SweepAccount(
         sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", account_name="prod", account_status="ACTIVE"
     ),
+    NoticeRetry: NoticeRetry(requested_by="sweep"),
     SweepFinish: SweepFinish(sweep_id="sweep-20261126T100000-abc123"),
 }
 

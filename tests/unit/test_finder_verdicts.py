@@ -285,11 +285,14 @@ def test_every_verdict_is_in_the_table() -> None:
     assert {case.verdict for case in CASES.values()} == set(Verdict)
 
 
-def test_found_key_costs_three_iam_calls_in_its_own_account(aws: FakeAws) -> None:
-    """A found key costs GetAccessKeyLastUsed, ListAccessKeys and GetUser in its account, nothing elsewhere."""
+def test_found_key_costs_four_iam_calls_in_its_own_account(aws: FakeAws) -> None:
+    """A found key costs GetAccessKeyLastUsed, then ListAccessKeys, GetUser and ListAttachedUserPolicies (is
+    the user quarantined?) in its account, and nothing elsewhere."""
     key_id = active_key(aws)
     finder_for(aws).find(key_id)
-    assert aws.accounts[PROD].calls == ["iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:GetUser"]
+    calls = aws.accounts[PROD].calls
+    assert calls[0] == "iam:GetAccessKeyLastUsed"
+    assert sorted(calls[1:]) == ["iam:GetUser", "iam:ListAccessKeys", "iam:ListAttachedUserPolicies"]
     assert not any(aws.accounts[a].calls for a in (DEV, SANDBOX))
 
 

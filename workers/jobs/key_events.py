@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from core.audit import audit
 from core.contract import SnsConfirmation, from_json
 from core.key_events import KeyEvent
 from core.sns_urls import confirm_subscription
+from workers.confirm import ConfirmationUnavailable
 from workers.notifier import Notifier
 from workers.runtime import Runtime
 
@@ -15,8 +17,25 @@ log = logging.getLogger(__name__)
 
 
 def handle_key_event(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
-    """RQ job: act on one key event from AWS (deactivated, deleted, user deleted, exposed)."""
-    return Notifier(runtime).handle(from_json(KeyEvent, args))
+    """RQ job: act on one key event from AWS (deactivated, deleted, user deleted, exposed).
+
+    When IAM cannot confirm or deny the event right now, the job fails and RQ runs it again
+    later; nothing was recorded, and the sweep backs it if every attempt fails.
+    """
+    event = from_json(KeyEvent, args)
+    try:
+        return Notifier(runtime).handle(event)
+    except ConfirmationUnavailable as exc:
+        audit(
+            runtime.redis,
+            "aws_event_unverified",
+            detail=str(exc),
+            kind=event.kind,
+            key=event.key_id,
+            account=event.account_id,
+            event_id=event.event_id,
+        )
+        raise
 
 
 def confirm_sns_subscription(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:

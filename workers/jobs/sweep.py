@@ -25,6 +25,7 @@ from core.queue import JobQueue, new_sweep_id
 from core.redis_keys import SWEEP_LAST, redis_key
 from core.slack_text import escape
 from workers.jobs.delivery import deliver_once
+from workers.notifier import Notifier
 from workers.report import Account, AccountOutcome
 from workers.runtime import Runtime
 from workers.sweep import AccountResult, SweepStopped
@@ -46,6 +47,8 @@ def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         log.warning("sweep skipped: another sweep is running", extra={"sweep": sweep_id, "running": running})
         audit(runtime.redis, "sweep_skipped", sweep=sweep_id, running=running, requested_by=request.requested_by)
         return {"sweep_id": sweep_id, "skipped": True, "running": running}
+    # Notices Slack did not take before get another chance first, whatever the sweep finds.
+    Notifier(runtime).retry_pending()
     stop = threading.Event()
     with lock.kept(sweep_id, stop):
         # A fresh listing: an account created since the last one must be swept too.

@@ -11,26 +11,29 @@ from core.blockkit import MAX_FALLBACK, Message, clip, context, section
 from core.key_events import KeyEvent
 from core.slack_text import code, escape, mention
 from workers.render.common import format_time
+from workers.render.risk import risk_text
 
 _HEADLINES = {
     "deactivated": ":no_entry: The AWS access key {key} was *deactivated*.",
     "deleted": ":wastebasket: The AWS access key {key} was *deleted*.",
     "user_deleted": ":wastebasket: The IAM user *{user}* was *deleted*, and with it all of its access keys.",
-    "exposed": ":rotating_light: AWS found the access key {key} *exposed* in public.",
+    "exposed": ":rotating_light: The AWS access key {key} {risk}.",
 }
 
 _PLAIN_HEADLINES = {
     "deactivated": "AWS access key {key} was deactivated",
     "deleted": "AWS access key {key} was deleted",
     "user_deleted": "IAM user {user} was deleted with its keys",
-    "exposed": "AWS found access key {key} exposed",
+    "exposed": "AWS access key {key} {risk}",
 }
 
+# Where the notice's facts come from. Events are claims until IAM confirms them, and only then
+# are the who, when and where taken from them; the sweep reads IAM itself.
 _HOW_WE_KNOW = {
-    "eventbridge": "from the CloudTrail event",
-    "sns": "from the CloudTrail event",
-    "health": "from an AWS Health notice",
-    "sweep": "from whose-key's periodic check of every account",
+    "eventbridge": "from the CloudTrail event; IAM in the account confirms the change",
+    "sns": "from the CloudTrail event (through SNS); IAM in the account confirms the change",
+    "health": "from an AWS Health notice; IAM in the account confirms the key is there",
+    "sweep": "from whose-key's periodic check of every account's keys in IAM",
 }
 
 
@@ -51,7 +54,8 @@ def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = No
     key = event.key_id or "?"
     user = escape(facts.user_name or "unknown user")
     account = escape(facts.account_label)
-    lines = [_HEADLINES[event.kind].format(key=code(key), user=user)]
+    risk = risk_text(event.risk_code)
+    lines = [_HEADLINES[event.kind].format(key=code(key), user=user, risk=risk.headline)]
     if facts.no_owner_reason:
         lines.insert(0, f":mag: No owner to tell directly: {escape(facts.no_owner_reason)}. Posting here instead.")
     details = [f"*Account:* {account}", f"*IAM user:* {user}"]
@@ -64,15 +68,19 @@ def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = No
     if event.actor:
         source = f" from {escape(event.source_ip)}" if event.source_ip else ""
         details.append(f"*By:* {escape(event.actor)}{source}")
+    if event.risk_code:
+        details.append(f"*AWS Health code:* {code(event.risk_code)}")
     details.append(f"_Known {_HOW_WE_KNOW.get(event.source, 'from AWS')}._")
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(_steps(event, facts), 1))
-    blocks = [
-        section("\n".join(lines)),
-        section("\n".join(details)),
-        section("*What fails now*\n" + _what_fails(event)),
+    blocks = [section("\n".join(lines)), section("\n".join(details))]
+    if event.description:
+        # AWS's own words, quoted; escaped like every other value from outside.
+        blocks.append(section("*What AWS says*\n> " + escape(event.description)))
+    blocks += [
+        section(("*What it means*\n" if event.kind == "exposed" else "*What fails now*\n") + _what_fails(event)),
         section("*What to do*\n" + steps),
     ]
-    headline = _PLAIN_HEADLINES[event.kind].format(key=escape(key), user=user)
+    headline = _PLAIN_HEADLINES[event.kind].format(key=escape(key), user=user, risk=risk.plain)
     owner = f" (owner {escape(facts.owner_email)})" if facts.no_owner_reason and facts.owner_email else ""
     return Message(clip(f"{headline}: {user} in {account}{owner}", MAX_FALLBACK), blocks)
 
@@ -98,10 +106,12 @@ def _owner(facts: NoticeFacts) -> str:
 
 def _what_fails(event: KeyEvent) -> str:
     if event.kind == "exposed":
+        risk = risk_text(event.risk_code)
+        if event.risk_code == "AWS_RISK_IAM_QUARANTINE":
+            return risk.meaning
         return (
-            "Maybe nothing yet, but anyone who found the secret can act as this user. AWS may have attached "
-            "the `AWSCompromisedKeyQuarantineV3` policy to the user, which denies risky actions, so some of "
-            "your calls may start failing with `AccessDenied`."
+            f"{risk.meaning} AWS may also attach the `AWSCompromisedKeyQuarantineV3` policy to the user, which "
+            "denies risky actions, so some of your calls may start failing with `AccessDenied`."
         )
     return (
         "Every request signed with this key is now refused: `InvalidAccessKeyId` from S3, "
@@ -117,8 +127,15 @@ def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
     creds = f"with credentials for account {account}"
     actor = escape(event.actor) if event.actor else None
     if event.kind == "exposed":
-        return [
-            "Treat the secret as public: rotate now, even if you think nothing happened.",
+        risk = risk_text(event.risk_code)
+        first = (
+            "Treat the secret as public: rotate now, even if you think nothing happened."
+            if risk.urgent
+            else f"Look in CloudTrail in account {account} for calls with this key you do not recognise; "
+            "unless you are sure they are all yours, rotate now."
+        )
+        steps = [
+            first,
             f"Deactivate the key {creds}: "
             + code(f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive"),
             f"Create a new key: {code(f'aws iam create-access-key --user-name {user}')} and store the secret safely.",
@@ -126,6 +143,15 @@ def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
             "Delete the old key: " + code(f"aws iam delete-access-key --user-name {user} --access-key-id {key}"),
             f"Review CloudTrail in account {account} for what the key did, and remove the leaked copy.",
         ]
+        if event.risk_code == "AWS_RISK_IAM_QUARANTINE":
+            steps.append(
+                "Once the key is rotated and CloudTrail reviewed, detach the quarantine policy: "
+                + code(f"aws iam detach-user-policy --user-name {user} --policy-arn POLICY_ARN")
+                + " (its ARN is in "
+                + code(f"aws iam list-attached-user-policies --user-name {user}")
+                + ")."
+            )
+        return steps
     if event.kind == "user_deleted":
         return [
             f"If the user was deleted on purpose, move whatever ran as *{escape(user)}* to another identity "
