@@ -14,9 +14,17 @@ DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
 DEFAULT_SWEEP_INTERVAL = 3600
 # Keys one person may look up per minute; generous for humans, a brake on scripts.
 DEFAULT_RATE_LIMIT = 30
+# Full searches (every account read) one person may start per minute.
+DEFAULT_FULL_SEARCH_LIMIT = 10
+# Full searches running at once across the workspace: each fans out to many AWS calls.
+DEFAULT_FULL_SEARCH_CONCURRENCY = 4
+# Hosts where plain http:// to the Slack API is allowed: nothing leaves the machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+# Workspace (T…) or Enterprise Grid organization (E…) IDs.
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}$")
 # IAM role names: letters, digits and +=,.@_- up to 64 characters.
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -43,6 +51,10 @@ class Settings:
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
+    full_search_limit: int = DEFAULT_FULL_SEARCH_LIMIT
+    full_search_concurrency: int = DEFAULT_FULL_SEARCH_CONCURRENCY
+    allowed_teams: frozenset[str] = field(default_factory=frozenset)
+    allow_guests: bool = False
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -51,7 +63,10 @@ class Settings:
             f"port={self.port}, role_name={self.role_name!r}, socket_mode={self.slack_app_token is not None}, "
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
-            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval})"
+            f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
+            f"rate_limit={self.rate_limit}, full_search_limit={self.full_search_limit}, "
+            f"full_search_concurrency={self.full_search_concurrency}, "
+            f"allowed_teams={sorted(self.allowed_teams)}, allow_guests={self.allow_guests})"
         )
 
     __str__ = __repr__
@@ -88,7 +103,7 @@ class Settings:
             slack_bot_token=bot_token or "",
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
-            slack_api_url=get.url("SLACK_API_URL", DEFAULT_SLACK_API_URL, ("http", "https")),
+            slack_api_url=get.slack_api_url("SLACK_API_URL", DEFAULT_SLACK_API_URL),
             redis_url=get.url("REDIS_URL", DEFAULT_REDIS_URL, ("redis", "rediss", "unix")),
             port=get.integer("PORT", 3000, minimum=1, maximum=65535),
             role_name=get.matching("WHOSE_KEY_ROLE_NAME", DEFAULT_ROLE_NAME, _ROLE_NAME, "an IAM role name"),
@@ -102,6 +117,12 @@ class Settings:
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),
+            full_search_limit=get.integer("WHOSE_KEY_FULL_SEARCH_LIMIT", DEFAULT_FULL_SEARCH_LIMIT, minimum=0),
+            full_search_concurrency=get.integer(
+                "WHOSE_KEY_FULL_SEARCH_CONCURRENCY", DEFAULT_FULL_SEARCH_CONCURRENCY, minimum=0
+            ),
+            allowed_teams=get.id_list("WHOSE_KEY_ALLOWED_TEAMS", _TEAM_ID, "team IDs like T0123ABCD or E0123ABCD"),
+            allow_guests=get.flag("WHOSE_KEY_ALLOW_GUESTS", default=False),
         )
 
     @property
@@ -141,6 +162,25 @@ class _Reader:
             raise SettingsError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return raw
 
+    def slack_api_url(self, name: str, default: str) -> str:
+        """An https URL; plain http only to loopback (a local stand-in), where nothing is on the wire."""
+        raw = self.url(name, default, ("http", "https"))
+        parsed = urlparse(raw)
+        if parsed.scheme != "https" and (parsed.hostname or "") not in LOOPBACK_HOSTS:
+            raise SettingsError(f"{name} must use https:// (plain http:// is allowed only to 127.0.0.1 or localhost)")
+        return raw
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
     def matching(self, name: str, default: str, pattern: re.Pattern[str], what: str) -> str:
         raw = self.text(name) or default
         if not pattern.match(raw):
@@ -157,7 +197,16 @@ class _Reader:
 
 
 def _redact_url(url: str) -> str:
+    return redact_url(url)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password (and a bare `redis://secret@host` user) replaced by ***."""
     parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
+    if "@" not in parsed.netloc:
+        return url
+    credentials, host = parsed.netloc.rsplit("@", 1)
+    user = credentials.split(":", 1)[0] if ":" in credentials else ""
+    # redis://:password@host and redis://user:password@host; a lone "redis://token@host" is a password too.
+    hidden = f"{user}:***" if ":" in credentials and user else "***"
+    return parsed._replace(netloc=f"{hidden}@{host}").geturl()
