@@ -134,6 +134,7 @@ class Finder:
                 Verdict.INCOMPLETE,
                 account=accounts.get(account_id or "") or (Account(account_id) if account_id else None),
                 accounts_searched=1 if first_look else 0,
+                unsearched=tuple(Unsearched(a, AccountOutcome.NOT_STARTED, "full search not started") for a in rest),
                 notes=_notes(hint_note, str(refused)),
             )
         found = next((look.report for look in looks if look.report is not None), None)
