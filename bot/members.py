@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from redis import Redis
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from core.redis_keys import MEMBER_KIND, redis_key
@@ -40,6 +41,12 @@ def teams_of_action(body: dict[str, Any]) -> tuple[str, ...]:
     user = body.get("user") or {}
     named = _teams((user.get("team_id"),))
     return named or _teams(((body.get("team") or {}).get("id"),))
+
+
+def installing_team(context: BoltContext) -> str | None:
+    """The workspace whose-key is installed in, as auth.test names it (context.team_id is the payload's)."""
+    result = context.authorize_result
+    return (result.team_id if result is not None else None) or context.team_id
 
 
 def outside_teams(teams: Iterable[str], home_team: str | None, allowed: frozenset[str]) -> list[str]:

@@ -12,7 +12,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot import messages
 from bot.intake import Asker, admit, submit_reply
 from bot.listeners.services import Services
-from bot.members import teams_of_action
+from bot.members import installing_team, teams_of_action
 from core.audit import audit
 from core.blockkit import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
 from core.contract import ButtonPress, Destination
@@ -26,21 +26,21 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
     ) -> None:
         ack()
-        enqueue_action(services, "share", body, action, respond, context.team_id)
+        enqueue_action(services, "share", body, action, respond, installing_team(context))
 
     @app.action(re.compile(f"^{NOTIFY_ACTION}(-[0-9]+)?$"))
     def notify(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
     ) -> None:
         ack()
-        enqueue_action(services, "notify", body, action, respond, context.team_id)
+        enqueue_action(services, "notify", body, action, respond, installing_team(context))
 
     @app.action(FAQ_ACTION)
     def faq(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
     ) -> None:
         ack()
-        enqueue_action(services, "faq", body, action, respond, context.team_id)
+        enqueue_action(services, "faq", body, action, respond, installing_team(context))
 
 
 def enqueue_action(

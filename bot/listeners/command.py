@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, BoltContext
 from bot import messages
 from bot.intake import Asker, admit, lookup_request, submit_lookup
 from bot.listeners.services import Services
-from bot.members import teams_of_command
+from bot.members import installing_team, teams_of_command
 from core import logs
 from core.contract import Destination
 from core.parse import HELP_WORDS, Action, parse_command
@@ -22,7 +22,7 @@ COMMAND = "/whose-key"
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
     def handle_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
-        ack(**answer_command(command, services, context.team_id))
+        ack(**answer_command(command, services, installing_team(context)))
 
 
 def answer_command(command: dict[str, Any], services: Services, home_team: str | None = None) -> dict[str, Any]:

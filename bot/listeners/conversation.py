@@ -15,7 +15,7 @@ from bot import messages
 from bot.dedupe import claim_event, release_event
 from bot.intake import Asker, charge, lookup_request, submit_lookup, submit_reply, vet
 from bot.listeners.services import Services
-from bot.members import teams_of_event
+from bot.members import installing_team, teams_of_event
 from core import logs
 from core.contract import Destination, MessageRef
 from core.parse import Action, parse_free_text
@@ -30,7 +30,7 @@ def register(app: App, services: Services) -> None:
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
         handle_conversation(
-            services, client, body, event, surface="mention", thread_ts=thread_ts, home_team=context.team_id
+            services, client, body, event, surface="mention", thread_ts=thread_ts, home_team=installing_team(context)
         )
 
     @app.event("message")
@@ -39,7 +39,7 @@ def register(app: App, services: Services) -> None:
         if event.get("channel_type") != "im" or is_noise(event, context):
             return
         handle_conversation(
-            services, client, body, event, surface="dm", thread_ts=event.get("thread_ts"), home_team=context.team_id
+            services, client, body, event, surface="dm", thread_ts=event.get("thread_ts"), home_team=installing_team(context)
         )
 
 
