@@ -35,7 +35,10 @@ def check_slack_body(headers: Mapping[str, str], body: bytes) -> Problem | None:
     if problem:
         return problem
     if mime == "application/json":
-        return _json_problem(text, "the JSON body")[1]
+        parsed, problem = _json_problem(text, "the JSON body")
+        if problem is None and not isinstance(parsed, dict):
+            return "the JSON body must be an object", 400
+        return problem or _shape_problem(parsed)
     try:
         fields = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (ValueError, UnicodeDecodeError):
@@ -47,6 +50,36 @@ def check_slack_body(headers: Mapping[str, str], body: bytes) -> Problem | None:
                 return problem
             if not isinstance(parsed, dict):
                 return "the payload field must be a JSON object", 400
+            shape = _shape_problem(parsed)
+            if shape:
+                return shape
+    return None
+
+
+# Fields Bolt reads from every payload, and the JSON type each must have when present.
+_OBJECT_FIELDS = ("event", "team", "user", "channel", "enterprise", "container", "view", "message", "state")
+_TEXT_FIELDS = ("type", "team_id", "api_app_id", "event_id", "enterprise_id", "user_id", "channel_id",
+                "response_url", "trigger_id", "callback_id")  # fmt: skip
+_LIST_FIELDS = ("authorizations", "actions")
+
+
+def _shape_problem(payload: dict[str, Any]) -> Problem | None:
+    """A field Bolt reads holding the wrong JSON type (null where Slack sends an object, say)."""
+    for name in _OBJECT_FIELDS:
+        if name in payload and not isinstance(payload[name], dict) and not (name != "event" and payload[name] is None):
+            return f"field {name!r} must be an object", 400
+    for name in _TEXT_FIELDS:
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            return f"field {name!r} must be a string", 400
+    for name in _LIST_FIELDS:
+        value = payload.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            return f"field {name!r} must be a list of objects", 400
+    event = payload.get("event")
+    if isinstance(event, dict):
+        for name in ("type", "user", "channel", "text", "ts", "thread_ts", "subtype", "channel_type"):
+            if event.get(name) is not None and not isinstance(event[name], str):
+                return f"field 'event.{name}' must be a string", 400
     return None
 
 

@@ -56,7 +56,13 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
 
     @web.post("/slack/events")
     def slack_events() -> Any:
-        return slack.handle(request)
+        try:
+            return slack.handle(request)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # Listener failures are answered by Bolt's error handler; what escapes Bolt is its own
+            # reading of a verified payload of a shape Slack never sends (a null event, say).
+            log.warning("slack payload not understood", extra={"error": type(exc).__name__})
+            return jsonify({"error": "a payload of a shape Slack does not send"}), 400
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

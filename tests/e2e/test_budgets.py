@@ -48,8 +48,9 @@ def key_of(stack: Stack, account: str = "acme-prod", user: str = "deploy-bot", s
 def answer_on(stack: Stack, url: str, marker: str = "Owner", count: int = 1) -> list[dict]:
     """The posts to a response_url once `count` of them carry marker."""
     posts = stack.slack.wait_for(
-        lambda calls: sum(marker in json.dumps(c.body) for c in calls if c.kind == "hook" and url.endswith(c.name))
-        >= count,
+        lambda calls: (
+            sum(marker in json.dumps(c.body) for c in calls if c.kind == "hook" and url.endswith(c.name)) >= count
+        ),
         timeout=60,
     )
     return [c.body for c in posts if c.kind == "hook" and url.endswith(c.name)]
@@ -65,7 +66,9 @@ def test_default_budget_is_ten_full_searches_a_minute(metered: Stack) -> None:
     refusal = replies[-1]
     wait = re.search(r"try again in (\d+) seconds", refusal)
     assert wait and 1 <= int(wait.group(1)) <= 60
-    print(f"\nfull-search budget: {started} deep searches started, 11th refused ({refusal[:60]}…, retry in {wait.group(1)} s)")
+    print(
+        f"\nfull-search budget: {started} deep searches started, 11th refused ({refusal[:60]}…, retry in {wait.group(1)} s)"
+    )
     # Someone else is not held to this person's budget.
     assert "Looking up" in metered.slash_command(f"{key_id} deep", user_id="U0DEEP002")[0].json()["text"]
 
@@ -88,7 +91,11 @@ def test_full_searches_past_the_workspace_limit_wait_and_say_so(metered: Stack) 
     """With one slot, three full searches at once run one after another; the waiting ones say so."""
     slow = metered.aws.slow("GetAccessKeyLastUsed", None, 0.3)
     try:
-        keys = [key_of(metered), key_of(metered, "acme-prod", "alice"), key_of(metered, "acme-management", "break-glass")]
+        keys = [
+            key_of(metered),
+            key_of(metered, "acme-prod", "alice"),
+            key_of(metered, "acme-management", "break-glass"),
+        ]
         reply, url = metered.slash_command(" ".join(keys) + " deep", user_id="U0WAIT001")
         assert "Looking up" in reply.json()["text"]
         posts = answer_on(metered, url, marker="deploy-bot")

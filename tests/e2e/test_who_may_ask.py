@@ -94,7 +94,9 @@ def test_other_grid_team_command_and_button_are_refused(guarded: Stack) -> None:
         response_url=guarded.slack.new_response_url(), user_team="T0GRIDTWO",
     )  # fmt: skip
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
-    http_post(guarded.web_url + "/slack/events", body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)})
+    http_post(
+        guarded.web_url + "/slack/events", body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    )
     post = guarded.slack.wait_for_hook(payload["response_url"], timeout=30)[0].body
     assert "another" in post["text"]
 
