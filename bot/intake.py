@@ -66,9 +66,7 @@ def vet(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Re
     return _audited(policy, asker, refusal, keys)
 
 
-def charge(
-    policy: AccessPolicy, asker: Asker, *, requests: int, parsed: ParsedRequest | None = None
-) -> Refusal | None:
+def charge(policy: AccessPolicy, asker: Asker, *, requests: int, parsed: ParsedRequest | None = None) -> Refusal | None:
     """Count the request against the asker's budgets, audited when refused. Raises RedisError."""
     searches = full_searches(parsed) if parsed is not None else 0
     refusal = policy.charge(asker.user, requests=requests, full_searches=searches)

@@ -22,23 +22,17 @@ log = logging.getLogger(__name__)
 
 def register(app: App, services: Services) -> None:
     @app.action(SHARE_ACTION)
-    def share(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
-    ) -> None:
+    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
         enqueue_action(services, "share", body, action, respond, installing_team(context))
 
     @app.action(re.compile(f"^{NOTIFY_ACTION}(-[0-9]+)?$"))
-    def notify(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
-    ) -> None:
+    def notify(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
         enqueue_action(services, "notify", body, action, respond, installing_team(context))
 
     @app.action(FAQ_ACTION)
-    def faq(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
-    ) -> None:
+    def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
         enqueue_action(services, "faq", body, action, respond, installing_team(context))
 

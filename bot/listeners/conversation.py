@@ -39,7 +39,13 @@ def register(app: App, services: Services) -> None:
         if event.get("channel_type") != "im" or is_noise(event, context):
             return
         handle_conversation(
-            services, client, body, event, surface="dm", thread_ts=event.get("thread_ts"), home_team=installing_team(context)
+            services,
+            client,
+            body,
+            event,
+            surface="dm",
+            thread_ts=event.get("thread_ts"),
+            home_team=installing_team(context),
         )
 
 

@@ -112,5 +112,6 @@ def test_after_a_dropped_connection_it_reconnects_and_nothing_is_lost_or_doubled
     assert len(answers_in(socket_stack, "C0SOCKET4")) == 1
     print(
         f"\nsocket mode: dropped and reconnected (connection #{sm.connections}); in-flight event "
-        f"{'redelivered as a retry' if redelivered else 'acked before the drop'}, answered once; next event answered once"
+        f"{'redelivered as a retry' if redelivered else 'acked before the drop'}, answered once; "
+        "next event answered once"
     )

@@ -74,10 +74,10 @@ def test_listed_team_is_served(guarded: Stack) -> None:
 
 def test_other_grid_team_command_and_button_are_refused(guarded: Stack) -> None:
     """A slash command or button from an Enterprise Grid team not listed is refused too."""
+    import urllib.parse
+
     from standins import slack_payloads
     from standins.stack import http_post, sign
-
-    import urllib.parse
 
     form = slack_payloads.slash_command(
         key_of(guarded), user_id="U0GRID001", channel_id="C0INCIDENT",

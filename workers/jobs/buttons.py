@@ -88,9 +88,7 @@ def notify_owner(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         return {"notified": False, "already": True}
     heads_up = render_owner_heads_up(report, asker=presser, channel=press.channel)
     try:
-        deliver_once(
-            runtime, f"owner-{request_id}-{key_id}", Destination(channel=owner, ephemeral=False), heads_up
-        )
+        deliver_once(runtime, f"owner-{request_id}-{key_id}", Destination(channel=owner, ephemeral=False), heads_up)
     except Exception:
         _release(runtime, OWNER_NOTIFIED, request_id, key_id)  # nobody was told: a later press may try
         raise
