@@ -66,9 +66,7 @@ def test_default_budget_is_ten_full_searches_a_minute(metered: Stack) -> None:
     refusal = replies[-1]
     wait = re.search(r"try again in (\d+) seconds", refusal)
     assert wait and 1 <= int(wait.group(1)) <= 60
-    print(
-        f"\nfull-search budget: {started} deep searches started, the 11th refused (retry in {wait.group(1)} s)"
-    )
+    print(f"\nfull-search budget: {started} deep searches started, the 11th refused (retry in {wait.group(1)} s)")
     # Someone else is not held to this person's budget.
     assert "Looking up" in metered.slash_command(f"{key_id} deep", user_id="U0DEEP002")[0].json()["text"]
 
