@@ -1,36 +1,54 @@
-"""Who may ask: the allowed channels and user groups (WHOSE_KEY_ALLOWED_CHANNELS,
-WHOSE_KEY_ALLOWED_USERGROUPS) and a per-user rate limit, the same for every surface.
+"""Who may ask, and how much: the same rules for every surface.
 
-Checked in the web before anything is queued. Group membership comes from
-usergroups.users.list, cached in Redis for a few minutes; when it cannot be read, the answer is
-no (fail closed) with a message saying why.
+- `check`: who may ask here. People of other workspaces (Slack Connect, Enterprise Grid teams not
+  in WHOSE_KEY_ALLOWED_TEAMS) and guests (unless WHOSE_KEY_ALLOW_GUESTS) are refused, then the
+  allowed channels and user groups apply. Guest status and group membership come from Slack,
+  cached in Redis; when Slack cannot say, the answer is no (fail closed), saying why.
+- `charge`: what the request costs against the person's budgets: requests (keys asked about and
+  buttons pressed, WHOSE_KEY_RATE_LIMIT a minute) and full searches (WHOSE_KEY_FULL_SEARCH_LIMIT).
+
+Checked in the web before anything is queued (and, for events, before the event is claimed).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from core.redis_keys import RATE_COUNTER, USERGROUP_MEMBERS, redis_key
+from bot.members import GuestCheck, outside_teams
+from core.budget import charge_full_searches, charge_requests, full_search_refusal_text
+from core.redis_keys import USERGROUP_MEMBERS, redis_key
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-GROUP_CACHE_TTL = 300
-RATE_WINDOW = 60
+GROUP_CACHE_TTL = USERGROUP_MEMBERS.seconds
+
+# Refusals that mean "Slack could not tell us", not "no": they must never stop a later retry.
+UNCHECKED = frozenset({"membership_unknown", "member_unknown"})
+
+COULD_NOT_CHECK = (
+    ":lock: I could not check your {what} with Slack just now, so I cannot answer. Please try again in a minute."
+)
 
 
 @dataclass(frozen=True)
 class Refusal:
     """Why a request is not served, in words for the person who asked."""
 
-    reason: str  # short code for the audit trail: channel, usergroup, rate_limit, membership_unknown
+    # Short code for the audit trail: other_workspace, guest, member_unknown, channel, usergroup,
+    # membership_unknown, rate_limit, full_search_budget.
+    reason: str
     message: str
+
+    @property
+    def unchecked(self) -> bool:
+        """True when Slack could not answer the check, so asking again may well succeed."""
+        return self.reason in UNCHECKED
 
 
 class AccessPolicy:
@@ -38,13 +56,61 @@ class AccessPolicy:
         self.settings = settings
         self.redis = redis
         self.client = client
+        self.guests = GuestCheck(redis, client)
 
-    def check(self, user: str | None, channel: str | None, *, keys: int = 1) -> Refusal | None:
-        """None when the user may ask here now; else the polite refusal. Raises RedisError."""
-        refusal = self._channel(channel) or self._groups(user)
-        if refusal is None and user and keys:
-            refusal = self._rate(user, keys)
-        return refusal
+    def check(
+        self,
+        user: str | None,
+        channel: str | None,
+        *,
+        teams: tuple[str, ...] = (),
+        home_team: str | None = None,
+    ) -> Refusal | None:
+        """None when this person may ask here; else the polite refusal. Raises RedisError."""
+        return self._workspace(teams, home_team) or self._guest(user) or self._channel(channel) or self._groups(user)
+
+    def charge(self, user: str | None, *, requests: int, full_searches: int = 0) -> Refusal | None:
+        """Count the request against the person's budgets; the refusal when one is used up."""
+        if not user:
+            return None
+        over = charge_requests(self.redis, user, requests, self.settings.rate_limit)
+        if over is not None:
+            return Refusal(
+                "rate_limit",
+                f":hourglass: You have made {over.used} requests (keys and buttons) this minute; the limit is "
+                f"{over.limit} per minute. Please try again in {over.retry_after} seconds.",
+            )
+        over = charge_full_searches(self.redis, user, full_searches, self.settings.full_search_limit)
+        if over is not None:
+            return Refusal("full_search_budget", full_search_refusal_text(over))
+        return None
+
+    def _workspace(self, teams: tuple[str, ...], home_team: str | None) -> Refusal | None:
+        outside = outside_teams(teams, home_team, self.settings.allowed_teams)
+        if not outside:
+            return None
+        log.info("request from another workspace refused", extra={"teams": outside, "home_team": home_team})
+        return Refusal(
+            "other_workspace",
+            ":wave: whose-key answers people of the workspace that runs it, and you are joining from another "
+            "one, so I cannot look keys up for you. Please ask someone in that workspace.",
+        )
+
+    def _guest(self, user: str | None) -> Refusal | None:
+        if self.settings.allow_guests or not user:
+            return None
+        try:
+            guest = self.guests.is_guest(user)
+        except (SlackApiError, OSError) as exc:
+            log.warning("member kind unknown", extra={"error": _slack_error(exc)})
+            return Refusal("member_unknown", COULD_NOT_CHECK.format(what="account"))
+        if not guest:
+            return None
+        return Refusal(
+            "guest",
+            ":wave: whose-key is for full members of this workspace, not guests, so I cannot look keys up "
+            "for you. Please ask a member of the team you work with.",
+        )
 
     def _channel(self, channel: str | None) -> Refusal | None:
         allowed = self.settings.allowed_channels
@@ -67,13 +133,9 @@ class AccessPolicy:
         try:
             if any(self._is_member(user, group) for group in sorted(groups)):
                 return None
-        except SlackApiError as exc:
-            log.warning("user group membership unknown", extra={"error": exc.response.get("error")})
-            return Refusal(
-                "membership_unknown",
-                ":lock: I could not check your group membership with Slack just now, so I cannot answer. "
-                "Please try again in a minute.",
-            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("user group membership unknown", extra={"error": _slack_error(exc)})
+            return Refusal("membership_unknown", COULD_NOT_CHECK.format(what="group membership"))
         return Refusal(
             "usergroup",
             f":lock: whose-key is limited to members of {names}. Ask one of its managers to add you "
@@ -92,21 +154,8 @@ class AccessPolicy:
                 pipe.execute()
         return bool(self.redis.sismember(cache, user))
 
-    def _rate(self, user: str, keys: int) -> Refusal | None:
-        limit = self.settings.rate_limit
-        if limit <= 0:
-            return None
-        window = int(time.time() // RATE_WINDOW)
-        name = redis_key(RATE_COUNTER, user, str(window))
-        with self.redis.pipeline() as pipe:
-            pipe.incrby(name, keys)
-            pipe.expire(name, RATE_WINDOW * 2)
-            used = int(pipe.execute()[0])
-        if used <= limit:
-            return None
-        wait = RATE_WINDOW - int(time.time() % RATE_WINDOW)
-        return Refusal(
-            "rate_limit",
-            f":hourglass: You have asked about {used} keys this minute; the limit is {limit} per minute. "
-            f"Please try again in {wait} seconds.",
-        )
+
+def _slack_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from bot.access import AccessPolicy, Refusal
 from core.audit import audit
 from core.contract import Destination, LookupRequest, MessageRef, Reply
+from core.keyids import is_temporary
 from core.parse import ParsedRequest
 from core.queue import JobQueue
 
@@ -26,6 +27,8 @@ class Asker:
     channel: str | None
     team: str | None
     surface: str  # command | mention | dm | button
+    teams: tuple[str, ...] = ()  # the asker's own workspace(s), as the payload names them
+    home_team: str | None = None  # the workspace that installed whose-key
 
 
 def lookup_request(
@@ -51,9 +54,32 @@ def lookup_request(
     )
 
 
-def admit(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Refusal | None:
-    """The access check for any surface, audited when it refuses. Raises RedisError."""
-    refusal = policy.check(asker.user, asker.channel, keys=len(keys or []))
+def full_searches(parsed: ParsedRequest) -> int:
+    """Full searches a request is known to start: every key of a `deep` one (temporary keys
+    are never searched for). Others may turn out to need one; the worker charges those."""
+    return sum(1 for key in parsed.keys if not is_temporary(key)) if parsed.deep else 0
+
+
+def vet(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Refusal | None:
+    """Who may ask here (no budget charged), audited when it refuses. Raises RedisError."""
+    refusal = policy.check(asker.user, asker.channel, teams=asker.teams, home_team=asker.home_team)
+    return _audited(policy, asker, refusal, keys)
+
+
+def charge(policy: AccessPolicy, asker: Asker, *, requests: int, parsed: ParsedRequest | None = None) -> Refusal | None:
+    """Count the request against the asker's budgets, audited when refused. Raises RedisError."""
+    searches = full_searches(parsed) if parsed is not None else 0
+    refusal = policy.charge(asker.user, requests=requests, full_searches=searches)
+    return _audited(policy, asker, refusal, list(parsed.keys) if parsed else None)
+
+
+def admit(policy: AccessPolicy, asker: Asker, parsed: ParsedRequest | None = None) -> Refusal | None:
+    """Vet and charge in one go: a request (or button press, parsed=None) costs one per key, or one."""
+    keys = list(parsed.keys) if parsed is not None else None
+    return vet(policy, asker, keys) or charge(policy, asker, requests=len(keys) if keys else 1, parsed=parsed)
+
+
+def _audited(policy: AccessPolicy, asker: Asker, refusal: Refusal | None, keys: list[str] | None) -> Refusal | None:
     if refusal is not None:
         audit(
             policy.redis,

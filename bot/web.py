@@ -12,10 +12,12 @@ from flask import Flask, Response, jsonify, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
+from werkzeug.exceptions import HTTPException
 
 from bot.app import create_app
 from bot.aws_events.endpoint import AwsEventReceiver
 from bot.aws_events.sns import SnsVerifier
+from bot.body_guard import MAX_BODY, check_aws_body, check_slack_body
 from core.logs import configure_logging
 from core.queue import JobQueue
 from core.redis_keys import connect
@@ -31,7 +33,21 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
     slack = SlackRequestHandler(create_app(settings, jobs, client=client))
     aws_events = AwsEventReceiver(settings, jobs, sns)
     web = Flask("whose-key")
-    web.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    guards = {"/slack/events": check_slack_body, "/aws/events": check_aws_body}
+
+    @web.before_request
+    def guard_body() -> tuple[Response, int] | None:
+        # Before signatures and parsers: no body, however malformed, reaches them to crash them.
+        guard = guards.get(request.path)
+        if guard is None or request.method != "POST":
+            return None
+        problem = guard({k.lower(): v for k, v in request.headers.items()}, request.get_data())
+        if problem is None:
+            return None
+        reason, status = problem
+        log.info("body refused", extra={"path": request.path, "reason": reason, "status": status})
+        return jsonify({"error": reason}), status
 
     @web.post("/aws/events")
     def aws_event() -> tuple[Response, int]:
@@ -40,7 +56,13 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
 
     @web.post("/slack/events")
     def slack_events() -> Any:
-        return slack.handle(request)
+        try:
+            return slack.handle(request)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # Listener failures are answered by Bolt's error handler; what escapes Bolt is its own
+            # reading of a verified payload of a shape Slack never sends (a null event, say).
+            log.warning("slack payload not understood", extra={"error": type(exc).__name__})
+            return jsonify({"error": "a payload of a shape Slack does not send"}), 400
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -48,13 +70,17 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
         body = {"status": "ok" if redis_ok else "unavailable", "redis": "ok" if redis_ok else "unreachable"}
         return jsonify(body), 200 if redis_ok else 503
 
-    @web.errorhandler(404)
-    def not_found(_: Exception) -> tuple[Response, int]:
-        return jsonify({"error": "not found"}), 404
+    @web.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        # 404, 405, 413 and the like: a short JSON reason instead of werkzeug's HTML page.
+        status = error.code or 400
+        return jsonify({"error": (error.name or "bad request").lower()}), status
 
-    @web.errorhandler(405)
-    def wrong_method(_: Exception) -> tuple[Response, int]:
-        return jsonify({"error": "method not allowed"}), 405
+    @web.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        # A bug, not a body: logged with its traceback here, never shown to the caller.
+        log.error("request failed", exc_info=error, extra={"path": request.path})
+        return jsonify({"error": "internal error"}), 500
 
     return web
 

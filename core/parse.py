@@ -17,6 +17,9 @@ MAX_KEYS_PER_REQUEST = 10
 # 40 characters of the secret-key alphabet (base64 without padding). "=" is not part of it, so
 # `name=SECRET` still ends the token where the secret starts.
 _SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
+# Any run of 30 or more characters of that alphabet holding "/" or "+" is treated as a secret,
+# even glued to a key ID or with characters added or cut: key IDs and words never hold either.
+_SECRET_RUN = re.compile(r"[A-Za-z0-9/+]{30,}")
 _SECRET_NAME = r"aws_secret_access_key|secretaccesskey|secret_access_key"  # noqa: S105 - names, not a secret
 _SECRET_ASSIGNMENT = re.compile(_SECRET_NAME, re.IGNORECASE)
 # The name and the value assigned on the same line: the value is secret even when it does not look it.
@@ -61,8 +64,15 @@ class ParsedRequest:
         return self.action is Action.LOOKUP and bool(self.keys)
 
 
+def _is_secret_run(run: str) -> bool:
+    return len(run) >= 30 and ("/" in run or "+" in run)
+
+
 def looks_like_secret(token: str) -> bool:
-    """True for a 40-character token of the secret alphabet that is not plain letters."""
+    """True for a 40-character token of the secret alphabet that is not plain letters, or a long
+    run of that alphabet holding "/" or "+" (a secret, whole or in part)."""
+    if _SECRET_RUN.fullmatch(token) and _is_secret_run(token):
+        return True
     if not _SECRET_TOKEN.fullmatch(token):
         return False
     # A real secret mixes lower case with digits or symbols; this spares 40-letter words, and
@@ -78,6 +88,8 @@ def contains_secret(text: str) -> bool:
     """True when the text carries a secret access key or a secret-key assignment."""
     if _SECRET_ASSIGNMENT.search(text):
         return True
+    if any(_is_secret_run(m.group(0)) for m in _SECRET_RUN.finditer(text)):
+        return True
     return any(looks_like_secret(m.group(0)) for m in _SECRET_TOKEN.finditer(text))
 
 
@@ -85,6 +97,7 @@ def scrub_secrets(text: str, replacement: str = "[secret removed]") -> str:
     """The text with anything secret-looking replaced, for the rare place text must be kept."""
     text = _SECRET_ASSIGNMENT_VALUE.sub(replacement, text)
     text = _SECRET_ASSIGNMENT.sub(replacement, text)
+    text = _SECRET_RUN.sub(lambda m: replacement if _is_secret_run(m.group(0)) else m.group(0), text)
     return _SECRET_TOKEN.sub(lambda m: replacement if looks_like_secret(m.group(0)) else m.group(0), text)
 
 

@@ -37,6 +37,10 @@ class RedisName:
 USERGROUP_MEMBERS = RedisName("usergroup", 300, "members of an allowed user group (set)")
 # Keys one person asked about in one minute window (counter), for the per-person rate limit.
 RATE_COUNTER = RedisName("rate", 120, "keys asked about by one person in one minute")
+# Full searches one person started in one minute window (counter), for the full-search budget.
+FULL_SEARCH_COUNTER = RedisName("full-searches", 120, "full searches started by one person in one minute")
+# Whether a member is a guest (restricted or ultra-restricted), from users.info.
+MEMBER_KIND = RedisName("member-kind", 600, "'guest' or 'member' for one Slack user")
 # An Events API event ID claimed by the first delivery; Slack retries within about an hour.
 EVENT_CLAIM = RedisName("event", 2 * 3600, "an Events API or AWS event already taken")
 
@@ -47,6 +51,10 @@ ANSWER = RedisName("answer", DAY, "a rendered answer (JSON)")
 ANSWER_REPORTS = RedisName("reports", DAY, "the key reports of an answer (JSON)")
 # Marks a delivery done, so a retried job never posts the same answer twice.
 DELIVERED = RedisName("answered", DAY, "a delivery that Slack took")
+# Who had an answer's key owner notified, and when (JSON), so the owner gets one DM per answer and key.
+OWNER_NOTIFIED = RedisName("owner-notified", DAY, "who notified a key's owner about one answer, and when")
+# Who shared an answer in its channel, and when (JSON), so an answer is shared once.
+ANSWER_SHARED = RedisName("shared", DAY, "who shared an answer in the channel, and when")
 # Posts made to one response_url (only a hash of the URL is stored): Slack takes 5 in 30 minutes.
 RESPONSE_URL_USES = RedisName("response-url-uses", 30 * 60, "posts made to one response_url")
 
@@ -101,6 +109,8 @@ REPORT_SLOT = RedisName("report-slot", None, "the current digest interval's slot
 HOME_VIEWERS = RedisName("home-viewers", 90 * DAY, "Home tab viewers, refreshed after sweeps (zset by last open)")
 # "This key's owner has left" already told to the audit channel, per key and departed owner.
 DEPARTURE_TOLD = RedisName("departed", 365 * DAY, "a departed owner's key already announced")
+# Full searches running now (sorted set of holder -> lease expiry), the workspace-wide semaphore.
+SEARCH_SLOTS = RedisName("search-slots", 600, "full searches running now (sorted set: holder -> lease end)")
 
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.

@@ -22,9 +22,17 @@ DEFAULT_WORKERS = 1
 # Pending key notices (Slack down, say) are tried again this often, and given up after this long.
 DEFAULT_NOTICE_RETRY_INTERVAL = 60
 DEFAULT_NOTICE_MAX_AGE = 24 * 3600
+# Full searches (every account read) one person may start per minute.
+DEFAULT_FULL_SEARCH_LIMIT = 10
+# Full searches running at once across the workspace: each fans out to many AWS calls.
+DEFAULT_FULL_SEARCH_CONCURRENCY = 4
+# Hosts where plain http:// to the Slack API is allowed: nothing leaves the machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+# Workspace (T…) or Enterprise Grid organization (E…) IDs.
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[\w-]{1,256}$")
 # IAM role names: letters, digits and +=,.@_- up to 64 characters.
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -57,6 +65,10 @@ class Settings:
     workers: int = DEFAULT_WORKERS
     notice_retry_interval: int = DEFAULT_NOTICE_RETRY_INTERVAL
     notice_max_age: int = DEFAULT_NOTICE_MAX_AGE
+    full_search_limit: int = DEFAULT_FULL_SEARCH_LIMIT
+    full_search_concurrency: int = DEFAULT_FULL_SEARCH_CONCURRENCY
+    allowed_teams: frozenset[str] = field(default_factory=frozenset)
+    allow_guests: bool = False
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -67,7 +79,10 @@ class Settings:
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
             f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
             f"report_interval={self.report_interval}, workers={self.workers}, "
-            f"notice_retry_interval={self.notice_retry_interval}, notice_max_age={self.notice_max_age})"
+            f"notice_retry_interval={self.notice_retry_interval}, notice_max_age={self.notice_max_age}, "
+            f"rate_limit={self.rate_limit}, full_search_limit={self.full_search_limit}, "
+            f"full_search_concurrency={self.full_search_concurrency}, "
+            f"allowed_teams={sorted(self.allowed_teams)}, allow_guests={self.allow_guests})"
         )
 
     __str__ = __repr__
@@ -104,7 +119,7 @@ class Settings:
             slack_bot_token=bot_token or "",
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
-            slack_api_url=get.url("SLACK_API_URL", DEFAULT_SLACK_API_URL, ("http", "https")),
+            slack_api_url=get.slack_api_url("SLACK_API_URL", DEFAULT_SLACK_API_URL),
             redis_url=get.url("REDIS_URL", DEFAULT_REDIS_URL, ("redis", "rediss", "unix")),
             port=get.integer("PORT", 3000, minimum=1, maximum=65535),
             role_name=get.matching("WHOSE_KEY_ROLE_NAME", DEFAULT_ROLE_NAME, _ROLE_NAME, "an IAM role name"),
@@ -125,6 +140,12 @@ class Settings:
                 "WHOSE_KEY_NOTICE_RETRY_INTERVAL", DEFAULT_NOTICE_RETRY_INTERVAL, minimum=1
             ),
             notice_max_age=get.integer("WHOSE_KEY_NOTICE_MAX_AGE", DEFAULT_NOTICE_MAX_AGE, minimum=60),
+            full_search_limit=get.integer("WHOSE_KEY_FULL_SEARCH_LIMIT", DEFAULT_FULL_SEARCH_LIMIT, minimum=0),
+            full_search_concurrency=get.integer(
+                "WHOSE_KEY_FULL_SEARCH_CONCURRENCY", DEFAULT_FULL_SEARCH_CONCURRENCY, minimum=0
+            ),
+            allowed_teams=get.id_list("WHOSE_KEY_ALLOWED_TEAMS", _TEAM_ID, "team IDs like T0123ABCD or E0123ABCD"),
+            allow_guests=get.flag("WHOSE_KEY_ALLOW_GUESTS", default=False),
         )
 
     @property
@@ -164,6 +185,25 @@ class _Reader:
             raise SettingsError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
         return raw
 
+    def slack_api_url(self, name: str, default: str) -> str:
+        """An https URL; plain http only to loopback (a local stand-in), where nothing is on the wire."""
+        raw = self.url(name, default, ("http", "https"))
+        parsed = urlparse(raw)
+        if parsed.scheme != "https" and (parsed.hostname or "") not in LOOPBACK_HOSTS:
+            raise SettingsError(f"{name} must use https:// (plain http:// is allowed only to 127.0.0.1 or localhost)")
+        return raw
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
     def matching(self, name: str, default: str, pattern: re.Pattern[str], what: str) -> str:
         raw = self.text(name) or default
         if not pattern.match(raw):
@@ -180,7 +220,16 @@ class _Reader:
 
 
 def _redact_url(url: str) -> str:
+    return redact_url(url)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password (and a bare `redis://secret@host` user) replaced by ***."""
     parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
+    if "@" not in parsed.netloc:
+        return url
+    credentials, host = parsed.netloc.rsplit("@", 1)
+    user = credentials.split(":", 1)[0] if ":" in credentials else ""
+    # redis://:password@host and redis://user:password@host; a lone "redis://token@host" is a password too.
+    hidden = f"{user}:***" if ":" in credentials and user else "***"
+    return parsed._replace(netloc=f"{hidden}@{host}").geturl()

@@ -136,6 +136,10 @@ class SlackDouble:
         self._users_by_email: dict[str, str] = {e.lower(): uid for e, uid in (users_by_email or {}).items()}
         self._usergroups: dict[str, list[str]] = {}
         self._outage: int | None = None  # HTTP status every Web API call gets while Slack is "down"
+        # Members with a workspace or guest flags of their own (see set_member).
+        self._members: dict[str, dict[str, Any]] = {}
+        # Socket Mode (see enable_socket_mode): the app-level token and where connections go.
+        self._app_token: str | None = None
         self._ts_counter = itertools.count()
         self._methods: dict[str, ApiHandler] = {
             "api.test": self._api_test,
@@ -349,7 +353,7 @@ class SlackDouble:
         if parse_error:
             return Reply(200, {"ok": False, "error": "invalid_json"}, scope_headers)
         if method not in UNAUTHENTICATED_METHODS:
-            auth_error = self._auth_error(headers, args)
+            auth_error = self._auth_error(headers, args, method)
             if auth_error is not None:
                 return Reply(200, {"ok": False, "error": auth_error}, scope_headers)
         try:
@@ -378,12 +382,14 @@ class SlackDouble:
                 self._hook_uses[path] += 1
         return reply
 
-    def _auth_error(self, headers: dict[str, str], args: dict[str, Any]) -> str | None:
+    def _auth_error(self, headers: dict[str, str], args: dict[str, Any], method: str = "") -> str | None:
         """Slack's auth error for this request, or None when the token is right."""
         presented = _presented_token(headers, args)
         if not presented:
             return "not_authed"
-        return None if presented == self.token else "invalid_auth"
+        # apps.connections.open takes the app-level token (xapp-…), every other method the bot's.
+        expected = self._app_token if method == APPS_CONNECTIONS_OPEN else self.token
+        return None if presented == expected else "invalid_auth"
 
     def _next_script(self, key: str) -> Reply | None:
         """Pop the next scripted reply for a key, if any."""
@@ -504,12 +510,16 @@ class SlackDouble:
         with self._lock:
             emails = [e for e, uid in self._users_by_email.items() if uid == user_id]
             deleted = user_id in self._deactivated
+            flags = dict(self._members.get(user_id, {}))
         if emails or deleted:
-            return {"user": self._user(user_id, emails[0] if emails else None)}
+            return {"user": {**self._user(user_id, emails[0] if emails else None), **flags}}
         if user_id == self.bot_user_id:
             bot = self._user(user_id, None)
             bot.update(name="whose-key", is_bot=True)
             return {"user": bot}
+        if flags or _is_member_id(user_id):
+            # Anyone who can send the bot a message exists on Slack: a plain member unless set otherwise.
+            return {"user": {**self._user(user_id, None), **flags}}
         raise _SlackError("user_not_found")
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -660,6 +670,38 @@ class PublishedView:
 
     user_id: str
     view: dict[str, Any]
+
+
+# -- members and Socket Mode (access checks, the `socket` process) ---------------------------------
+
+APPS_CONNECTIONS_OPEN = "apps.connections.open"
+
+
+def _is_member_id(user_id: str) -> bool:
+    return user_id[:1] in ("U", "W") and user_id.isalnum() and user_id.isupper()
+
+
+def set_member(
+    double: SlackDouble,
+    user_id: str,
+    *,
+    team_id: str | None = None,
+    restricted: bool = False,
+    ultra_restricted: bool = False,
+) -> None:
+    """Make users.info describe this member: their workspace and whether they are a guest."""
+    flags: dict[str, Any] = {"is_restricted": restricted, "is_ultra_restricted": ultra_restricted}
+    if team_id:
+        flags["team_id"] = team_id
+    with double._lock:
+        double._members[user_id] = flags
+
+
+def enable_socket_mode(double: SlackDouble, app_token: str, ws_url: Callable[[], str]) -> None:
+    """Answer apps.connections.open (with the app-level token) with a fresh URL from ws_url()."""
+    with double._lock:
+        double._app_token = app_token
+    double.register_method(APPS_CONNECTIONS_OPEN, lambda _args: {"url": ws_url()})
 
 
 # -- helpers ---------------------------------------------------------------------------------

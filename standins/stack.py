@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from standins import slack_payloads
 from standins.aws_proxy import AwsFaultProxy
 from standins.loopback import free_port
 from standins.moto_org import (
@@ -34,10 +35,12 @@ from standins.moto_org import (
 )
 from standins.processes import ChildProcess, wait_until
 from standins.redis_server import RedisServer
-from standins.slack_double import SlackDouble
+from standins.slack_double import SlackDouble, enable_socket_mode
+from standins.socket_mode import SocketModeDouble
 
 SIGNING_SECRET = "offline-signing-secret"  # noqa: S105 - only ever used against local processes
 BOT_TOKEN = "xoxb-offline-token"  # noqa: S105
+APP_TOKEN = "xapp-offline-app-token"  # noqa: S105 - the app-level token the `socket` process presents
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # How long the web process may take to listen, and the workers to register.
 READY_TIMEOUT = 30.0
@@ -101,6 +104,8 @@ class Stack:
     workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     seed: bool = True
+    # Also run the Procfile's `socket` process against a loopback Socket Mode double (`socket_mode`).
+    socket: bool = False
 
     def __post_init__(self) -> None:
         self.redis = RedisServer()
@@ -110,6 +115,7 @@ class Stack:
         self.port = free_port()
         self.org: SeededOrg | None = None
         self.processes: list[ChildProcess] = []
+        self.socket_mode = SocketModeDouble() if self.socket else None
         self._logs = tempfile.TemporaryDirectory(prefix="whose-key-logs-")
 
     @property
@@ -132,6 +138,8 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.socket_mode is not None:
+            env["SLACK_APP_TOKEN"] = APP_TOKEN
         env.update(self.extra_env)
         return env
 
@@ -145,8 +153,14 @@ class Stack:
         web = self.start_process("web")
         for _ in range(self.workers):
             self.start_process("worker")
+        if self.socket_mode is not None:
+            enable_socket_mode(self.slack, APP_TOKEN, lambda: self.socket_mode.url if self.socket_mode else "")
+            self.socket_mode.start()
+            self.start_process("socket")
         web.wait_for_port(self.port, timeout=READY_TIMEOUT)
         self.wait_for_workers(self.workers * self.pool_size)
+        if self.socket_mode is not None:
+            self.socket_mode.wait_connected(1, timeout=READY_TIMEOUT)
         return self
 
     @property
@@ -211,6 +225,8 @@ class Stack:
         for process in self.processes:
             process.stop()
         self.processes.clear()
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         self.slack.stop()
         self.aws.stop()
         self.moto.stop()
@@ -241,20 +257,7 @@ class Stack:
     ) -> tuple[HttpResult, str]:
         """POST a signed `/whose-key` to the web app; returns its reply and the response_url."""
         response_url = response_url or self.slack.new_response_url()
-        form = {
-            "token": "deprecated-verification-token",
-            "team_id": "T0TEST",
-            "team_domain": "acme",
-            "channel_id": channel_id,
-            "channel_name": "incident",
-            "user_id": user_id,
-            "user_name": "asker",
-            "command": "/whose-key",
-            "text": text,
-            "api_app_id": "A0WHOSEKEY",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
+        form = slack_payloads.slash_command(text, user_id=user_id, channel_id=channel_id, response_url=response_url)
         body = urllib.parse.urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret, timestamp)}
         return http_post(self.web_url + "/slack/events", body, headers), response_url
@@ -270,26 +273,9 @@ class Stack:
     ) -> tuple[HttpResult, str]:
         """POST a signed button press (block_actions) to the web app."""
         response_url = response_url or self.slack.new_response_url()
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEST", "domain": "acme"},
-            "user": {"id": user_id, "username": "asker", "team_id": "T0TEST"},
-            "api_app_id": "A0WHOSEKEY",
-            "token": "deprecated-verification-token",
-            "container": {"type": "message", "channel_id": channel_id, "is_ephemeral": True},
-            "trigger_id": f"{time.time():.6f}.trigger",
-            "channel": {"id": channel_id, "name": "incident"},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "whose_key_actions",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        payload = slack_payloads.block_action(
+            action_id, value, user_id=user_id, channel_id=channel_id, response_url=response_url
+        )
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
         return http_post(self.web_url + "/slack/events", body, headers), response_url
@@ -302,16 +288,7 @@ class Stack:
         retry_num: int | None = None,
     ) -> HttpResult:
         """POST a signed Events API callback carrying `event`; retry_num sets X-Slack-Retry-Num."""
-        envelope = {
-            "token": "deprecated-verification-token",
-            "team_id": "T0TEST",
-            "api_app_id": "A0WHOSEKEY",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{time.time_ns()}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": "T0TEST", "user_id": "UWHOSEKEY", "is_bot": True}],
-        }
+        envelope = slack_payloads.event_callback(event, event_id=event_id)
         body = json.dumps(envelope).encode()
         headers = {"Content-Type": "application/json", **sign(body)}
         if retry_num is not None:

@@ -69,6 +69,7 @@ _OUTCOME_WORDS: dict[AccountOutcome, str] = {
     AccountOutcome.TIMED_OUT: "timed out",
     AccountOutcome.SUSPENDED: "account suspended",
     AccountOutcome.ERROR: "unexpected error",
+    AccountOutcome.NOT_STARTED: "full search not started",
 }
 
 

@@ -8,11 +8,14 @@ cannot decide, and costs about two calls per account whatever the number of user
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from core.keyids import account_from_key_id, is_temporary
 from workers.aws import (
@@ -27,6 +30,7 @@ from workers.aws import (
 from workers.cache import JsonCache
 from workers.cloudtrail import CloudTrailReader
 from workers.enrich import Enricher
+from workers.full_search import FullSearchRefused
 from workers.org import Organization
 from workers.owners import owner_from_tags
 from workers.report import (
@@ -42,6 +46,12 @@ from workers.report import (
 SEARCH_CONCURRENCY = 16
 
 ProgressCallback = Callable[[int, int], None]
+
+
+class SearchGate(Protocol):
+    """What a full search passes before it starts (budget, workspace slots); see workers.full_search."""
+
+    def full_search(self, key_id: str) -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True)
@@ -63,16 +73,25 @@ class Finder:
         self.org = org
         self.enricher = enricher
 
-    def find(self, key_id: str, *, deep: bool = False, on_progress: ProgressCallback | None = None) -> KeyReport:
+    def find(
+        self,
+        key_id: str,
+        *,
+        deep: bool = False,
+        on_progress: ProgressCallback | None = None,
+        gate: SearchGate | None = None,
+    ) -> KeyReport:
         """Everything the organization can tell about key_id. Raises AwsCallError only when the
         organization itself cannot be read (then no per-key answer is possible)."""
         stats = start_counting_calls()
-        report = self._find(key_id, deep, on_progress)
+        report = self._find(key_id, deep, on_progress, gate)
         if self.enricher is not None:
             report = self.enricher.enrich(report)
         return replace(report, aws_calls=stats.calls, aws_seconds=round(stats.seconds, 4))
 
-    def _find(self, key_id: str, deep: bool, on_progress: ProgressCallback | None) -> KeyReport:
+    def _find(
+        self, key_id: str, deep: bool, on_progress: ProgressCallback | None, gate: SearchGate | None
+    ) -> KeyReport:
         account_id, hint_note = self._owning_account(key_id)
         accounts = self.org.accounts(must_include=account_id)
 
@@ -105,7 +124,19 @@ class Finder:
         # The fast path could not decide: search every account (but the one already read).
         skip = {first_look.account.id} if first_look else set()
         rest = [a for a in accounts.values() if a.id not in skip]
-        looks = self.search(rest, key_id, on_progress)
+        try:
+            with gate.full_search(key_id) if gate is not None else contextlib.nullcontext():
+                looks = self.search(rest, key_id, on_progress)
+        except FullSearchRefused as refused:
+            # Not searched is not "not there": the answer says the search did not run, and why.
+            return KeyReport(
+                key_id,
+                Verdict.INCOMPLETE,
+                account=accounts.get(account_id or "") or (Account(account_id) if account_id else None),
+                accounts_searched=1 if first_look else 0,
+                unsearched=tuple(Unsearched(a, AccountOutcome.NOT_STARTED, "full search not started") for a in rest),
+                notes=_notes(hint_note, str(refused)),
+            )
         found = next((look.report for look in looks if look.report is not None), None)
         if found is not None:
             return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 
 from core.redis_keys import connect
-from core.settings import Settings
+from core.settings import Settings, redact_url
 from workers.aws import AwsGateway
 from workers.cache import JsonCache, MemoryCache
 from workers.finder import Finder, build_finder
@@ -22,6 +22,6 @@ def local_finder(settings: Settings) -> tuple[Finder, str | None]:
         cache = JsonCache(redis)
     except RedisError:
         cache = MemoryCache()
-        note = f"Redis at {settings.redis_url} is not reachable; using an in-memory cache for this run."
+        note = f"Redis at {redact_url(settings.redis_url)} is not reachable; using an in-memory cache for this run."
     gateway = AwsGateway(settings.role_name, settings.external_id)
     return build_finder(gateway, cache), note

@@ -33,6 +33,7 @@ class AccountOutcome(StrEnum):
     TIMED_OUT = "timed_out"
     SUSPENDED = "suspended"
     ERROR = "error"
+    NOT_STARTED = "not_started"  # the full search did not run (the person's budget, or no free slot)
 
     @property
     def searched(self) -> bool:

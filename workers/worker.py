@@ -65,6 +65,20 @@ class WhoseKeyWorker(SimpleWorker):
             self.register_birth()  # type: ignore[no-untyped-call]
         super().heartbeat(timeout, pipeline)
 
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        # RQ's own version logs the job's arguments, which hold what people typed; this one logs
+        # the job, its function and the traceback only.
+        log.error(
+            "job failed",
+            exc_info=exc_info if exc_info and exc_info[0] is not None else None,
+            extra={"job_id": job.id, "queue": job.origin, "func": _func_name(job)},
+        )
+        for handler in self._exc_handlers:
+            # As RQ does: None means "go on", any other falsy answer stops the chain.
+            outcome = handler(job, *exc_info)
+            if outcome is not None and not outcome:
+                break
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         if isinstance(job, RuntimeJob):
             job.runtime = self.runtime
@@ -88,6 +102,13 @@ class WhoseKeyWorker(SimpleWorker):
         self.set_state("idle")
 
 
+def _func_name(job: Job) -> str:
+    try:
+        return str(job.func_name)
+    except Exception:  # noqa: BLE001 - a job that cannot be read still gets its failure logged
+        return "<unreadable>"
+
+
 def make_worker(runtime: Runtime, queue_names: tuple[str, ...] = QUEUES, **kwargs: Any) -> WhoseKeyWorker:
     queues = [
         Queue(name, connection=runtime.redis, serializer=JSONSerializer, job_class=RuntimeJob) for name in queue_names
@@ -100,6 +121,8 @@ def make_worker(runtime: Runtime, queue_names: tuple[str, ...] = QUEUES, **kwarg
         job_class=RuntimeJob,
         worker_ttl=WORKER_TTL,
         maintenance_interval=MAINTENANCE_INTERVAL,
+        # A description may carry job arguments (RQ's default is the call with its arguments).
+        log_job_description=False,
         **kwargs,
     )
 

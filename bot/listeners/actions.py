@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 from redis.exceptions import RedisError
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import messages
 from bot.intake import Asker, admit, submit_reply
 from bot.listeners.services import Services
+from bot.members import installing_team, teams_of_action
 from core.audit import audit
 from core.blockkit import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
 from core.contract import ButtonPress, Destination
@@ -21,29 +22,37 @@ log = logging.getLogger(__name__)
 
 def register(app: App, services: Services) -> None:
     @app.action(SHARE_ACTION)
-    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
-        enqueue_action(services, "share", body, action, respond)
+        enqueue_action(services, "share", body, action, respond, installing_team(context))
 
     @app.action(re.compile(f"^{NOTIFY_ACTION}(-[0-9]+)?$"))
-    def notify(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def notify(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
-        enqueue_action(services, "notify", body, action, respond)
+        enqueue_action(services, "notify", body, action, respond, installing_team(context))
 
     @app.action(FAQ_ACTION)
-    def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def faq(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
-        enqueue_action(services, "faq", body, action, respond)
+        enqueue_action(services, "faq", body, action, respond, installing_team(context))
 
 
 def enqueue_action(
-    services: Services, kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    services: Services,
+    kind: str,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    home_team: str | None = None,
 ) -> None:
+    """Vet the presser and charge the press (each press counts against their limit), then queue it."""
     user = (body.get("user") or {}).get("id")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
     jobs = services.jobs
     try:
-        refusal = admit(services.policy, Asker(user, channel, (body.get("team") or {}).get("id"), "button"))
+        team = (body.get("team") or {}).get("id")
+        asker = Asker(user, channel, team, "button", teams=teams_of_action(body), home_team=home_team)
+        refusal = admit(services.policy, asker)
     except RedisError:
         respond(**messages.unavailable())
         return

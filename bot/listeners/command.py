@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from redis.exceptions import RedisError
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot import messages
 from bot.intake import Asker, admit, lookup_request, submit_lookup
 from bot.listeners.services import Services
+from bot.members import installing_team, teams_of_command
 from core import logs
 from core.audit import audit
 from core.contract import Destination, ReportRequest
@@ -21,11 +22,11 @@ COMMAND = "/whose-key"
 
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
-    def handle_command(ack: Ack, command: dict[str, Any]) -> None:
-        ack(**answer_command(command, services))
+    def handle_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+        ack(**answer_command(command, services, installing_team(context)))
 
 
-def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any]:
+def answer_command(command: dict[str, Any], services: Services, home_team: str | None = None) -> dict[str, Any]:
     """The immediate reply to a slash command; enqueues a lookup when there is one to do."""
     parsed = parse_command(command.get("text"))
     if parsed.action is Action.HELP:
@@ -41,9 +42,16 @@ def answer_command(command: dict[str, Any], services: Services) -> dict[str, Any
 
     request_id = new_request_id()
     logs.request_id.set(request_id)
-    asker = Asker(command.get("user_id"), command.get("channel_id"), command.get("team_id"), "command")
+    asker = Asker(
+        command.get("user_id"),
+        command.get("channel_id"),
+        command.get("team_id"),
+        "command",
+        teams=teams_of_command(command),
+        home_team=home_team,
+    )
     try:
-        refusal = admit(services.policy, asker, list(parsed.keys))
+        refusal = admit(services.policy, asker, parsed)
     except RedisError:
         return messages.unavailable()
     if refusal is not None:

@@ -13,8 +13,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.dedupe import claim_event, release_event
-from bot.intake import Asker, admit, lookup_request, submit_lookup, submit_reply
+from bot.intake import Asker, charge, lookup_request, submit_lookup, submit_reply, vet
 from bot.listeners.services import Services
+from bot.members import installing_team, teams_of_event
 from core import logs
 from core.contract import Destination, MessageRef
 from core.parse import Action, parse_free_text
@@ -28,14 +29,24 @@ def register(app: App, services: Services) -> None:
         if is_noise(event, context):
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
-        handle_conversation(services, client, body, event, surface="mention", thread_ts=thread_ts)
+        handle_conversation(
+            services, client, body, event, surface="mention", thread_ts=thread_ts, home_team=installing_team(context)
+        )
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         # Only DMs with the bot: channel messages reach the bot as app_mention instead.
         if event.get("channel_type") != "im" or is_noise(event, context):
             return
-        handle_conversation(services, client, body, event, surface="dm", thread_ts=event.get("thread_ts"))
+        handle_conversation(
+            services,
+            client,
+            body,
+            event,
+            surface="dm",
+            thread_ts=event.get("thread_ts"),
+            home_team=installing_team(context),
+        )
 
 
 def is_noise(event: dict[str, Any], context: BoltContext) -> bool:
@@ -54,10 +65,38 @@ def handle_conversation(
     *,
     surface: str,
     thread_ts: str | None,
+    home_team: str | None = None,
 ) -> None:
     jobs = services.jobs
     event_id = str(body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}")
     logs.request_id.set(event_id)
+    asker = Asker(
+        event.get("user"),
+        event.get("channel"),
+        body.get("team_id"),
+        surface,
+        teams=teams_of_event(body, event),
+        home_team=home_team,
+    )
+    destination = Destination(
+        channel=event.get("channel"), thread_ts=thread_ts, user=event.get("user"), ephemeral=False
+    )
+    parsed = parse_free_text(event.get("text"))
+    keys = list(parsed.keys)
+    # Who may ask is checked before the event is claimed: a refusal, or Slack failing to answer
+    # the check, must never make the bot drop Slack's later retry of the same event.
+    try:
+        refusal = vet(services.policy, asker, keys)
+    except RedisError:
+        tell_unavailable(client, event, thread_ts, event_id)
+        return
+    if refusal is not None:
+        # One reply per event and outcome, however often Slack redelivers it.
+        prefix = "unchecked" if refusal.unchecked else "refused"
+        if not submit_reply(jobs, f"{prefix}-{event_id}", destination, messages.refused(refusal)):
+            tell_unavailable(client, event, thread_ts, event_id)
+        return
+
     try:
         first = claim_event(jobs.redis, event_id)
     except RedisError:
@@ -67,19 +106,14 @@ def handle_conversation(
         log.info("duplicate event ignored", extra={"event_id": event_id, "surface": surface})
         return
 
-    asker = Asker(event.get("user"), event.get("channel"), body.get("team_id"), surface)
-    destination = Destination(
-        channel=event.get("channel"), thread_ts=thread_ts, user=event.get("user"), ephemeral=False
-    )
-    parsed = parse_free_text(event.get("text"))
     try:
-        refusal = admit(services.policy, asker, list(parsed.keys)) if parsed.has_work else None
+        over = charge(services.policy, asker, requests=len(keys), parsed=parsed) if parsed.has_work else None
     except RedisError:
         release_event(jobs.redis, event_id)
         tell_unavailable(client, event, thread_ts, event_id)
         return
-    if refusal is not None:
-        queued = submit_reply(jobs, event_id, destination, messages.refused(refusal))
+    if over is not None:
+        queued = submit_reply(jobs, event_id, destination, messages.refused(over))
     elif parsed.has_work:
         request = lookup_request(parsed, asker, destination, event_id, working_on=_message_ref(event))
         queued = submit_lookup(jobs, request, asker)

@@ -10,7 +10,8 @@ import time
 import pytest
 from redis import Redis
 
-from bot.access import GROUP_CACHE_TTL, RATE_WINDOW, AccessPolicy
+from bot.access import GROUP_CACHE_TTL, AccessPolicy
+from core.budget import WINDOW as RATE_WINDOW
 from core.redis_keys import USERGROUP_MEMBERS, redis_key
 from core.settings import Settings
 from core.slack_client import make_web_client
@@ -105,34 +106,34 @@ def test_membership_unknown_fails_closed_and_is_not_cached(
     assert locked.check(MEMBER, "C0ANY") is None  # Slack answers again: served
 
 
-def test_rate_limit_counts_keys_per_person_per_minute(slack_settings: Settings, redis: Redis) -> None:
-    """Keys are counted per person: up to the limit is served, past it is refused with when to retry."""
+def test_rate_limit_counts_requests_per_person_per_minute(slack_settings: Settings, redis: Redis) -> None:
+    """Requests are counted per person: up to the limit is served, past it is refused with when to retry."""
     limited = policy(slack_settings, redis, rate_limit=5)
     fresh_rate_window()
-    assert limited.check(MEMBER, "C0ANY", keys=3) is None
-    assert limited.check(MEMBER, "C0ANY", keys=2) is None
-    refusal = limited.check(MEMBER, "C0ANY", keys=1)
+    assert limited.charge(MEMBER, requests=3) is None
+    assert limited.charge(MEMBER, requests=2) is None
+    refusal = limited.charge(MEMBER, requests=1)
     assert refusal is not None and refusal.reason == "rate_limit"
-    assert "asked about 6 keys this minute" in refusal.message and "the limit is 5 per minute" in refusal.message
+    assert "made 6 requests" in refusal.message and "the limit is 5 per minute" in refusal.message
     wait = int(refusal.message.split("try again in ")[1].split(" ")[0])
     assert 0 < wait <= RATE_WINDOW
-    assert limited.check(OUTSIDER, "C0ANY", keys=5) is None  # someone else has their own budget
+    assert limited.charge(OUTSIDER, requests=5) is None  # someone else has their own budget
 
 
-def test_requests_without_keys_and_refused_requests_use_no_budget(slack_settings: Settings, redis: Redis) -> None:
-    """Help (no keys) and requests refused for their channel do not count towards the limit."""
-    limited = policy(slack_settings, redis, rate_limit=2, allowed_channels=frozenset({ALLOWED}))
+def test_requests_without_a_person_use_no_budget(slack_settings: Settings, redis: Redis) -> None:
+    """Nothing is charged to nobody (a request without a user ID), and charging nothing costs nothing."""
+    limited = policy(slack_settings, redis, rate_limit=2)
     fresh_rate_window()
     for _ in range(5):
-        assert limited.check(MEMBER, ALLOWED, keys=0) is None
-        assert limited.check(MEMBER, "C0ELSEWHERE", keys=1) is not None
-    assert limited.check(MEMBER, ALLOWED, keys=2) is None
+        assert limited.charge(None, requests=1) is None
+        assert limited.charge(MEMBER, requests=0) is None
+    assert limited.charge(MEMBER, requests=2) is None
 
 
 def test_rate_limit_zero_turns_it_off(slack_settings: Settings, redis: Redis) -> None:
-    """WHOSE_KEY_RATE_LIMIT=0 serves any number of keys and stores no counter."""
+    """WHOSE_KEY_RATE_LIMIT=0 serves any number of requests and stores no counter."""
     unlimited = policy(slack_settings, redis, rate_limit=0)
-    assert unlimited.check(MEMBER, "C0ANY", keys=1000) is None
+    assert unlimited.charge(MEMBER, requests=1000) is None
     assert list(redis.scan_iter("whose-key:rate:*")) == []
 
 
@@ -141,22 +142,13 @@ def test_rate_limit_zero_turns_it_off(slack_settings: Settings, redis: Redis) ->
     [
         ("C0ELSEWHERE", MEMBER, "channel"),  # the channel is checked first, without asking Slack
         (ALLOWED, OUTSIDER, "usergroup"),  # then the groups
-        (ALLOWED, MEMBER, "rate_limit"),  # then the budget
     ],
 )
 def test_checks_apply_in_order(
     slack_settings: Settings, slack: SlackDouble, redis: Redis, channel: str, user: str, reason: str
 ) -> None:
-    """Channel, then group, then rate: the first that refuses gives the reason."""
+    """Channel, then group: the first that refuses gives the reason."""
     slack.set_usergroup(GROUP, [MEMBER])
-    locked = policy(
-        slack_settings,
-        redis,
-        allowed_channels=frozenset({ALLOWED}),
-        allowed_usergroups=frozenset({GROUP}),
-        rate_limit=1,
-    )
-    fresh_rate_window()
-    locked.check(MEMBER, ALLOWED, keys=1)  # spends the member's budget
-    refusal = locked.check(user, channel, keys=1)
+    locked = policy(slack_settings, redis, allowed_channels=frozenset({ALLOWED}), allowed_usergroups=frozenset({GROUP}))
+    refusal = locked.check(user, channel)
     assert refusal is not None and refusal.reason == reason

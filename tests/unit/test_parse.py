@@ -396,14 +396,16 @@ def test_parse_command_secret_assignment_value_dropped_even_if_unusual() -> None
         ("A" * 40, False),
         # a git commit hash is not a secret
         ("3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b", False),
-        # 39 characters is too short
-        (SECRET[:-1], False),
+        # part of a secret (39 characters holding "/") is still treated as one
+        (SECRET[:-1], True),
+        # 39 plain letters and digits are too short for a whole secret and hold no "/" or "+"
+        ("wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKE12", False),
         # an access key ID is not a secret
         (KEY, False),
     ],
 )
 def test_looks_like_secret(token: str, secret: bool) -> None:
-    """Only 40-character tokens shaped like AWS secrets count as secrets."""
+    """40-character tokens shaped like AWS secrets, and long runs holding "/" or "+", count as secrets."""
     assert looks_like_secret(token) is secret
     assert contains_secret(f"see {token} here") is secret
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from core.blockkit import Message, context, without_buttons
 from core.contract import ButtonPress, Destination, Reply, from_json
 from core.faq import render_faq
-from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
-from core.slack_text import mention
+from core.redis_keys import ANSWER, ANSWER_REPORTS, ANSWER_SHARED, OWNER_NOTIFIED, RedisName, redis_key
+from core.slack_text import code, mention
 from workers.jobs.delivery import deliver_once
 from workers.render.heads_up import render_owner_heads_up
 from workers.report import KeyReport
@@ -29,11 +31,21 @@ def share_answer(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         text = "That answer is no longer kept (answers are kept for a day). Run `/whose-key` again to share a new one."
         deliver_once(runtime, press.delivery_id, private, Message.plain(text))
         return {"shared": False}
+    earlier = _claim_once(runtime, ANSWER_SHARED, press, press.request_id)
+    if earlier is not None:
+        # An answer is shared once, whoever presses and however often.
+        text = f":speech_balloon: This answer was already shared in the channel{_by_when(earlier)}."
+        deliver_once(runtime, press.delivery_id, private, Message.plain(text))
+        return {"shared": False, "already": True}
     answer = json.loads(stored)
     blocks = without_buttons(answer.get("blocks", []))
     blocks.append(context(f"Shared by {mention(user)}" if user else "Shared"))
     public = Destination(channel=press.channel, response_url=press.response_url, ephemeral=False)
-    deliver_once(runtime, press.delivery_id, public, Message(answer.get("text", ""), blocks))
+    try:
+        deliver_once(runtime, press.delivery_id, public, Message(answer.get("text", ""), blocks))
+    except Exception:
+        _release(runtime, ANSWER_SHARED, press.request_id)  # not shared after all: a later press may
+        raise
     log.info("answer shared", extra={"request_id": press.request_id, "user": user})
     return {"shared": True}
 
@@ -68,12 +80,53 @@ def notify_owner(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         deliver_once(runtime, press.delivery_id, private, Message.plain(text))
         return {"notified": False}
     owner = report.owner.slack_user_id
+    earlier = _claim_once(runtime, OWNER_NOTIFIED, press, request_id, key_id)
+    if earlier is not None:
+        # One DM per answer and key, however many times and by whomever the button is pressed.
+        text = f":incoming_envelope: {mention(owner)} was already notified about {code(key_id)}{_by_when(earlier)}."
+        deliver_once(runtime, press.delivery_id, private, Message.plain(text))
+        return {"notified": False, "already": True}
     heads_up = render_owner_heads_up(report, asker=presser, channel=press.channel)
-    deliver_once(runtime, press.delivery_id + "-owner", Destination(channel=owner, ephemeral=False), heads_up)
-    confirmation = f":incoming_envelope: I told {mention(owner)} that you are hitting errors with `{key_id}`."
+    try:
+        deliver_once(runtime, f"owner-{request_id}-{key_id}", Destination(channel=owner, ephemeral=False), heads_up)
+    except Exception:
+        _release(runtime, OWNER_NOTIFIED, request_id, key_id)  # nobody was told: a later press may try
+        raise
+    confirmation = f":incoming_envelope: I told {mention(owner)} that you are hitting errors with {code(key_id)}."
     deliver_once(runtime, press.delivery_id, private, Message.plain(confirmation))
     log.info("owner notified", extra={"key": key_id, "owner": owner, "asked_by": presser})
     return {"notified": True}
+
+
+def _claim_once(runtime: Runtime, name: RedisName, press: ButtonPress, *parts: str) -> dict[str, Any] | None:
+    """Claim a once-only action for this press; the earlier claim (who, when) when another press has it.
+
+    A rerun of the same press (an RQ retry) finds its own claim and goes on.
+    """
+    key = redis_key(name, *parts)
+    record = {"by": press.user, "at": time.time(), "press": press.delivery_id}
+    if runtime.redis.set(key, json.dumps(record), nx=True, ex=name.seconds):
+        return None
+    earlier = json.loads(runtime.redis.get(key) or "{}")
+    if not isinstance(earlier, dict) or earlier.get("press") == press.delivery_id:
+        return None
+    return earlier
+
+
+def _release(runtime: Runtime, name: RedisName, *parts: str) -> None:
+    runtime.redis.delete(redis_key(name, *parts))
+
+
+def _by_when(earlier: dict[str, Any]) -> str:
+    """' by @someone <date>' for an earlier claim, in the reader's time zone (Slack's date markup)."""
+    by = earlier.get("by")
+    who = f" by {mention(by)}" if isinstance(by, str) and by else ""
+    at = earlier.get("at")
+    if not isinstance(at, int | float):
+        return who
+    stamp = int(at)
+    fallback = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{who} on <!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def _private(press: ButtonPress) -> Destination:

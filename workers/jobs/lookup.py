@@ -19,7 +19,9 @@ from core.contract import Destination, LookupRequest, from_json
 from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
 from core.slack_text import channel_link, escape, mention
 from workers.aws import AwsCallError
+from workers.full_search import FullSearchGate
 from workers.jobs.delivery import already_delivered, deliver_once
+from workers.jobs.search_wait import WaitNotice
 from workers.key_index import remember, similar_keys
 from workers.progress import SearchProgress
 from workers.render.answer import render_answer, render_failure
@@ -136,8 +138,18 @@ def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
 def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyReport]:
     """Every key's report, in the order asked, looked up in parallel."""
 
+    gate = FullSearchGate(
+        runtime.redis,
+        runtime.settings,
+        user=req.asked_by,
+        request_id=req.request_id,
+        # The web charged a `deep` request when it took it; other full searches are charged here.
+        charged_at_edge=req.deep,
+        on_wait=WaitNotice(runtime, req),
+    )
+
     def find(key_id: str) -> KeyReport:
-        report = runtime.finder.find(key_id, deep=req.deep, on_progress=progress)
+        report = runtime.finder.find(key_id, deep=req.deep, on_progress=progress, gate=gate)
         if report.verdict is Verdict.FOUND:
             remember(runtime.redis, report)
             return replace(report, owner=runtime.directory.resolve(report.owner))

@@ -1,0 +1,48 @@
+"""RQ's failure logging never writes out job arguments, which can hold what people typed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from slack_sdk import WebClient
+
+from core.queue import LOOKUP_QUEUE, REPLY_JOB
+from core.settings import Settings
+from standins.redis_server import RedisServer
+from workers.aws import AwsGateway
+from workers.runtime import Runtime
+from workers.worker import make_worker
+
+MARKER = "TYPED-BY-SOMEONE-7f3a"
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A throwaway Redis started for this test."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield Redis.from_url(server.url)
+    finally:
+        server.close()
+
+
+def test_a_failed_job_is_logged_without_its_arguments(redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+    """A job that fails on arguments holding typed text logs the failure, never that text."""
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    runtime = Runtime(settings, redis, AwsGateway(settings.role_name, None), WebClient(timeout=1))
+    # delivery_id must be a string: the job fails while reading its arguments.
+    Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer).enqueue(
+        REPLY_JOB, {"delivery_id": 1, "destination": {}, "text": MARKER}
+    )
+    with caplog.at_level(logging.DEBUG):
+        make_worker(runtime).work(burst=True)
+    failures = [r for r in caplog.records if r.getMessage() == "job failed"]
+    assert failures, "the failure is logged"
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert MARKER not in logged
