@@ -45,6 +45,9 @@ CLIENT_CONFIG = Config(
     read_timeout=AWS_READ_TIMEOUT,
     max_pool_connections=AWS_MAX_POOL,
 )
+# For callers that pace and retry themselves (CloudTrail, under its shared rate limit): botocore's
+# own retries would make calls the limiter never saw.
+SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 # IAM, STS and Organizations are global; their endpoints live in us-east-1.
 GLOBAL_REGION = "us-east-1"
 
@@ -170,9 +173,9 @@ class AwsGateway:
         self.base.events.register("after-call", _call_ended)
         self.base.events.register("after-call-error", _call_ended)
         self._roles: dict[str, _AssumedRole] = {}
-        self._clients: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, str, float, bool], Any] = OrderedDict()
         self._clients_lock = threading.Lock()
-        self._hub_clients: dict[tuple[str, str], Any] = {}
+        self._hub_clients: dict[tuple[str, str, bool], Any] = {}
         # Clients are thread-safe; building them from the shared session is not, hence the lock.
         self._build_lock = threading.Lock()
         self._locks_lock = threading.Lock()
@@ -180,16 +183,22 @@ class AwsGateway:
         self._hub_account: str | None = None
         self._partition = "aws"
 
-    def _build_client(self, service: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+    def _build_client(
+        self, service: str, region: str, credentials: dict[str, str] | None = None, *, single_attempt: bool = False
+    ) -> Any:
+        config = SINGLE_ATTEMPT_CONFIG if single_attempt else CLIENT_CONFIG
         with self._build_lock:
             return self.base.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG, **(credentials or {})
+                service, region_name=region, endpoint_url=self.endpoint_url, config=config, **(credentials or {})
             )
 
-    def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
-        client = self._hub_clients.get((service, region))
+    def hub_client(self, service: str, region: str = GLOBAL_REGION, *, single_attempt: bool = False) -> Any:
+        """A client with the hub's own credentials; single_attempt: botocore never retries it."""
+        cache_key = (service, region, single_attempt)
+        client = self._hub_clients.get(cache_key)
         if client is None:
-            client = self._hub_clients.setdefault((service, region), self._build_client(service, region))
+            built = self._build_client(service, region, single_attempt=single_attempt)
+            client = self._hub_clients.setdefault(cache_key, built)
         return client
 
     def hub_account(self) -> str:
@@ -207,10 +216,13 @@ class AwsGateway:
     def partition(self) -> str:
         return self._partition
 
-    def client(self, account_id: str, service: str, region: str = GLOBAL_REGION) -> Any:
-        """A client acting in account_id: the hub's own credentials there, else the member role."""
+    def client(
+        self, account_id: str, service: str, region: str = GLOBAL_REGION, *, single_attempt: bool = False
+    ) -> Any:
+        """A client acting in account_id: the hub's own credentials there, else the member role.
+        single_attempt: botocore never retries its calls (for callers that pace themselves)."""
         if account_id == self.hub_account():
-            return self.hub_client(service, region)
+            return self.hub_client(service, region, single_attempt=single_attempt)
         with self._locks_lock:
             account_lock = self._account_locks.setdefault(account_id, threading.Lock())
         with account_lock:  # one AssumeRole per account even when many threads ask at once
@@ -218,13 +230,13 @@ class AwsGateway:
             if role is None or not role.fresh():
                 role = self._assume(account_id)
                 self._roles[account_id] = role
-            cache_key = (account_id, service, region, role.expires_at)
+            cache_key = (account_id, service, region, role.expires_at, single_attempt)
             with self._clients_lock:
                 client = self._clients.get(cache_key)
                 if client is not None:
                     self._clients.move_to_end(cache_key)
                     return client
-            client = self._build_client(service, region, role.credentials)
+            client = self._build_client(service, region, role.credentials, single_attempt=single_attempt)
             with self._clients_lock:
                 self._clients[cache_key] = client
                 # A client weighs about half a megabyte: keep the most recently used ones only, so
@@ -345,6 +357,21 @@ def get_user_access_keys(iam_client: Any, user_name: str) -> list[AccessKeyMetad
     except BotoCoreError as exc:
         raise classify(exc) from exc
     return keys
+
+
+def get_user_names(iam_client: Any) -> Iterator[str]:
+    """Every IAM user name of the account (all pages)."""
+    try:
+        for page in iam_client.get_paginator("list_users").paginate():
+            for user in page["Users"]:
+                yield str(user["UserName"])
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """True for AWS's "slow down" answers, which a caller may wait out and retry."""
+    return error_code(exc) in _THROTTLING_CODES
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,20 @@
 
 proxy.py forwards to moto and injects faults; recorder.py records what passes through as CloudTrail
 would; cloudtrail.py answers LookupEvents from those records; callers.py knows whose each access
-key is; wire.py reads and writes AWS's wire format.
+key is; strict_iam.py answers as strictly as real IAM where moto is lenient; wire.py reads and
+writes AWS's wire format.
 """
 
 from standins.aws_proxy.callers import DEFAULT_USER_NAME, Caller, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, LOOKUP_PAGE_SIZE, MAX_EVENTS_PER_ACCOUNT
 from standins.aws_proxy.proxy import DEFAULT_ACCOUNT_ID, MAX_SEEN_REQUESTS, AwsFaultProxy, Fault, Match, SeenRequest
 from standins.aws_proxy.recorder import RECORDED_IAM_ACTIONS
+from standins.aws_proxy.strict_iam import MODES as IAM_MODES
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_USER_NAME",
+    "IAM_MODES",
     "LOOKUP_EVENTS_TARGET",
     "LOOKUP_PAGE_SIZE",
     "MAX_EVENTS_PER_ACCOUNT",
