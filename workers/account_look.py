@@ -37,7 +37,7 @@ T = TypeVar("T")
 # as the AWS clients' connection pools hold, so a read never waits for a connection.
 READS_CONCURRENCY = 32
 # Why an account was read user by user, in the answer's words.
-_REFUSED = "IAM refused GetAccessKeyLastUsed ({code}), as it does for keys of other accounts"
+_REFUSED = "IAM refused GetAccessKeyLastUsed, as it may for keys of other accounts"
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,6 @@ class AccountReader:
         """Settle a refused look by reading every user's keys: not here, found after all, or the
         role cannot read the account (then it stays unsearched, with why)."""
         account = look.account
-        refused = _REFUSED.format(code=look.detail.removeprefix("access denied (").removesuffix(")"))
         try:
             iam = self.gateway.client(account.id, "iam")
             names = list(get_user_names(iam))
@@ -154,9 +153,10 @@ class AccountReader:
         except AwsCallError as exc:
             if exc.outcome is AccountOutcome.ACCESS_DENIED:
                 self.gateway.forget_session(account.id)
-                detail = f"{refused}, and the role cannot list its users either ({exc.detail})"
+                detail = f"{exc.detail} to GetAccessKeyLastUsed and ListUsers: the role cannot read its IAM users"
                 return AccountLook(account, exc.outcome, detail=detail)
-            return AccountLook(account, exc.outcome, detail=f"{refused}; listing its users failed: {exc.detail}")
+            detail = f"{exc.detail} while listing its users, after {_REFUSED} ({look.detail})"
+            return AccountLook(account, exc.outcome, detail=detail)
         for name, keys in keys_by_user:
             metadata = next((k for k in keys if k.key_id == key_id), None)
             if metadata is None:
@@ -165,7 +165,7 @@ class AccountReader:
                 user = get_user(iam, name)
             except AwsCallError:
                 user = None  # the key and its user are known; the tags are a nicety
-            note = f"{refused}, so when it was last used is unknown."
+            note = f"IAM refused GetAccessKeyLastUsed for this key ({look.detail}), so when it was last used is unknown."
             report = self._report(account, key_id, name, metadata, user, None, notes=(note,))
             return AccountLook(account, AccountOutcome.FOUND, report=report)
         return AccountLook(account, AccountOutcome.NOT_FOUND, detail=f"not among its {len(names)} users' keys")

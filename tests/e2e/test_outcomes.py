@@ -152,11 +152,14 @@ def deny_role(stack: Stack, faults: list[Fault], account_id: str) -> Fault:
     this clears it without restarting the shared worker.
     """
     key_id = synthesize_key_id(account_id)
+    # Denied both the key and the user listing: a role that cannot read the account at all.
     denied = stack.aws.fail("GetAccessKeyLastUsed", for_key(key_id), 403, "AccessDenied", "not authorized")
+    listing = stack.aws.fail("ListUsers", None, 403, "AccessDenied", "not authorized", account=account_id)
     try:
         assert "access denied (AccessDenied)" in answer_for(stack, key_id).all_text
     finally:
         stack.aws.remove(denied)
+        stack.aws.remove(listing)
     fault = stack.aws.fail("AssumeRole", for_account(account_id), 403, "AccessDenied", "not authorized to assume")
     faults.append(fault)
     return fault
@@ -342,6 +345,8 @@ def test_access_denied_account_is_listed_and_its_session_renewed(stack: Stack, f
     assert "*etl*" in answer_for(stack, etl_key).lines[0]  # the worker now holds a session in acme-data
     key_id = synthesize_key_id(data)
     faults.append(stack.aws.fail("GetAccessKeyLastUsed", for_key(key_id), 403, "AccessDenied", "not authorized"))
+    # The user listing too: only a role that cannot read the account at all is left unsearched.
+    faults.append(stack.aws.fail("ListUsers", None, 403, "AccessDenied", "not authorized", account=data))
 
     denied = answer_for(stack, key_id)
 
