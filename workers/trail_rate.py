@@ -2,7 +2,8 @@
 cluster: one bucket per account and region in Redis, which every worker process and the sweep
 take their slots from.
 
-The bucket holds a single token, refilled every 1/rate seconds: each call claims the next free
+The bucket holds a single token, refilled every 1/rate seconds (plus a small margin for network
+jitter): each call claims the next free
 slot, atomically, in a Lua script on Redis's own clock (so workers on several machines agree),
 and sleeps until it. A bucket of two would let two calls through at once, then two a second:
 three in one second, which CloudTrail throttles.
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # LookupEvents' documented limit, per account and region.
 REQUESTS_PER_SECOND = 2.0
+# Added to the spacing of slots: calls leave on time but reach CloudTrail with a few ms of network
+# jitter, which would otherwise now and then put a third call into one of CloudTrail's seconds.
+SLOT_MARGIN = 0.05
 # A call that would wait longer than this for its slot is not made (the answer says CloudTrail
 # was busy): a queue that long means lookups and the sweep are asking faster than CloudTrail answers.
 MAX_WAIT_SECONDS = 10.0
@@ -62,7 +66,7 @@ class RedisRateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._claim = redis.register_script(_CLAIM_SLOT)
-        self._interval_ms = round(1000 / per_second)
+        self._interval_ms = round(1000 * (1 / per_second + SLOT_MARGIN))
         self._max_wait_ms = round(max_wait * 1000)
         self._region = region
         self._sleep = sleep

@@ -58,7 +58,7 @@ def encoded_account(key_id: str) -> str | None:
     if len(key_id) != 20 or key_id[:4] not in ("AKIA", "ASIA") or not set(key_id[4:]) <= _KEY_ALPHABET:
         return None
     try:
-        raw = base64.b32decode(key_id[4:] + "=" * 4)
+        raw = base64.b32decode(key_id[4:])
     except binascii.Error:
         return None
     z = int.from_bytes(raw[:6], "big")
