@@ -165,7 +165,9 @@ class AccountReader:
                 user = get_user(iam, name)
             except AwsCallError:
                 user = None  # the key and its user are known; the tags are a nicety
-            note = f"IAM refused GetAccessKeyLastUsed for this key ({look.detail}), so when it was last used is unknown."
+            note = (
+                f"IAM refused GetAccessKeyLastUsed for this key ({look.detail}), so when it was last used is unknown."
+            )
             report = self._report(account, key_id, name, metadata, user, None, notes=(note,))
             return AccountLook(account, AccountOutcome.FOUND, report=report)
         return AccountLook(account, AccountOutcome.NOT_FOUND, detail=f"not among its {len(names)} users' keys")

@@ -45,9 +45,7 @@ def calls_since(stack: Stack, mark: int, account_id: str) -> list[SeenRequest]:
 
 def arrival(calls: list[SeenRequest], action: str, **params: str) -> float:
     """When the first matching call arrived."""
-    return next(
-        c.at for c in calls if c.action == action and all(c.params.get(k) == v for k, v in params.items())
-    )
+    return next(c.at for c in calls if c.action == action and all(c.params.get(k) == v for k, v in params.items()))
 
 
 def test_found_key_reads_its_user_side_by_side_once_iam_names_it(stack: Stack, redis: Redis, slow_aws: None) -> None:

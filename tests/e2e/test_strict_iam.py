@@ -181,8 +181,9 @@ def test_role_that_cannot_read_an_account_leaves_it_unsearched_with_why(
 
     answer = ask(stack, f"{key_id} deep")
 
-    assert f"was not found in the {accounts - 1} accounts searched, but 1 account could not be searched" in (
-        answer.lines[0]
+    assert (
+        f"was not found in the {accounts - 1} accounts searched, but 1 account could not be searched"
+        in (answer.lines[0])
     )
     assert (
         f"• acme-security ({security}): access denied (AccessDenied) to GetAccessKeyLastUsed and ListUsers: "
