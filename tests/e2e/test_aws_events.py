@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from bot.aws_events.sns import SnsVerifier
 from bot.web import create_web_app
 from core.settings import Settings
-from standins.ports import free_port
+from standins.loopback import free_port
 from standins.slack_double import RecordedCall
 from standins.stack import HttpResult, Stack, http_post
 from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from tests.e2e.test_aws_events import cloudtrail_event, post_event
 
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import PROJECT_ROOT, Stack
 from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN, TEST_ENV, iam_in
+from tests.e2e.test_aws_events import cloudtrail_event, post_event
 
 ORGANIZATION = (
     AccountSpec("management", (UserSpec("admin", {"slack-user-id": "U0ADMIN01"}),)),
