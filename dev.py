@@ -2,7 +2,8 @@
 """One entry point for developers, needing only Python 3.11+:
 
     python3 dev.py demo            # the bot, offline, on embedded defaults
-    python3 dev.py test [ARGS]     # the whole test suite: unit, then end to end (ARGS go to pytest)
+    python3 dev.py test [ARGS]     # the whole test suite: unit, end to end, then end to end again
+                                   # against strict IAM (ARGS go to pytest, and skip the strict pass)
     python3 dev.py unit [ARGS]     # the fast unit layer only (no processes, seconds)
     python3 dev.py lint            # ruff, mypy and the one-way import rule (CI runs this, then the tests)
     python3 dev.py bench NAME      # a benchmark from bench/ (ack, lookup, ...)
@@ -42,8 +43,8 @@ def ensure_environment(extra: str) -> None:
     STAMP.write_text(" ".join(installed + [wanted]))
 
 
-def run(argv: list[str]) -> None:
-    result = subprocess.run(argv, cwd=ROOT, check=False)
+def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(argv, cwd=ROOT, check=False, env={**os.environ, **env} if env else None)
     if result.returncode != 0:
         sys.exit(result.returncode)
 
@@ -56,6 +57,11 @@ def main(args: list[str]) -> None:
     elif command == "test":
         ensure_environment("dev")
         run([str(PYTHON), "-m", "pytest", *rest])
+        if not rest:
+            # moto is more lenient than IAM where it matters to the finder (see
+            # standins/aws_proxy/strict_iam.py): the end-to-end layer runs again against strict IAM.
+            print("end to end again, against strict IAM (WHOSE_KEY_TEST_IAM_MODE=strict)", flush=True)
+            run([str(PYTHON), "-m", "pytest", "tests/e2e"], env={"WHOSE_KEY_TEST_IAM_MODE": "strict"})
     elif command == "unit":
         ensure_environment("dev")
         run([str(PYTHON), "-m", "pytest", "tests/unit", *rest])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from standins import slack_payloads
-from standins.aws_proxy import AwsFaultProxy
+from standins.aws_proxy import IAM_MODES, AwsFaultProxy
 from standins.loopback import free_port
 from standins.moto_org import (
     DEMO_ORGANIZATION,
@@ -44,6 +44,17 @@ APP_TOKEN = "xapp-offline-app-token"  # noqa: S105 - the app-level token the `so
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # How long the web process may take to listen, and the workers to register.
 READY_TIMEOUT = 30.0
+# How strict the AWS stand-in's IAM is (see standins/aws_proxy/strict_iam.py): `moto` unless set,
+# so `python3 dev.py test` can run the end-to-end layer again against strict IAM.
+IAM_MODE_VARIABLE = "WHOSE_KEY_TEST_IAM_MODE"
+
+
+def iam_mode_from_env() -> str:
+    """The IAM mode the environment asks for, refused with the allowed values when unknown."""
+    mode = os.environ.get(IAM_MODE_VARIABLE, "").strip() or "moto"
+    if mode not in IAM_MODES:
+        raise ValueError(f"{IAM_MODE_VARIABLE} must be one of {', '.join(IAM_MODES)}; got {mode!r}")
+    return mode
 
 
 def read_procfile(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, str]:
@@ -106,11 +117,14 @@ class Stack:
     seed: bool = True
     # Also run the Procfile's `socket` process against a loopback Socket Mode double (`socket_mode`).
     socket: bool = False
+    iam_mode: str | None = None  # None: from WHOSE_KEY_TEST_IAM_MODE (moto when unset)
 
     def __post_init__(self) -> None:
         self.redis = RedisServer()
         self.moto = MotoServer()
-        self.aws = AwsFaultProxy(self.moto.url, default_account=MANAGEMENT_ACCOUNT_ID)
+        self.aws = AwsFaultProxy(
+            self.moto.url, default_account=MANAGEMENT_ACCOUNT_ID, iam_mode=self.iam_mode or iam_mode_from_env()
+        )
         self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS))
         self.port = free_port()
         self.org: SeededOrg | None = None

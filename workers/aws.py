@@ -47,6 +47,9 @@ CLIENT_CONFIG = Config(
 )
 # The sweep's clients (one per account's run): adaptive retries slow down when IAM throttles.
 SWEEP_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "adaptive", "total_max_attempts": 8}))
+# For callers that pace and retry themselves (CloudTrail, under its shared rate limit): botocore's
+# own retries would make calls the limiter never saw.
+SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 # IAM, STS and Organizations are global; their endpoints live in us-east-1.
 GLOBAL_REGION = "us-east-1"
 
@@ -172,9 +175,9 @@ class AwsGateway:
         self.base.events.register("after-call", _call_ended)
         self.base.events.register("after-call-error", _call_ended)
         self._roles: dict[str, _AssumedRole] = {}
-        self._clients: OrderedDict[tuple[str, str, str, float], Any] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str, str, float, bool], Any] = OrderedDict()
         self._clients_lock = threading.Lock()
-        self._hub_clients: dict[tuple[str, str], Any] = {}
+        self._hub_clients: dict[tuple[str, str, bool], Any] = {}
         # Clients are thread-safe; building them from the shared session is not, hence the lock.
         self._build_lock = threading.Lock()
         self._locks_lock = threading.Lock()
@@ -183,17 +186,27 @@ class AwsGateway:
         self._partition = "aws"
 
     def _build_client(
-        self, service: str, region: str, credentials: dict[str, str] | None = None, config: Config = CLIENT_CONFIG
+        self,
+        service: str,
+        region: str,
+        credentials: dict[str, str] | None = None,
+        config: Config | None = None,
+        *,
+        single_attempt: bool = False,
     ) -> Any:
+        config = config or (SINGLE_ATTEMPT_CONFIG if single_attempt else CLIENT_CONFIG)
         with self._build_lock:
             return self.base.client(
                 service, region_name=region, endpoint_url=self.endpoint_url, config=config, **(credentials or {})
             )
 
-    def hub_client(self, service: str, region: str = GLOBAL_REGION) -> Any:
-        client = self._hub_clients.get((service, region))
+    def hub_client(self, service: str, region: str = GLOBAL_REGION, *, single_attempt: bool = False) -> Any:
+        """A client with the hub's own credentials; single_attempt: botocore never retries it."""
+        cache_key = (service, region, single_attempt)
+        client = self._hub_clients.get(cache_key)
         if client is None:
-            client = self._hub_clients.setdefault((service, region), self._build_client(service, region))
+            built = self._build_client(service, region, single_attempt=single_attempt)
+            client = self._hub_clients.setdefault(cache_key, built)
         return client
 
     def hub_account(self) -> str:
@@ -211,19 +224,22 @@ class AwsGateway:
     def partition(self) -> str:
         return self._partition
 
-    def client(self, account_id: str, service: str, region: str = GLOBAL_REGION) -> Any:
-        """A client acting in account_id: the hub's own credentials there, else the member role."""
+    def client(
+        self, account_id: str, service: str, region: str = GLOBAL_REGION, *, single_attempt: bool = False
+    ) -> Any:
+        """A client acting in account_id: the hub's own credentials there, else the member role.
+        single_attempt: botocore never retries its calls (for callers that pace themselves)."""
         if account_id == self.hub_account():
-            return self.hub_client(service, region)
+            return self.hub_client(service, region, single_attempt=single_attempt)
         with self._session_lock(account_id):
             role = self._session(account_id)
-            cache_key = (account_id, service, region, role.expires_at)
+            cache_key = (account_id, service, region, role.expires_at, single_attempt)
             with self._clients_lock:
                 client = self._clients.get(cache_key)
                 if client is not None:
                     self._clients.move_to_end(cache_key)
                     return client
-            client = self._build_client(service, region, role.credentials)
+            client = self._build_client(service, region, role.credentials, single_attempt=single_attempt)
             with self._clients_lock:
                 self._clients[cache_key] = client
                 # A client weighs about half a megabyte: keep the most recently used ones only, so
@@ -389,6 +405,21 @@ def get_user_access_keys(iam_client: Any, user_name: str) -> list[AccessKeyMetad
     except BotoCoreError as exc:
         raise classify(exc) from exc
     return keys
+
+
+def get_user_names(iam_client: Any) -> Iterator[str]:
+    """Every IAM user name of the account (all pages)."""
+    try:
+        for page in iam_client.get_paginator("list_users").paginate():
+            for user in page["Users"]:
+                yield str(user["UserName"])
+    except (ClientError, BotoCoreError) as exc:
+        raise classify(exc) from exc
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """True for AWS's "slow down" answers, which a caller may wait out and retry."""
+    return error_code(exc) in _THROTTLING_CODES
 
 
 @dataclass(frozen=True)

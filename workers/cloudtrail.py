@@ -4,18 +4,24 @@ LookupEvents in the key's account, which keeps management events for 90 days.
 IAM is global and records its events in us-east-1, so one region holds every key and user event.
 A session's own calls are recorded in the region they were made in; only us-east-1 is read here,
 so "none found" for a session means none in us-east-1, not "never used".
+
+LookupEvents allows 2 requests a second per account and region. Every call takes a slot from a
+limiter first (in a worker, one shared by the whole cluster through Redis: trail_rate.py), botocore
+never retries on its own (its retries would skip the limiter), and a throttled call backs off and
+tries again a few times; when CloudTrail stays busy the answer says so and keeps everything else.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -25,12 +31,17 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from workers.aws import AwsCallError, error_code
+from workers.aws import AwsCallError, error_code, is_throttling
 
 # LookupEvents only reaches back this far.
 LOOKBACK = timedelta(days=90)
 # The most LookupEvents returns in one page.
 PAGE_SIZE = 50
+
+# A throttled LookupEvents is tried again this many times, after a backoff that doubles from
+# THROTTLE_BACKOFF seconds (with jitter, so throttled workers do not come back together).
+THROTTLE_RETRIES = 3
+THROTTLE_BACKOFF = 0.5
 
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 
@@ -65,6 +76,11 @@ class TrailAnswer:
     detail: str = ""
 
 
+class RateLimiter(Protocol):
+    def wait(self, account_id: str) -> bool:
+        """Block until a call to account_id is allowed and claim it; False: too busy, do not call."""
+
+
 class AccountRateLimiter:
     """Spaces calls so no account gets more than `per_second`; accounts never wait for each other.
 
@@ -87,8 +103,8 @@ class AccountRateLimiter:
         self._next_free: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait(self, account_id: str) -> None:
-        """Block until a call to account_id is allowed, and claim it."""
+    def wait(self, account_id: str) -> bool:
+        """Block until a call to account_id is allowed, and claim it (in this process only)."""
         # The slot is claimed under the lock but slept for outside it, so a thread waiting on one
         # account never holds up threads calling other accounts.
         with self._lock:
@@ -97,6 +113,7 @@ class AccountRateLimiter:
             self._next_free[account_id] = slot + self._interval
         if slot > now:
             self._sleep(slot - now)
+        return True
 
 
 Record = dict[str, Any]
@@ -115,10 +132,12 @@ class CloudTrailReader:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._client_for = client_for
         self._max_pages = max_pages
-        self._limiter = AccountRateLimiter(requests_per_second, sleep=sleep, clock=clock)
+        self._limiter = limiter or AccountRateLimiter(requests_per_second, sleep=sleep, clock=clock)
+        self._sleep = sleep
         self._now = now
 
     def who_deleted_key(self, account_id: str, key_id: str) -> TrailAnswer:
@@ -186,11 +205,11 @@ class CloudTrailReader:
             "MaxResults": PAGE_SIZE,
         }
         for _ in range(self._max_pages):
-            self._limiter.wait(account_id)
-            try:
-                page = client.lookup_events(**params)
-            except (ClientError, BotoCoreError) as exc:
-                return _failed(exc, account_id, unknown)
+            page = self._call(client, account_id, params)
+            if isinstance(page, str):
+                return _cannot_read(TrailOutcome.UNREACHABLE, account_id, page, unknown)
+            if not isinstance(page, dict):
+                return _failed(page, account_id, unknown)
             # LookupEvents lists the most recent event first, so the first match is the latest.
             for item in page.get("Events", []):
                 record = _record(item)
@@ -210,6 +229,20 @@ class CloudTrailReader:
             ),
         )
 
+    def _call(self, client: Any, account_id: str, params: dict[str, Any]) -> Record | str | ClientError | BotoCoreError:
+        """One page: the answer, a reason the limiter refused, or the error that ended the tries."""
+        attempt = 0
+        while True:
+            if not self._limiter.wait(account_id):
+                return "too many CloudTrail lookups are waiting for its rate limit"
+            try:
+                return dict(client.lookup_events(**params))
+            except (ClientError, BotoCoreError) as exc:
+                if not is_throttling(exc) or attempt >= THROTTLE_RETRIES:
+                    return exc
+            self._sleep(THROTTLE_BACKOFF * 2**attempt * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+            attempt += 1
+
 
 def _failed(exc: ClientError | BotoCoreError, account_id: str, unknown: str) -> TrailAnswer:
     """Turn a botocore failure into an answer; details carry error codes only, never messages."""
@@ -220,7 +253,7 @@ def _failed(exc: ClientError | BotoCoreError, account_id: str, unknown: str) -> 
     code = error_code(exc) or "unknown error"
     if code in _DENIED_CODES:
         return _cannot_read(TrailOutcome.NOT_PERMITTED, account_id, code, unknown)
-    # Throttling reaches here only after botocore's retries gave up, so it is reported, not retried.
+    # Throttling reaches here only after the backoffs gave up, so it is reported, not retried.
     return _cannot_read(TrailOutcome.UNREACHABLE, account_id, code, unknown)
 
 

@@ -1,9 +1,15 @@
 """Find an access key in the organization and say what is known about it.
 
 Fast path: the key ID names its account (offline decode, or sts:GetAccessKeyInfo for old
-keys), so a found key costs GetAccessKeyLastUsed + ListAccessKeys + GetUser in that account,
+keys), so a found key costs GetAccessKeyLastUsed, then ListAccessKeys and GetUser side by side, in
+that account: two round trips, one when the key index already names its user (account_look.py),
 plus an AssumeRole that is cached for the hour. The full search runs only when the fast path
 cannot decide, and costs about two calls per account whatever the number of users.
+
+Neither the decode nor GetAccessKeyInfo proves that a key exists: STS names an account for any
+well-formed key ID. Only IAM in that account does. Where IAM refuses GetAccessKeyLastUsed
+(AccessDenied, as it may for a key of another account), the account is read user by user before
+the answer says "not there".
 """
 
 from __future__ import annotations
@@ -14,25 +20,26 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
+from redis import Redis
+from redis.exceptions import RedisError
+
 from core.keyids import account_from_key_id, is_temporary
+from workers.account_look import AccountLook, AccountReader
 from workers.aws import (
     AwsCallError,
     AwsGateway,
     get_key_account,
-    get_key_last_used,
-    get_user,
-    get_user_access_keys,
     start_counting_calls,
 )
-from workers.cache import JsonCache
+from workers.cache import JsonCache, MemoryCache
 from workers.cloudtrail import CloudTrailReader
 from workers.enrich import Enricher
 from workers.full_search import FullSearchRefused
+from workers.key_index import IndexedKey, indexed_key
 from workers.org import Organization
-from workers.owners import owner_from_tags
 from workers.report import (
     Account,
     AccountOutcome,
@@ -40,12 +47,15 @@ from workers.report import (
     Unsearched,
     Verdict,
 )
+from workers.trail_rate import RedisRateLimiter
 
 # Accounts searched at once in a full search: enough to hide latency, few enough to stay
 # under IAM's per-account and STS's per-hub request rates.
 SEARCH_CONCURRENCY = 16
 
 ProgressCallback = Callable[[int, int], None]
+# Whose a key was last seen to be (the key index), or None: a hint that saves a round trip.
+KeyHints = Callable[[str], IndexedKey | None]
 
 
 class SearchGate(Protocol):
@@ -54,24 +64,18 @@ class SearchGate(Protocol):
     def full_search(self, key_id: str) -> AbstractContextManager[None]: ...
 
 
-@dataclass(frozen=True)
-class AccountLook:
-    """The result of looking for the key in one account."""
-
-    account: Account
-    outcome: AccountOutcome
-    report: KeyReport | None = None
-    detail: str = ""
-
-    def unsearched(self) -> Unsearched:
-        return Unsearched(self.account, self.outcome, self.detail)
+__all__ = ["AccountLook", "Finder", "build_finder", "build_trail"]
 
 
 class Finder:
-    def __init__(self, gateway: AwsGateway, org: Organization, enricher: Enricher | None = None) -> None:
+    def __init__(
+        self, gateway: AwsGateway, org: Organization, enricher: Enricher | None = None, hints: KeyHints | None = None
+    ) -> None:
         self.gateway = gateway
         self.org = org
         self.enricher = enricher
+        self.hints = hints
+        self.reader = AccountReader(gateway, self._management_account_or_none)
 
     def find(
         self,
@@ -104,9 +108,12 @@ class Finder:
         if account_id is not None and account_id not in accounts and not deep:
             return KeyReport(key_id, Verdict.OUTSIDE_ORG, account=Account(account_id), notes=_notes(hint_note))
 
+        hint = self._hint(key_id)
         first_look: AccountLook | None = None
         if account_id in accounts and not deep:
-            first_look = self.look_in(accounts[account_id], key_id)
+            first_look = self.look_in(accounts[account_id], key_id, _user_in(hint, account_id))
+            if first_look.refused:
+                first_look = self.reader.confirm_absent(first_look, key_id)
             if first_look.report is not None:
                 return first_look.report
             if not first_look.outcome.searched:
@@ -126,7 +133,7 @@ class Finder:
         rest = [a for a in accounts.values() if a.id not in skip]
         try:
             with gate.full_search(key_id) if gate is not None else contextlib.nullcontext():
-                looks = self.search(rest, key_id, on_progress)
+                looks = self.search(rest, key_id, on_progress, hint)
         except FullSearchRefused as refused:
             # Not searched is not "not there": the answer says the search did not run, and why.
             return KeyReport(
@@ -138,6 +145,10 @@ class Finder:
                 notes=_notes(hint_note, str(refused)),
             )
         found = next((look.report for look in looks if look.report is not None), None)
+        if found is None and any(look.refused for look in looks):
+            # About to say "not there" where IAM only refused to say: confirm it account by account.
+            looks = self.confirm(looks, key_id)
+            found = next((look.report for look in looks if look.report is not None), None)
         if found is not None:
             return found
         unsearched = tuple(look.unsearched() for look in looks if not look.outcome.searched)
@@ -174,44 +185,24 @@ class Finder:
                 f"sts:GetAccessKeyInfo could not name the key's account ({exc.detail}), so every account was searched.",
             )
 
-    def look_in(self, account: Account, key_id: str) -> AccountLook:
-        """Look for the key in one account: ~2 IAM calls when absent, 3 when present."""
-        if account.status != "ACTIVE":
-            return AccountLook(account, AccountOutcome.SUSPENDED, detail=f"the account is {account.status.lower()}")
+    def look_in(self, account: Account, key_id: str, hint_user: str | None = None) -> AccountLook:
+        """Look for the key in one account: 1 IAM call when absent, 3 (in 2 round trips) when present."""
+        return self.reader.look(account, key_id, hint_user)
+
+    def _hint(self, key_id: str) -> IndexedKey | None:
+        if self.hints is None:
+            return None
         try:
-            iam = self.gateway.client(account.id, "iam")
-            last_used = get_key_last_used(iam, key_id)
-            if last_used is None:
-                return AccountLook(account, AccountOutcome.NOT_FOUND)
-            # Confirm in the user's own key list: some IAM endpoints (moto's among them) answer
-            # GetAccessKeyLastUsed for keys of other accounts.
-            metadata = next((k for k in get_user_access_keys(iam, last_used.user_name) if k.key_id == key_id), None)
-            if metadata is None:
-                return AccountLook(account, AccountOutcome.NOT_FOUND)
-            user = get_user(iam, last_used.user_name)
-        except AwsCallError as exc:
-            if exc.outcome in (AccountOutcome.ASSUME_ROLE_FAILED, AccountOutcome.ACCESS_DENIED):
-                # A session denied now may stay denied for the rest of its hour although the role
-                # is fine again (sessions revoked, role re-created): assume it afresh next time.
-                self.gateway.forget_session(account.id)
-            return AccountLook(account, exc.outcome, detail=exc.detail)
-        report = KeyReport(
-            key_id=key_id,
-            verdict=Verdict.FOUND,
-            account=account,
-            user_name=last_used.user_name,
-            user_arn=user.arn if user else None,
-            status=metadata.status,
-            created=metadata.created,
-            last_used=last_used.last_used,
-            owner=owner_from_tags(user.tags if user else {}),
-            accounts_searched=1,
-            management_account=account.id == self._management_account_or_none(),
-        )
-        return AccountLook(account, AccountOutcome.FOUND, report=report)
+            return self.hints(key_id)
+        except RedisError:
+            return None  # only a hint: the lookup goes on without it
 
     def search(
-        self, accounts: Iterable[Account], key_id: str, on_progress: ProgressCallback | None = None
+        self,
+        accounts: Iterable[Account],
+        key_id: str,
+        on_progress: ProgressCallback | None = None,
+        hint: IndexedKey | None = None,
     ) -> list[AccountLook]:
         """Look in every account in parallel (bounded), stopping early once the key is found."""
         todo = list(accounts)
@@ -221,7 +212,7 @@ class Finder:
         def look(account: Account) -> AccountLook | None:
             if found.is_set():
                 return None  # found elsewhere meanwhile: this account need not be read
-            result = self.look_in(account, key_id)
+            result = self.look_in(account, key_id, _user_in(hint, account.id))
             if result.report is not None:
                 found.set()
             return result
@@ -237,6 +228,15 @@ class Finder:
                     on_progress(done, len(todo))
         return looks
 
+    def confirm(self, looks: list[AccountLook], key_id: str) -> list[AccountLook]:
+        """Every refused look settled by reading that account's users and keys (in parallel)."""
+        refused = [look for look in looks if look.refused]
+        with ThreadPoolExecutor(max_workers=SEARCH_CONCURRENCY, thread_name_prefix="confirm") as pool:
+            tasks = [pool.submit(contextvars.copy_context().run, self.reader.confirm_absent, look, key_id)
+                     for look in refused]  # fmt: skip
+            settled = [task.result() for task in tasks]
+        return [look for look in looks if not look.refused] + settled
+
     def _management_account_or_none(self) -> str | None:
         try:
             return self.org.management_account_id()
@@ -244,15 +244,36 @@ class Finder:
             return None
 
 
-def build_trail(gateway: AwsGateway) -> CloudTrailReader:
-    """One CloudTrail reader per process, so its per-account rate limit covers every caller."""
-    return CloudTrailReader(lambda account: gateway.client(account, "cloudtrail", "us-east-1"))
+def build_trail(gateway: AwsGateway, redis: Redis | None = None) -> CloudTrailReader:
+    """One CloudTrail reader per process; with a Redis, its rate limit is shared by every process."""
+
+    def client_for(account: str) -> object:
+        return gateway.client(account, "cloudtrail", "us-east-1", single_attempt=True)
+
+    if redis is None:
+        return CloudTrailReader(client_for)
+    return CloudTrailReader(client_for, limiter=RedisRateLimiter(redis))
 
 
 def build_finder(gateway: AwsGateway, cache: JsonCache, trail: CloudTrailReader | None = None) -> Finder:
-    """The finder with the organization's shared account list and CloudTrail enrichment."""
-    trail = trail or build_trail(gateway)
-    return Finder(gateway, Organization(gateway, cache), Enricher(gateway, trail))
+    """The finder with the organization's shared account list, the key index (when there is a
+    Redis) and CloudTrail enrichment."""
+    redis = None if isinstance(cache, MemoryCache) else cache.redis
+    trail = trail or build_trail(gateway, redis)
+    hints: KeyHints | None = None
+    if redis is not None:
+        shared = redis
+
+        def hints_from_index(key_id: str) -> IndexedKey | None:
+            return indexed_key(shared, key_id)
+
+        hints = hints_from_index
+    return Finder(gateway, Organization(gateway, cache), Enricher(gateway, trail), hints)
+
+
+def _user_in(hint: IndexedKey | None, account_id: str | None) -> str | None:
+    """The user the index names for the key, when it places the key in this account."""
+    return hint.user_name if hint is not None and hint.account_id == account_id else None
 
 
 def _outside(account_id: str | None, accounts: dict[str, Account]) -> str | None:

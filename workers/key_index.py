@@ -1,9 +1,15 @@
-"""The organization's known key IDs, for "did you mean": filled by lookups (and by the sweep),
-kept in one Redis hash of key ID -> whose it is."""
+"""The organization's known key IDs, for "did you mean" and for lookups' first guess: filled by
+lookups (and by the sweep), kept in one Redis hash of key ID -> whose it is.
+
+An entry is a hint, never an answer: the finder reads IAM all the same, and only starts every
+read at once when the entry names the key's account and user.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -14,6 +20,16 @@ from workers.report import KeyReport, Suggestion, Verdict
 INDEX = redis_key(KEY_INDEX)
 MAX_DISTANCE = 2
 MAX_SUGGESTIONS = 3
+# An account label as entries store it: "name (123456789012)", or the bare ID.
+_ACCOUNT_IN_LABEL = re.compile(r"(?:^|\()(\d{12})\)?$")
+
+
+@dataclass(frozen=True)
+class IndexedKey:
+    """Whose the index last saw a key to be."""
+
+    account_id: str
+    user_name: str
 
 
 def remember(redis: Redis, report: KeyReport) -> None:
@@ -23,6 +39,7 @@ def remember(redis: Redis, report: KeyReport) -> None:
     entry = {
         "user": report.user_name,
         "account": report.account.label if report.account else None,
+        "account_id": report.account.id if report.account else None,
         "owner_slack_id": report.owner.slack_user_id,
         "owner_email": report.owner.email,
     }
@@ -44,6 +61,21 @@ def remember_many(redis: Redis, entries: dict[str, dict[str, str | None]]) -> No
 def index_entry(redis: Redis, key_id: str) -> dict[str, str | None] | None:
     raw = redis.hget(INDEX, key_id)
     return json.loads(raw) if raw else None
+
+
+def indexed_key(redis: Redis, key_id: str) -> IndexedKey | None:
+    """The account and user the index names for key_id, when it names both."""
+    entry = index_entry(redis, key_id)
+    if not entry or not entry.get("user"):
+        return None
+    account_id = entry.get("account_id") or _account_id(entry.get("account"))
+    return IndexedKey(account_id, str(entry["user"])) if account_id else None
+
+
+def _account_id(label: str | None) -> str | None:
+    # Entries written by the sweep carry the account's label only.
+    match = _ACCOUNT_IN_LABEL.search(label or "")
+    return match.group(1) if match else None
 
 
 def distance(a: str, b: str) -> int:

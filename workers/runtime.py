@@ -38,7 +38,7 @@ class Runtime:
 
     @functools.cached_property
     def trail(self) -> CloudTrailReader:
-        return build_trail(self.gateway)
+        return build_trail(self.gateway, self.redis)
 
     @functools.cached_property
     def finder(self) -> Finder:

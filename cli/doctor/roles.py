@@ -88,13 +88,22 @@ def probe_account(
         ("iam:GetAccessKeyLastUsed", iam.get_access_key_last_used, {"AccessKeyId": PROBE_KEY_ID}),
         ("iam:ListAccessKeys", iam.list_access_keys, {"UserName": PROBE_USER_NAME}),
         ("iam:GetUser", iam.get_user, {"UserName": PROBE_USER_NAME}),
+        ("iam:ListUsers", iam.list_users, {"MaxItems": 1}),
     )
+    refused: ClientError | None = None
     for action, call, kwargs in reads:
         try:
             call(**kwargs)
         except ClientError as exc:
             if error_code(exc) == "NoSuchEntity":
                 continue  # allowed to look; there is simply nothing there
+            if action == "iam:GetAccessKeyLastUsed" and error_code(exc) == "AccessDenied":
+                # IAM may answer AccessDenied for a key that is not in this account (the probe key
+                # is in none): a denial only if the account's users cannot be listed either.
+                refused = exc
+                continue
+            if refused is not None and action == "iam:ListUsers":
+                return role_failure(account, classify(refused), settings, stage="iam:GetAccessKeyLastUsed", own=own)
             return role_failure(account, classify(exc), settings, stage=action, own=own)
         except BotoCoreError as exc:
             return role_failure(account, classify(exc), settings, stage=action, own=own)

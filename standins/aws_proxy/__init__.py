@@ -2,8 +2,9 @@
 
 proxy.py forwards to moto and injects faults; recorder.py records what passes through as CloudTrail
 would; cloudtrail.py answers LookupEvents from those records; callers.py knows whose each access
-key is; wire.py reads and writes AWS's wire format; quarantine.py keeps the AWS-managed quarantine
-policies attached to users (moto attaches AWS-managed policies only when it loads them all).
+key is; strict_iam.py answers as strictly as real IAM where moto is lenient; wire.py reads and
+writes AWS's wire format; quarantine.py keeps the AWS-managed quarantine policies attached to
+users (moto attaches AWS-managed policies only when it loads them all).
 """
 
 from standins.aws_proxy.callers import DEFAULT_USER_NAME, Caller, caller_from_arn
@@ -11,10 +12,12 @@ from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, LOOKUP_PAGE_SIZE
 from standins.aws_proxy.proxy import DEFAULT_ACCOUNT_ID, MAX_SEEN_REQUESTS, AwsFaultProxy, Fault, Match, SeenRequest
 from standins.aws_proxy.quarantine import QUARANTINE_ARN_PREFIX
 from standins.aws_proxy.recorder import RECORDED_IAM_ACTIONS
+from standins.aws_proxy.strict_iam import MODES as IAM_MODES
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "DEFAULT_USER_NAME",
+    "IAM_MODES",
     "LOOKUP_EVENTS_TARGET",
     "LOOKUP_PAGE_SIZE",
     "MAX_EVENTS_PER_ACCOUNT",

@@ -8,6 +8,9 @@ wins over the emulation.
 
 CloudTrail: what passes through is recorded as CloudTrail would record it (recorder.py), and
 LookupEvents is answered from those records in the caller's account (cloudtrail.py).
+
+Strict IAM: `iam_mode` makes IAM answer as strictly as the real one where moto is lenient
+(strict_iam.py). Latency: `latency` holds every answer that long, as a distant AWS region would.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from standins.aws_proxy import wire
+from standins.aws_proxy import strict_iam, wire
 from standins.aws_proxy.callers import Caller, KeyOwners, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, MAX_EVENTS_PER_ACCOUNT, Trail
 from standins.aws_proxy.quarantine import QuarantinePolicies
@@ -66,10 +69,13 @@ class Fault:
     delay: float = 0.0
     times: int | None = None  # answer this many requests, then let them through; None: forever
     forward: bool = False  # True: only delay, then forward to moto (a slow answer, not an error)
+    account: str | None = None  # only calls made in this account (by its signer); None: any
     hits: int = 0
 
-    def applies(self, action: str, params: dict[str, str]) -> bool:
+    def applies(self, action: str, params: dict[str, str], account: str) -> bool:
         if action != self.action or (self.times is not None and self.hits >= self.times):
+            return False
+        if self.account is not None and account != self.account:
             return False
         return self.match is None or bool(self.match(params))
 
@@ -82,6 +88,8 @@ class SeenRequest:
     action: str
     params: dict[str, str] = field(default_factory=dict)
     faulted: bool = False
+    at: float = 0.0  # when it arrived (time.time())
+    account: str = ""  # the account it was made in (its signer's)
 
 
 class AwsFaultProxy:
@@ -98,6 +106,8 @@ class AwsFaultProxy:
         *,
         default_account: str = DEFAULT_ACCOUNT_ID,
         max_events_per_account: int = MAX_EVENTS_PER_ACCOUNT,
+        iam_mode: str = strict_iam.DEFAULT_MODE,
+        latency: float = 0.0,
     ) -> None:
         upstream = urlsplit(upstream_url)
         if upstream.scheme != "http" or not upstream.hostname:
@@ -106,6 +116,9 @@ class AwsFaultProxy:
         self.upstream_port = upstream.port or 80
         self.host = host
         self.default_account = default_account
+        # Both may be changed while the proxy runs; each request reads them once.
+        self.iam_mode = strict_iam.check_mode(iam_mode)
+        self.latency = latency  # seconds added to every answer that is not a scripted fault
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._seen: deque[SeenRequest] = deque(maxlen=MAX_SEEN_REQUESTS)
@@ -151,16 +164,20 @@ class AwsFaultProxy:
         delay: float = 0,
         *,
         times: int | None = None,
+        account: str | None = None,
     ) -> Fault:
-        """Answer matching requests with this AWS error (after `delay` seconds)."""
-        fault = Fault(action, match, status, code, message, delay, times)
+        """Answer matching requests with this AWS error (after `delay` seconds); `account` scopes it
+        to calls made in that account."""
+        fault = Fault(action, match, status, code, message, delay, times, account=account)
         with self._lock:
             self._faults.append(fault)
         return fault
 
-    def slow(self, action: str, match: Match | None, delay: float, *, times: int | None = None) -> Fault:
+    def slow(
+        self, action: str, match: Match | None, delay: float, *, times: int | None = None, account: str | None = None
+    ) -> Fault:
         """Hold matching requests for `delay` seconds, then forward them (a slow, not a failed, AWS)."""
-        fault = Fault(action, match, 200, "", "", delay, times, forward=True)
+        fault = Fault(action, match, 200, "", "", delay, times, forward=True, account=account)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -225,27 +242,33 @@ class AwsFaultProxy:
         body = read_body(request)
         headers = {name.lower(): value for name, value in request.headers.items()}
         call = wire.describe(request.path, headers, body)
+        account = self._owners.caller(call.key_id).account_id
+        arrived = time.time()
         with self._lock:
-            fault = next((f for f in self._faults if f.applies(call.action, call.params)), None)
+            fault = next((f for f in self._faults if f.applies(call.action, call.params, account)), None)
             if fault is not None:
                 fault.hits += 1
             faulted = fault is not None and not fault.forward
-            self._seen.append(SeenRequest(call.service, call.action, call.params, faulted=faulted))
+            self._seen.append(
+                SeenRequest(call.service, call.action, call.params, faulted=faulted, at=arrived, account=account)
+            )
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and faulted:
             status, out_headers, payload = wire.error(
                 call.protocol, call.service, fault.status, fault.code, fault.message
             )
-        elif headers.get("x-amz-target") == LOOKUP_EVENTS_TARGET:
-            # Answered in the caller's account, as CloudTrail answers it.
-            status, out_headers, payload = self._trail.answer(self._owners.caller(call.key_id).account_id, body)
-        elif (quarantined := self._quarantine.answer(call, self._owners.caller(call.key_id).account_id)) is not None:
-            status, out_headers, payload = quarantined
         else:
-            forwarded = self._forward(request.command, request.path, headers, body)
-            account_id = self._owners.caller(call.key_id).account_id
-            status, out_headers, payload = self._quarantine.amend(call, account_id, forwarded)
+            if self.latency > 0:
+                time.sleep(self.latency)
+            if headers.get("x-amz-target") == LOOKUP_EVENTS_TARGET:
+                # Answered in the caller's account, as CloudTrail answers it.
+                status, out_headers, payload = self._trail.answer(account, body)
+            elif (quarantined := self._quarantine.answer(call, account)) is not None:
+                status, out_headers, payload = quarantined
+            else:
+                answered = self._answer(call, account, request.command, request.path, headers, body)
+                status, out_headers, payload = self._quarantine.amend(call, account, answered)
         self._recorder.observe(
             call,
             status,
@@ -255,6 +278,28 @@ class AwsFaultProxy:
             error_code=fault.code if fault is not None and faulted else None,
         )
         respond(request, status, out_headers, payload)
+
+    def _answer(
+        self, call: wire.Request, account: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> wire.Answer:
+        """moto's answer, unless strict IAM answers differently (see strict_iam.py)."""
+        mode = self.iam_mode
+        key_id = call.params.get("AccessKeyId", "")
+        if mode != "moto" and call.service == "sts" and call.action == "GetAccessKeyInfo":
+            info = strict_iam.access_key_info(mode, key_id)
+            if info is not None:
+                return info
+        if mode != "moto" and call.service == "iam" and call.action == "GetAccessKeyLastUsed":
+            refusal = strict_iam.foreign_key_refusal(mode, key_id, account)
+            if refusal is None:
+                answer = self._forward(method, path, headers, body)
+                if wire.error_code(answer[2]) != "NoSuchEntity":
+                    return answer
+                refusal = strict_iam.missing_key_refusal(mode, key_id, account)
+                if refusal is None:
+                    return answer
+            return wire.error(call.protocol, call.service, refusal.status, refusal.code, refusal.message)
+        return self._forward(method, path, headers, body)
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> wire.Answer:
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=UPSTREAM_TIMEOUT)

@@ -338,6 +338,8 @@ def test_access_denied_account_is_listed_and_does_not_stick(stack: Stack, faults
     assert "*etl*" in answer_for(stack, etl_key).lines[0]  # the worker now holds a session in acme-data
     key_id = synthesize_key_id(data)
     faults.append(stack.aws.fail("GetAccessKeyLastUsed", for_key(key_id), 403, "AccessDenied", "not authorized"))
+    # The user listing too: only a role that cannot read the account at all is left unsearched.
+    faults.append(stack.aws.fail("ListUsers", None, 403, "AccessDenied", "not authorized", account=data))
 
     denied = answer_for(stack, key_id)
 

@@ -262,11 +262,18 @@ class FakeIam(_FakeClient):
 
     def get_paginator(self, operation: str) -> _Paginator:
         pages = {
+            "list_users": self._list_users,
             "list_access_keys": self._list_access_keys,
             "list_attached_user_policies": self._list_attached_user_policies,
         }
         assert operation in pages, operation
         return _Paginator(pages[operation])
+
+    def _list_users(self) -> Iterator[dict[str, Any]]:
+        self.account.call("iam", "ListUsers")
+        # One user per page, so the AWS layer's paging is exercised.
+        for user in self.account.users.values():
+            yield {"Users": [{"UserName": user.name, "Arn": f"arn:aws:iam::{self.account.id}:user/{user.name}"}]}
 
     def _list_attached_user_policies(self, UserName: str) -> Iterator[dict[str, Any]]:  # noqa: N803
         self.account.call("iam", "ListAttachedUserPolicies")

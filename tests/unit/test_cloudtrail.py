@@ -18,6 +18,8 @@ from botocore.stub import Stubber
 from workers.aws import AwsCallError
 from workers.cloudtrail import (
     LOOKBACK,
+    THROTTLE_BACKOFF,
+    THROTTLE_RETRIES,
     AccountRateLimiter,
     CloudTrailReader,
     TrailAnswer,
@@ -385,7 +387,7 @@ def test_session_issuer_is_found_from_a_call_made_with_the_key(cloudtrail: Any, 
         ("AccessDenied", TrailOutcome.NOT_PERMITTED),
         # The spelling EC2 uses; denied all the same.
         ("UnauthorizedOperation", TrailOutcome.NOT_PERMITTED),
-        # Still throttled after botocore's retries: could not look, which is not "nothing there".
+        # Still throttled after every backoff: could not look, which is not "nothing there".
         ("ThrottlingException", TrailOutcome.UNREACHABLE),
         # Any other service error is reported with its code.
         ("OperationNotPermittedException", TrailOutcome.UNREACHABLE),
@@ -393,13 +395,16 @@ def test_session_issuer_is_found_from_a_call_made_with_the_key(cloudtrail: Any, 
 )
 def test_aws_error_codes_become_outcomes(cloudtrail: Any, stubber: Stubber, code: str, outcome: TrailOutcome) -> None:
     """Each AWS error code maps to NOT_PERMITTED or UNREACHABLE with a one-line detail naming the account."""
-    stubber.add_client_error(
-        "lookup_events",
-        service_error_code=code,
-        service_message=f"arn:aws:sts::{ACCOUNT}:assumed-role/WhoseKeyReadOnly/whose-key is not authorized",
-        http_status_code=400,
-        expected_params=lookup("EventName", "DeleteAccessKey"),
-    )
+    # Throttling is tried again after each backoff; other errors are final at once.
+    tries = THROTTLE_RETRIES + 1 if code == "ThrottlingException" else 1
+    for _ in range(tries):
+        stubber.add_client_error(
+            "lookup_events",
+            service_error_code=code,
+            service_message=f"arn:aws:sts::{ACCOUNT}:assumed-role/WhoseKeyReadOnly/whose-key is not authorized",
+            http_status_code=400,
+            expected_params=lookup("EventName", "DeleteAccessKey"),
+        )
 
     answer = reader_for(cloudtrail).who_deleted_key(ACCOUNT, KEY)
 
@@ -488,6 +493,41 @@ def record_call_times(client: Any, clock: Callable[[], float]) -> list[float]:
     times: list[float] = []
     client.meta.events.register("before-parameter-build.cloudtrail.LookupEvents", lambda **_: times.append(clock()))
     return times
+
+
+def test_a_throttled_lookup_backs_off_and_is_answered_by_the_next_try(cloudtrail: Any, stubber: Stubber) -> None:
+    """A ThrottlingException is waited out (a growing backoff, each retry paced again) and the answer still comes."""
+    fake = FakeTime()
+    times = record_call_times(cloudtrail, fake.clock)
+    for _ in range(2):
+        stubber.add_client_error("lookup_events", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.add_response("lookup_events", page(), lookup("EventName", "DeleteAccessKey"))
+    reader = reader_for(cloudtrail, sleep=fake.sleep, clock=fake.clock)
+
+    assert reader.who_deleted_key(ACCOUNT, KEY).outcome is TrailOutcome.NONE_FOUND
+
+    assert len(times) == 3
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    # Full-jitter halves at most: the second backoff is at least the first's whole base.
+    assert gaps[0] >= THROTTLE_BACKOFF * 0.5 and gaps[1] >= THROTTLE_BACKOFF
+
+
+def test_a_limiter_too_busy_to_give_a_slot_makes_no_call_and_says_cloudtrail_was_busy(cloudtrail: Any) -> None:
+    """When the shared rate limit has no slot soon enough, CloudTrail is not called and the answer says why."""
+
+    class Busy:
+        def wait(self, account_id: str) -> bool:
+            return False
+
+    with Stubber(cloudtrail) as stub:  # no response stubbed: any call would fail the test
+        answer = reader_for(cloudtrail, limiter=Busy()).who_deleted_key(ACCOUNT, KEY)
+        stub.assert_no_pending_responses()
+
+    assert answer == TrailAnswer(
+        TrailOutcome.UNREACHABLE,
+        detail=f"CloudTrail could not be read in account {ACCOUNT} (too many CloudTrail lookups are waiting for "
+        "its rate limit), so who deleted it and when is unknown.",
+    )
 
 
 def test_calls_to_one_account_stay_within_two_per_second(cloudtrail: Any, stubber: Stubber) -> None:

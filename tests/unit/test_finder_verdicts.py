@@ -133,15 +133,22 @@ def key_in_dev_throttled(aws: FakeAws) -> str:
     return key_id
 
 
+def deny_iam(aws: FakeAws, account_id: str) -> None:
+    """A role that cannot read IAM in the account at all: the key lookup and the user listing denied.
+    (AccessDenied on the key lookup alone is how strict IAM answers for a key of another account.)"""
+    aws.fail(account_id, "GetAccessKeyLastUsed", "AccessDenied")
+    aws.fail(account_id, "ListUsers", "AccessDenied")
+
+
 def search_with_unreadable_accounts(aws: FakeAws) -> str:
     aws.add_account(RETIRED, "acme-retired", status="SUSPENDED")
-    aws.fail(DEV, "GetAccessKeyLastUsed", "AccessDenied")
+    deny_iam(aws, DEV)
     aws.fail(SANDBOX, "GetAccessKeyLastUsed", ReadTimeoutError(endpoint_url="https://iam.amazonaws.com/"))
     return unplaceable_old_key(aws)
 
 
 def deleted_key_with_an_unreadable_account(aws: FakeAws) -> str:
-    aws.fail(SANDBOX, "GetAccessKeyLastUsed", "AccessDenied")
+    deny_iam(aws, SANDBOX)
     return deleted_key(aws)
 
 
@@ -299,7 +306,7 @@ def test_found_key_costs_four_iam_calls_in_its_own_account(aws: FakeAws) -> None
 def test_denied_accounts_get_a_fresh_session_next_time(aws: FakeAws) -> None:
     """An account whose role or IAM was denied has its cached session forgotten, so the next lookup assumes afresh."""
     finder_for(aws).find(key_in_dev_whose_role_is_denied(aws))
-    aws.fail(SANDBOX, "GetAccessKeyLastUsed", "AccessDenied")
+    deny_iam(aws, SANDBOX)
     finder_for(aws).find(OLD_FORMAT_KEY)  # not placeable by the fake's STS: a full search
     assert aws.forgotten.count(DEV) == 2 and aws.forgotten.count(SANDBOX) == 1
     assert PROD not in aws.forgotten
@@ -324,3 +331,13 @@ def test_report_round_trips_through_its_dict(aws: FakeAws) -> None:
     """A finder's report survives to_dict/from_dict (how it travels through Redis) unchanged."""
     report = finder_for(aws).find(key_of_deleted_user(aws))
     assert KeyReport.from_dict(report.to_dict()) == report
+
+
+def test_a_refused_key_lookup_in_a_readable_account_is_confirmed_by_listing(aws: FakeAws) -> None:
+    """AccessDenied on GetAccessKeyLastUsed alone (strict IAM, key of another account) is checked by
+    listing that account's users and keys: the key is not there, so the answer is final, not incomplete."""
+    aws.fail(SANDBOX, "GetAccessKeyLastUsed", "AccessDenied")
+    report = finder_for(aws).find(FOREIGN_KEY, deep=True)
+    assert report.verdict is Verdict.NOT_FOUND
+    assert report.unsearched == ()
+    assert "iam:ListUsers" in aws.accounts[SANDBOX].calls
