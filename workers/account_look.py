@@ -17,16 +17,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from workers.aws import (
+from workers.aws import AwsCallError, AwsGateway
+from workers.iam import (
     AccessKeyMetadata,
-    AwsCallError,
-    AwsGateway,
     KeyLastUsed,
     UserDetails,
     get_key_last_used,
     get_user,
     get_user_access_keys,
-    get_user_names,
+    list_user_names,
 )
 from workers.owners import owner_from_tags
 from workers.report import Account, AccountOutcome, KeyReport, Unsearched, Verdict
@@ -147,7 +146,7 @@ class AccountReader:
         account = look.account
         try:
             iam = self.gateway.client(account.id, "iam")
-            names = list(get_user_names(iam))
+            names = list(list_user_names(iam))
             listings = [self._submit(get_user_access_keys, iam, name) for name in names]
             keys_by_user = [(name, future.result()) for name, future in zip(names, listings, strict=True)]
         except AwsCallError as exc:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from core.key_events import KeyEvent
 from core.keyids import account_from_key_id
-from workers.aws import AwsCallError, get_user
+from workers.aws import AwsCallError
+from workers.iam import get_user
 from workers.iam_keys import KeyStatus, get_key_status
 from workers.runtime import Runtime
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
+from workers.causes import Cause, cause_title
 from workers.report import AccountOutcome, KeyReport, Verdict
+
+__all__ = ["Cause", "Diagnosis", "cause_title", "diagnose"]
 
 # How many unreadable accounts to name one by one before summarising the rest.
 MAX_UNSEARCHED_LISTED = 5
@@ -29,36 +31,6 @@ _USER_GONE = re.compile(
 # Notes that say only the key was deleted.
 _KEY_GONE = re.compile(r"\bDeleteAccessKey\b|\bkey\b.*\b(deleted|removed)\b", re.IGNORECASE)
 
-
-class Cause(StrEnum):
-    """A reason AWS answers `InvalidAccessKeyId`."""
-
-    TYPO = "typo"
-    KEY_DELETED = "key_deleted"
-    KEY_INACTIVE = "key_inactive"
-    WRONG_ACCOUNT = "wrong_account"
-    NOT_CONFIGURED = "not_configured"
-    USER_DELETED = "user_deleted"
-    WRONG_REGION_OR_PARTITION = "wrong_region_or_partition"
-    MISSING_SESSION_TOKEN = "missing_session_token"  # noqa: S105 - a name, not a secret
-    KEY_EXPIRED = "key_expired"  # temporary credentials past their expiry
-    OUTSIDE_ORG = "outside_org"
-    UNKNOWN_INCOMPLETE = "unknown_incomplete"  # the search could not read every account
-
-
-_TITLES: dict[Cause, str] = {
-    Cause.TYPO: "Typo in the key ID",
-    Cause.KEY_DELETED: "Key deleted",
-    Cause.KEY_INACTIVE: "Key deactivated",
-    Cause.WRONG_ACCOUNT: "Wrong AWS account",
-    Cause.NOT_CONFIGURED: "A different key is configured",
-    Cause.USER_DELETED: "IAM user deleted",
-    Cause.WRONG_REGION_OR_PARTITION: "Wrong region or partition",
-    Cause.MISSING_SESSION_TOKEN: "Session token missing",
-    Cause.KEY_EXPIRED: "Temporary credentials expired",
-    Cause.OUTSIDE_ORG: "Key from outside our organization",
-    Cause.UNKNOWN_INCOMPLETE: "Search incomplete",
-}
 
 _OUTCOME_WORDS: dict[AccountOutcome, str] = {
     AccountOutcome.FOUND: "found",
@@ -82,11 +54,6 @@ class Diagnosis:
     explanation: tuple[str, ...]  # one line per cause, same order
     steps: tuple[str, ...]  # without numbers; the renderer numbers them
     key_is_fine: bool
-
-
-def cause_title(cause: Cause) -> str:
-    """A short human title for a cause, for headings and lists."""
-    return _TITLES[cause]
 
 
 def diagnose(report: KeyReport, *, secret_exposed: bool = False) -> Diagnosis:

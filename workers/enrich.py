@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from workers.aws import AwsCallError, AwsGateway, get_user
+from workers.aws import AwsCallError, AwsGateway
 from workers.cloudtrail import CloudTrailReader, TrailAnswer, TrailOutcome
+from workers.iam import get_user
 from workers.iam_keys import get_attached_user_policy_arns, quarantine_policy
 from workers.report import History, KeyReport, Verdict
 

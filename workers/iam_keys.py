@@ -9,7 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workers.aws import classify, error_code, get_key_last_used, get_user_access_keys
+from workers.aws import classify, error_code
+from workers.iam import get_key_last_used, get_user_access_keys
 
 # AWS attaches one of these (AWSCompromisedKeyQuarantine, …V2, …V3) to a user whose key it found
 # exposed; they deny the actions an attacker would use first.

@@ -14,9 +14,10 @@ from typing import Any
 from core.audit import audit
 from core.contract import Destination
 from core.key_events import KeyEvent
-from workers.aws import AwsCallError, get_user
+from workers.aws import AwsCallError
 from workers.cloudtrail import TrailAnswer, TrailOutcome
 from workers.confirm import confirm
+from workers.iam import get_user
 from workers.iam_keys import get_key_user
 from workers.jobs.delivery import deliver_once
 from workers.key_index import index_entry

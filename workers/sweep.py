@@ -23,16 +23,9 @@ from typing import Any
 
 from core.key_events import KeyEvent
 from core.redis_keys import SNAPSHOT, redis_key
-from workers.aws import (
-    SWEEP_CLIENT_CONFIG,
-    AwsCallError,
-    get_key_last_used,
-    get_user_access_keys,
-    get_user_tags,
-    list_user_names,
-    start_counting_calls,
-)
+from workers.aws import SWEEP_CLIENT_CONFIG, AwsCallError, start_counting_calls
 from workers.constants import ACCOUNT_CONCURRENCY
+from workers.iam import get_key_last_used, get_user_access_keys, get_user_tags, list_user_names
 from workers.key_index import remember_many
 from workers.notifier import Notifier
 from workers.owners import owner_from_tags
