@@ -112,8 +112,8 @@ def test_wrong_or_missing_token_gets_401_and_nothing_is_sent(stack: Stack, redis
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"not json", "not JSON"),  # garbage
-        (b"[]", "not a JSON object"),  # JSON but not an event
+        (b"not json", "not valid JSON"),  # garbage
+        (b"[]", "must be a JSON object"),  # JSON but not an event
         (
             json.dumps(
                 {"id": "1", "source": "aws.iam", "account": "123456789012", "detail-type": "x", "detail": {}}

@@ -79,5 +79,8 @@ def test_deactivated_members_read_as_deleted(double: SlackDouble, client: WebCli
     double.deactivate_user("U0GONE")
     assert client.users_info(user="U0ANA")["user"]["deleted"] is True
     assert client.users_info(user="U0GONE")["user"]["deleted"] is True
+    # Any other member ID reads as a plain member (whoever can write to the bot exists on Slack)...
+    assert client.users_info(user="U0NOBODY")["user"]["deleted"] is False
+    # ...and what is not a member ID at all is not found, as on Slack.
     with pytest.raises(SlackApiError):
-        client.users_info(user="U0NOBODY")
+        client.users_info(user="nobody")
