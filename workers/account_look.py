@@ -1,8 +1,9 @@
 """Look for one key in one account: IAM's reads, run side by side wherever they can be.
 
-A found key costs two round trips: GetAccessKeyLastUsed names the user, then ListAccessKeys and
-GetUser run at once. When the key index already names the user, all three run at once: one round
-trip; an index entry that names another user costs the second round trip, never a wrong answer.
+A found key costs two round trips: GetAccessKeyLastUsed names the user, then ListAccessKeys,
+GetUser and ListAttachedUserPolicies (has AWS quarantined the user?) run at once. When the key
+index already names the user, all of them run at once: one round trip; an index entry that names
+another user costs the second round trip, never a wrong answer.
 
 IAM may refuse GetAccessKeyLastUsed with AccessDenied for a key that is not in the caller's
 account (undocumented, and moto never does). Such a look is `refused`: the finder takes it for
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from workers.aws import AwsCallError, AwsGateway
@@ -27,6 +28,7 @@ from workers.iam import (
     get_user_access_keys,
     list_user_names,
 )
+from workers.iam_keys import get_attached_user_policy_arns, quarantine_policy
 from workers.owners import owner_from_tags
 from workers.report import Account, AccountOutcome, KeyReport, Unsearched, Verdict
 
@@ -85,19 +87,28 @@ class AccountReader:
         if last_used is None:
             return AccountLook(account, AccountOutcome.NOT_FOUND)
         if prefetched is not None and hint_user == last_used.user_name:
-            keys, user = prefetched
+            keys, user, policies = prefetched
         else:  # no hint, or a stale one: the second round trip, for the user IAM named
-            keys, user = self._user_reads(iam, last_used.user_name)
+            keys, user, policies = self._user_reads(iam, last_used.user_name)
         try:
-            return self._found(account, key_id, last_used, keys.result(), user.result())
+            look = self._found(account, key_id, last_used, keys.result(), user.result())
         except AwsCallError as exc:
             return self._failed(account, exc)
+        if look.report is not None:
+            note = quarantine_note(last_used.user_name, policies)
+            if note:
+                look = replace(look, report=replace(look.report, notes=(*look.report.notes, note)))
+        return look
 
     def _user_reads(
         self, iam: Any, user_name: str
-    ) -> tuple[Future[list[AccessKeyMetadata]], Future[UserDetails | None]]:
-        """ListAccessKeys and GetUser for one user, started together."""
-        return self._submit(get_user_access_keys, iam, user_name), self._submit(get_user, iam, user_name)
+    ) -> tuple[Future[list[AccessKeyMetadata]], Future[UserDetails | None], Future[list[str]]]:
+        """ListAccessKeys, GetUser and ListAttachedUserPolicies for one user, started together."""
+        return (
+            self._submit(get_user_access_keys, iam, user_name),
+            self._submit(get_user, iam, user_name),
+            self._submit(get_attached_user_policy_arns, iam, user_name),
+        )
 
     def _found(
         self,
@@ -177,3 +188,19 @@ class AccountReader:
             # is fine again (sessions revoked, role re-created): assume it afresh next time.
             self.gateway.forget_session(account.id)
         return AccountLook(account, exc.outcome, detail=exc.detail)
+
+
+def quarantine_note(user_name: str, policies: Future[list[str]]) -> str | None:
+    """What the answer says when AWS quarantined the key's user (it does when it finds a key
+    exposed), or that this could not be checked; None when the user is not quarantined."""
+    try:
+        policy = quarantine_policy(policies.result())
+    except AwsCallError as exc:
+        return f"Whether AWS quarantined the user could not be checked ({exc.detail})."
+    if policy is None:
+        return None
+    return (
+        f"AWS quarantined the IAM user {user_name} because its key was exposed: the {policy} policy is "
+        "attached and denies high-risk actions, so some calls fail with AccessDenied. Rotate the key, review "
+        "CloudTrail, then detach the policy."
+    )

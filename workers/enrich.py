@@ -12,7 +12,6 @@ from dataclasses import replace
 from workers.aws import AwsCallError, AwsGateway
 from workers.cloudtrail import CloudTrailReader, TrailAnswer, TrailOutcome
 from workers.iam import get_user
-from workers.iam_keys import get_attached_user_policy_arns, quarantine_policy
 from workers.report import History, KeyReport, Verdict
 
 
@@ -25,8 +24,6 @@ class Enricher:
         if report.account is None:
             return report
         account = report.account.id
-        if report.verdict is Verdict.FOUND and report.user_name:
-            report = self._quarantine(report, account, report.user_name)
         if report.verdict is Verdict.FOUND and (report.status or "").lower() == "inactive":
             return self._with(report, self.trail.who_deactivated_key(account, report.key_id), "deactivated")
         if report.verdict is Verdict.GONE:
@@ -34,22 +31,6 @@ class Enricher:
         if report.verdict is Verdict.TEMPORARY and not report.notes:  # notes: outside the organization
             return self._with(report, self.trail.who_issued_session(account, report.key_id), "issued")
         return report
-
-    def _quarantine(self, report: KeyReport, account: str, user_name: str) -> KeyReport:
-        """Say so when AWS quarantined the key's user (it does when it finds a key exposed)."""
-        try:
-            policy = quarantine_policy(get_attached_user_policy_arns(self.gateway.client(account, "iam"), user_name))
-        except AwsCallError as exc:
-            note = f"Whether AWS quarantined the user could not be checked ({exc.detail})."
-            return replace(report, notes=(*report.notes, note))
-        if policy is None:
-            return report
-        note = (
-            f"AWS quarantined the IAM user {user_name} because its key was exposed: the {policy} policy is "
-            "attached and denies high-risk actions, so some calls fail with AccessDenied. Rotate the key, review "
-            "CloudTrail, then detach the policy."
-        )
-        return replace(report, notes=(*report.notes, note))
 
     def _gone(self, report: KeyReport, account: str) -> KeyReport:
         answer = self.trail.who_deleted_key(account, report.key_id)

@@ -49,7 +49,8 @@ def arrival(calls: list[SeenRequest], action: str, **params: str) -> float:
 
 
 def test_found_key_reads_its_user_side_by_side_once_iam_names_it(stack: Stack, redis: Redis, slow_aws: None) -> None:
-    """Not indexed: GetAccessKeyLastUsed first, then ListAccessKeys and GetUser together (two round trips)."""
+    """Not indexed: GetAccessKeyLastUsed first, then ListAccessKeys, GetUser and ListAttachedUserPolicies
+    together (two round trips)."""
     assert stack.org is not None
     prod = account(stack, "acme-prod")
     key_id = stack.org.key("acme-prod", "deploy-bot")
@@ -64,13 +65,14 @@ def test_found_key_reads_its_user_side_by_side_once_iam_names_it(stack: Stack, r
     named = arrival(calls, "GetAccessKeyLastUsed", AccessKeyId=key_id)
     listed = arrival(calls, "ListAccessKeys", UserName="deploy-bot")
     user = arrival(calls, "GetUser", UserName="deploy-bot")
+    policies = arrival(calls, "ListAttachedUserPolicies", UserName="deploy-bot")
     assert listed - named >= LATENCY * 0.9 and user - named >= LATENCY * 0.9, "the user is read once IAM named it"
-    assert abs(listed - user) < TOGETHER, "ListAccessKeys and GetUser were sent together"
-    assert len(calls) == 3
+    assert max(listed, user, policies) - min(listed, user, policies) < TOGETHER, "the user's reads were sent together"
+    assert len(calls) == 4
 
 
 def test_indexed_key_reads_everything_at_once(stack: Stack, redis: Redis, slow_aws: None) -> None:
-    """When the key index names the account and user, all three IAM reads start together (one round trip)."""
+    """When the key index names the account and user, all four IAM reads start together (one round trip)."""
     assert stack.org is not None
     prod = account(stack, "acme-prod")
     key_id = stack.org.key("acme-prod", "deploy-bot")
@@ -83,7 +85,12 @@ def test_indexed_key_reads_everything_at_once(stack: Stack, redis: Redis, slow_a
     assert "*deploy-bot*" in answer.lines[0]
     calls = calls_since(stack, mark, prod)
     times = [c.at for c in calls]
-    assert sorted(c.action for c in calls) == ["GetAccessKeyLastUsed", "GetUser", "ListAccessKeys"]
+    assert sorted(c.action for c in calls) == [
+        "GetAccessKeyLastUsed",
+        "GetUser",
+        "ListAccessKeys",
+        "ListAttachedUserPolicies",
+    ]
     assert max(times) - min(times) < TOGETHER
 
 
