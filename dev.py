@@ -2,8 +2,8 @@
 """One entry point for developers, needing only Python 3.11+:
 
     python3 dev.py demo            # the bot, offline, on embedded defaults
-    python3 dev.py test [ARGS]     # the whole test suite: unit, end to end, then end to end again
-                                   # against strict IAM (ARGS go to pytest, and skip the strict pass)
+    python3 dev.py test [ARGS]     # the whole test suite: unit, then end to end against moto's IAM and
+                                   # against strict IAM side by side (ARGS: pytest on those alone)
     python3 dev.py unit [ARGS]     # the fast unit layer only (no processes, seconds)
     python3 dev.py lint            # ruff, mypy and the one-way import rule (CI runs this, then the tests)
     python3 dev.py bench NAME      # a benchmark from bench/ (ack, lookup, ...)
@@ -49,6 +49,29 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> None:
         sys.exit(result.returncode)
 
 
+def run_side_by_side(commands: dict[str, tuple[list[str], dict[str, str]]]) -> None:
+    """Run commands at once, each with its output in a file; show each output whole, then fail if any failed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="whose-key-test-") as folder:
+        started = []
+        for index, (title, (argv, env)) in enumerate(commands.items()):
+            log = open(Path(folder) / f"{index}.log", "w+b")  # noqa: SIM115 - closed below
+            process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+            started.append((title, process, log))
+        failed = 0
+        for title, process, log in started:
+            code = process.wait()
+            log.seek(0)
+            print(f"==== {title} ====", flush=True)
+            sys.stdout.buffer.write(log.read())
+            sys.stdout.flush()
+            log.close()
+            failed = failed or code
+    if failed:
+        sys.exit(failed)
+
+
 def main(args: list[str]) -> None:
     command, rest = (args[0], args[1:]) if args else ("help", [])
     if command == "demo":
@@ -56,12 +79,23 @@ def main(args: list[str]) -> None:
         run([str(BIN / "whose-key"), "demo"])
     elif command == "test":
         ensure_environment("dev")
-        run([str(PYTHON), "-m", "pytest", *rest])
-        if not rest:
-            # moto is more lenient than IAM where it matters to the finder (see
-            # standins/aws_proxy/strict_iam.py): the end-to-end layer runs again against strict IAM.
-            print("end to end again, against strict IAM (WHOSE_KEY_TEST_IAM_MODE=strict)", flush=True)
-            run([str(PYTHON), "-m", "pytest", "tests/e2e"], env={"WHOSE_KEY_TEST_IAM_MODE": "strict"})
+        if rest:
+            run([str(PYTHON), "-m", "pytest", *rest])
+            return
+        run([str(PYTHON), "-m", "pytest", "tests/unit"])
+        # moto is more lenient than IAM where it matters to the finder (see
+        # standins/aws_proxy/strict_iam.py), so the end-to-end layer runs against both. The two
+        # passes start their own Redis, moto and Slack on free ports and mostly wait on I/O, so
+        # they run side by side.
+        run_side_by_side(
+            {
+                "end to end, moto's IAM": ([str(PYTHON), "-m", "pytest", "tests/e2e"], {}),
+                "end to end, strict IAM (WHOSE_KEY_TEST_IAM_MODE=strict)": (
+                    [str(PYTHON), "-m", "pytest", "tests/e2e"],
+                    {"WHOSE_KEY_TEST_IAM_MODE": "strict"},
+                ),
+            }
+        )
     elif command == "unit":
         ensure_environment("dev")
         run([str(PYTHON), "-m", "pytest", "tests/unit", *rest])

@@ -55,7 +55,7 @@ def confirm(runtime: Runtime, event: KeyEvent) -> Confirmation:
             return _user_gone(event, get_user(iam, event.user_name or "") is None)
         if not event.key_id:
             return Confirmation(event, False, UNCONFIRMED, "the event names no key")
-        return _key_claim(event, get_key_status(iam, event.key_id))
+        return _key_claim(event, get_key_status(iam, event.key_id, hint_user=event.user_name))
     except AwsCallError as exc:
         raise ConfirmationUnavailable(f"IAM in account {event.account_id} could not be read ({exc.detail})") from exc
 

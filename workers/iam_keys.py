@@ -9,8 +9,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workers.aws import classify, error_code
-from workers.iam import get_key_last_used, get_user_access_keys
+from workers.aws import AwsCallError, classify, error_code
+from workers.iam import get_key_last_used, get_user_access_keys, list_user_names
+from workers.report import AccountOutcome
 
 # AWS attaches one of these (AWSCompromisedKeyQuarantine, …V2, …V3) to a user whose key it found
 # exposed; they deny the actions an attacker would use first.
@@ -33,18 +34,41 @@ def get_key_user(iam_client: Any, key_id: str) -> str | None:
     return found.user_name if found else None
 
 
-def get_key_status(iam_client: Any, key_id: str) -> KeyStatus | None:
+def get_key_status(iam_client: Any, key_id: str, hint_user: str | None = None) -> KeyStatus | None:
     """The key's user and status as IAM has them now; None when the account has no such key.
 
     Two calls: GetAccessKeyLastUsed names the user, ListAccessKeys confirms the key is that
     user's (some IAM endpoints, moto's among them, answer the first for other accounts' keys).
+    IAM may refuse GetAccessKeyLastUsed (AccessDenied) for a key the account does not have; then
+    the users' key lists decide, `hint_user` (the user an event names) first.
     """
-    user_name = get_key_user(iam_client, key_id)
+    try:
+        user_name = get_key_user(iam_client, key_id)
+    except AwsCallError as exc:
+        if exc.outcome is not AccountOutcome.ACCESS_DENIED:
+            raise
+        return _status_from_key_lists(iam_client, key_id, hint_user)
     if user_name is None:
         return None
+    return _status_in(iam_client, key_id, user_name)
+
+
+def _status_in(iam_client: Any, key_id: str, user_name: str) -> KeyStatus | None:
     for key in get_user_access_keys(iam_client, user_name):
         if key.key_id == key_id:
             return KeyStatus(key_id=key_id, user_name=user_name, status=key.status, created=key.created)
+    return None
+
+
+def _status_from_key_lists(iam_client: Any, key_id: str, hint_user: str | None) -> KeyStatus | None:
+    """Exact, and as costly as the account has users: raises when the role cannot list users either."""
+    if hint_user:
+        found = _status_in(iam_client, key_id, hint_user)
+        if found is not None:
+            return found
+    for user_name in list_user_names(iam_client):
+        if user_name != hint_user and (found := _status_in(iam_client, key_id, user_name)) is not None:
+            return found
     return None
 
 

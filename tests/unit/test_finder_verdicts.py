@@ -19,6 +19,7 @@ from workers.cache import MemoryCache
 from workers.cloudtrail import CloudTrailReader
 from workers.enrich import Enricher
 from workers.finder import Finder
+from workers.iam_keys import get_key_status
 from workers.org import Organization
 from workers.report import AccountOutcome, KeyReport, Verdict
 
@@ -341,3 +342,15 @@ def test_a_refused_key_lookup_in_a_readable_account_is_confirmed_by_listing(aws:
     assert report.verdict is Verdict.NOT_FOUND
     assert report.unsearched == ()
     assert "iam:ListUsers" in aws.accounts[SANDBOX].calls
+
+
+def test_key_status_survives_iam_refusing_the_key_lookup(aws: FakeAws) -> None:
+    """When IAM refuses GetAccessKeyLastUsed (strict IAM, a key the account lacks), the users' key lists
+    decide: a present key is found with its status, a deleted one reads as absent."""
+    key_id = active_key(aws)
+    aws.fail(PROD, "GetAccessKeyLastUsed", "AccessDenied")
+    iam = aws.client(PROD, "iam")
+    found = get_key_status(iam, key_id, hint_user="someone-else")
+    assert found is not None and found.status == "Active"
+    assert get_key_status(iam, FOREIGN_KEY) is None
+    assert "iam:ListUsers" in aws.accounts[PROD].calls
