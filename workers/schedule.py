@@ -12,21 +12,19 @@ import logging
 import threading
 
 from redis import Redis
-from redis.exceptions import RedisError
 
 from core.audit import audit
 from core.contract import SweepRequest
 from core.queue import JobQueue
-from core.redis_keys import SWEEP_SLOT, redis_key
+from core.redis_keys import SWEEP_SLOT
+from workers.periodic import claim_slot, start_periodic
 from workers.sweep_lock import SweepLock
 
 log = logging.getLogger(__name__)
 
-CHECK_EVERY = 30
-
 
 def claim_sweep_slot(redis: Redis, interval: int) -> bool:
-    return bool(redis.set(redis_key(SWEEP_SLOT), "1", nx=True, ex=interval))
+    return claim_slot(redis, SWEEP_SLOT, interval)
 
 
 def start_due_sweep(redis: Redis, interval: int) -> str | None:
@@ -48,17 +46,8 @@ def start_sweep_schedule(redis: Redis, interval: int, stop: threading.Event | No
     if interval <= 0:
         log.info("sweep schedule off (WHOSE_KEY_SWEEP_INTERVAL=0)")
         return None
-    stop = stop or threading.Event()
 
-    def loop() -> None:
-        while True:
-            try:
-                start_due_sweep(redis, interval)
-            except RedisError as exc:
-                log.warning("sweep schedule: Redis unreachable", extra={"error": str(exc)})
-            if stop.wait(min(CHECK_EVERY, interval)):
-                return
+    def tick() -> None:
+        start_due_sweep(redis, interval)
 
-    thread = threading.Thread(target=loop, name="sweep-schedule", daemon=True)
-    thread.start()
-    return thread
+    return start_periodic(redis, "sweep", interval, tick, stop)

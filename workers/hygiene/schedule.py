@@ -12,22 +12,20 @@ import threading
 import time
 
 from redis import Redis
-from redis.exceptions import RedisError
 
 from core.contract import ReportRequest
 from core.queue import JobQueue
 from core.redis_keys import REPORT_SLOT, SWEEP_LAST, redis_key
+from workers.periodic import claim_slot, start_periodic
 
 log = logging.getLogger(__name__)
-
-CHECK_EVERY = 60
 
 
 def claim_digest_slot(redis: Redis, interval: int) -> bool:
     """True for the one worker that posts this interval's digest (and only after a sweep)."""
     if not redis.exists(redis_key(SWEEP_LAST)):
         return False
-    return bool(redis.set(redis_key(REPORT_SLOT), "1", nx=True, ex=interval))
+    return claim_slot(redis, REPORT_SLOT, interval)
 
 
 def start_digest_schedule(redis: Redis, interval: int, stop: threading.Event | None = None) -> threading.Thread | None:
@@ -35,20 +33,11 @@ def start_digest_schedule(redis: Redis, interval: int, stop: threading.Event | N
     if interval <= 0:
         log.info("digest schedule off (WHOSE_KEY_REPORT_INTERVAL=0)")
         return None
-    stop = stop or threading.Event()
     jobs = JobQueue(redis)
 
-    def loop() -> None:
-        while True:
-            try:
-                if claim_digest_slot(redis, interval):
-                    jobs.enqueue_report(ReportRequest(request_id=f"digest-{int(time.time())}"))
-                    log.info("digest scheduled", extra={"interval": interval})
-            except RedisError as exc:
-                log.warning("digest schedule: Redis unreachable", extra={"error": str(exc)})
-            if stop.wait(min(CHECK_EVERY, interval)):
-                return
+    def tick() -> None:
+        if claim_digest_slot(redis, interval):
+            jobs.enqueue_report(ReportRequest(request_id=f"digest-{int(time.time())}"))
+            log.info("digest scheduled", extra={"interval": interval})
 
-    thread = threading.Thread(target=loop, name="digest-schedule", daemon=True)
-    thread.start()
-    return thread
+    return start_periodic(redis, "digest", interval, tick, stop)
