@@ -11,6 +11,7 @@ import sys
 import time
 
 from standins.keys import synthesize_key_id
+from standins.moto_org import iam_in_account
 from standins.show import message_to_text
 from standins.stack import Stack, http_post
 
@@ -77,7 +78,12 @@ def show_deactivation_notice(stack: Stack) -> bool:
     key_id = stack.org.key("acme-prod", "deploy-bot")
     account = stack.org.accounts["acme-prod"]
     _say("=" * 100)
-    _say(f"EventBridge forwards a CloudTrail event to /aws/events: an admin deactivated {key_id}")
+    _say(f"An admin deactivates {key_id} in IAM, and EventBridge forwards the CloudTrail event to /aws/events")
+    # The bot believes IAM, not the event: the key really is deactivated first.
+    iam = iam_in_account(
+        stack.moto, account, stack.org.management_account_id, endpoint_url=stack.env()["AWS_ENDPOINT_URL"]
+    )
+    iam.update_access_key(UserName="deploy-bot", AccessKeyId=key_id, Status="Inactive")
     event = {
         "version": "0",
         "id": "demo-deactivation-1",

@@ -181,6 +181,11 @@ def seed_organization(
     return seeded
 
 
+def iam_in_account(server: MotoServer, account_id: str, management: str, *, endpoint_url: str | None = None) -> Any:
+    """An IAM client acting as an administrator of one account of the organization."""
+    return _iam_in(partial(server.client, endpoint_url=endpoint_url), account_id, management)
+
+
 def _iam_in(client: Callable[..., Any], account_id: str, management: str) -> Any:
     if account_id == management:
         return client("iam")
