@@ -14,6 +14,8 @@ import uuid
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from core.contract import (
@@ -89,6 +91,10 @@ RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
 
 
+# A job in one of these states has not delivered yet: the same job ID is not enqueued again.
+_UNFINISHED = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -111,11 +117,24 @@ class JobQueue:
         self.lookups = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer)
         self.background = Queue(BACKGROUND_QUEUE, connection=redis, serializer=JSONSerializer)
 
+    def waiting_or_running(self, job_id: str) -> bool:
+        """True while a job with this ID waits or runs. Enqueueing it again then would put its ID in
+        the queue twice, and two workers could run the same delivery at once (a redelivered request
+        that arrives while the first is still being answered)."""
+        try:
+            job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) in _UNFINISHED
+
     def enqueue_lookup(self, request: LookupRequest) -> str:
+        job_id = f"lookup-{safe_job_id(request.request_id)}"
+        if self.waiting_or_running(job_id):
+            return job_id
         job = self.lookups.enqueue(
             LOOKUP_JOB,
             to_json(request),
-            job_id=f"lookup-{safe_job_id(request.request_id)}",
+            job_id=job_id,
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
             job_timeout=LOOKUP_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
@@ -134,10 +153,13 @@ class JobQueue:
         return self._enqueue_quick(REPLY_JOB, to_json(reply), "reply-" + reply.delivery_id)
 
     def _enqueue_quick(self, func: str, args: dict[str, object], job_id: str) -> str:
+        job_id = safe_job_id(job_id)
+        if self.waiting_or_running(job_id):
+            return job_id
         job = self.lookups.enqueue(
             func,
             args,
-            job_id=safe_job_id(job_id),
+            job_id=job_id,
             retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
             job_timeout=QUICK_JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
