@@ -156,12 +156,26 @@ class JobQueue:
         job_id = safe_job_id(job_id)
         if self.waiting_or_running(job_id):
             return job_id
-        job = self.lookups.enqueue(
+        retry = (LOOKUP_RETRIES, LOOKUP_RETRY_INTERVALS)
+        return self._enqueue(self.lookups, func, args, job_id=job_id, retry=retry, timeout=QUICK_JOB_TIMEOUT)
+
+    def _enqueue(
+        self,
+        queue: Queue,
+        func: str,
+        args: dict[str, object],
+        *,
+        timeout: int,
+        job_id: str | None = None,
+        retry: tuple[int, list[int]] | None = BACKGROUND_RETRY,
+    ) -> str:
+        """One job with whose-key's result and failure retention; no retry when `retry` is None."""
+        job = queue.enqueue(
             func,
             args,
-            job_id=job_id,
-            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
-            job_timeout=QUICK_JOB_TIMEOUT,
+            job_id=safe_job_id(job_id) if job_id else None,
+            retry=Retry(max=retry[0], interval=retry[1]) if retry else None,
+            job_timeout=timeout,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
@@ -169,42 +183,24 @@ class JobQueue:
 
     def enqueue_key_event(self, event: KeyEvent) -> str:
         """A key event from AWS: notify the owner (background queue: nobody waits on it)."""
-        retries, intervals = BACKGROUND_RETRY
-        job = self.background.enqueue(
-            KEY_EVENT_JOB,
-            to_json(event),
-            job_id="event-" + safe_job_id(event.dedupe_id or event.event_id),
-            retry=Retry(max=retries, interval=intervals),
-            job_timeout=KEY_EVENT_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+        job_id = "event-" + (event.dedupe_id or event.event_id)
+        return self._enqueue(
+            self.background, KEY_EVENT_JOB, to_json(event), job_id=job_id, timeout=KEY_EVENT_JOB_TIMEOUT
         )
-        return str(job.id)
 
     def enqueue_sns_confirmation(self, confirmation: SnsConfirmation) -> str:
-        retries, intervals = BACKGROUND_RETRY
-        job = self.background.enqueue(
-            SNS_CONFIRM_JOB,
-            to_json(confirmation),
-            retry=Retry(max=retries, interval=intervals),
-            job_timeout=SNS_CONFIRM_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-        )
-        return str(job.id)
+        return self._enqueue(self.background, SNS_CONFIRM_JOB, to_json(confirmation), timeout=SNS_CONFIRM_JOB_TIMEOUT)
 
     def enqueue_sweep(self, request: SweepRequest | None = None, sweep_id: str | None = None) -> str:
         """The sweep's coordinator; its job ID is the sweep's ID."""
-        job = self.background.enqueue(
+        return self._enqueue(
+            self.background,
             SWEEP_JOB,
             to_json(request or SweepRequest()),
-            job_id=safe_job_id(sweep_id or new_sweep_id()),
-            retry=Retry(max=2, interval=[5, 30]),
-            job_timeout=SWEEP_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+            job_id=sweep_id or new_sweep_id(),
+            retry=(2, [5, 30]),
+            timeout=SWEEP_JOB_TIMEOUT,
         )
-        return str(job.id)
 
     def enqueue_sweep_accounts(self, accounts: list[SweepAccount]) -> None:
         """One job per account, in batches of one round trip; job IDs are per sweep and account."""
@@ -230,31 +226,21 @@ class JobQueue:
 
     def enqueue_sweep_finish(self, finish: SweepFinish) -> str:
         """The sweep's report; the same job ID however many times the last account asks for it."""
-        retries, intervals = BACKGROUND_RETRY
-        job = self.background.enqueue(
-            SWEEP_FINISH_JOB,
-            to_json(finish),
-            job_id=safe_job_id(f"{finish.sweep_id}-finish"),
-            retry=Retry(max=retries, interval=intervals),
-            job_timeout=QUICK_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+        job_id = f"{finish.sweep_id}-finish"
+        return self._enqueue(
+            self.background, SWEEP_FINISH_JOB, to_json(finish), job_id=job_id, timeout=QUICK_JOB_TIMEOUT
         )
-        return str(job.id)
 
     def enqueue_report(self, request: ReportRequest) -> str:
         """A person's report waits on the lookup queue (someone is waiting); the digest in the background."""
-        queue = self.background if request.destination is None else self.lookups
-        job = queue.enqueue(
+        return self._enqueue(
+            self.background if request.destination is None else self.lookups,
             REPORT_JOB,
             to_json(request),
-            job_id="report-" + safe_job_id(request.request_id),
-            retry=Retry(max=LOOKUP_RETRIES, interval=LOOKUP_RETRY_INTERVALS),
-            job_timeout=HYGIENE_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+            job_id="report-" + request.request_id,
+            retry=(LOOKUP_RETRIES, LOOKUP_RETRY_INTERVALS),
+            timeout=HYGIENE_JOB_TIMEOUT,
         )
-        return str(job.id)
 
     def enqueue_home(self, request: HomeRequest) -> str:
         """Publish a member's Home tab; on the lookup queue, since they are looking at it."""
@@ -262,28 +248,15 @@ class JobQueue:
         return self._enqueue_quick(HOME_JOB, to_json(request), job_id)
 
     def enqueue_after_sweep(self, request: AfterSweep) -> str:
-        retries, intervals = BACKGROUND_RETRY
-        job = self.background.enqueue(
-            AFTER_SWEEP_JOB,
-            to_json(request),
-            job_id="after-sweep-" + safe_job_id(request.sweep_id),
-            retry=Retry(max=retries, interval=intervals),
-            job_timeout=HYGIENE_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+        job_id = "after-sweep-" + request.sweep_id
+        return self._enqueue(
+            self.background, AFTER_SWEEP_JOB, to_json(request), job_id=job_id, timeout=HYGIENE_JOB_TIMEOUT
         )
-        return str(job.id)
 
     def enqueue_notice_retry(self, request: NoticeRetry | None = None) -> str:
         """Deliver the pending key notices that are due (Slack was down, say)."""
-        job = self.background.enqueue(
-            NOTICE_RETRY_JOB,
-            to_json(request or NoticeRetry()),
-            job_timeout=NOTICE_RETRY_JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
-        )
-        return str(job.id)
+        args = to_json(request or NoticeRetry())
+        return self._enqueue(self.background, NOTICE_RETRY_JOB, args, retry=None, timeout=NOTICE_RETRY_JOB_TIMEOUT)
 
     def healthy(self) -> bool:
         try:

@@ -77,9 +77,7 @@ class Notifier:
             news = change.is_news or (change is Change.FIRST_SEEN and from_event)
             if reactivated or not news:
                 return {"notified": False, "reason": "no change" if not news else "reactivation"}
-        elif not self.states.claim_once(
-            f"{event.kind}:{event.account_id}:{event.key_id or event.user_name}:{cause}", draft
-        ):
+        elif not self.states.claim_once(self._once_name(event, cause), draft):
             # Claimed before: by a copy of this notice, or by this very job before it was retried.
             outcome = self.deliver(draft.notice_id)
             return outcome if outcome.get("notified") else {"notified": False, "reason": "already notified"}

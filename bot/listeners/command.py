@@ -56,12 +56,7 @@ def answer_command(command: dict[str, Any], services: Services, home_team: str |
         return messages.unavailable()
     if refusal is not None:
         return messages.refused(refusal)
-    destination = Destination(
-        response_url=command.get("response_url"),
-        channel=command.get("channel_id"),
-        user=command.get("user_id"),
-        ephemeral=True,
-    )
+    destination = private_reply(command)
     if not submit_lookup(services.jobs, lookup_request(parsed, asker, destination, request_id), asker):
         return messages.unavailable()
     return messages.looking_up(parsed)
@@ -78,15 +73,20 @@ def request_report(command: dict[str, Any], services: Services) -> dict[str, Any
         return messages.unavailable()
     if refusal is not None:
         return messages.refused(refusal)
-    destination = Destination(
-        response_url=command.get("response_url"),
-        channel=command.get("channel_id"),
-        user=command.get("user_id"),
-        ephemeral=True,
-    )
+    destination = private_reply(command)
     try:
         services.jobs.enqueue_report(ReportRequest(request_id, requested_by=asker.user or "?", destination=destination))
     except RedisError:
         return messages.unavailable()
     audit(services.jobs.redis, "report_requested", request_id=request_id, user=asker.user, channel=asker.channel)
     return messages.report_coming()
+
+
+def private_reply(command: dict[str, Any]) -> Destination:
+    """Back to the person who typed the command, visible to them only."""
+    return Destination(
+        response_url=command.get("response_url"),
+        channel=command.get("channel_id"),
+        user=command.get("user_id"),
+        ephemeral=True,
+    )
