@@ -130,6 +130,16 @@ class SweepAccount:
 
 
 @dataclass(frozen=True)
+class SweepUserBatch:
+    """Read batch `batch` of a very large account's users (the plan is in Redis) in sweep `sweep_id`."""
+
+    sweep_id: str
+    account_id: str
+    batch: int
+    account_name: str | None = None
+
+
+@dataclass(frozen=True)
 class SweepFinish:
     """Report sweep `sweep_id` once its last account is done (the sweep's finalizer)."""
 
@@ -155,6 +165,7 @@ JOB_ARGUMENTS: tuple[type, ...] = (
     HomeRequest,
     AfterSweep,
     SweepAccount,
+    SweepUserBatch,
     SweepFinish,
     NoticeRetry,
 )

@@ -30,6 +30,7 @@ from core.contract import (
     SweepAccount,
     SweepFinish,
     SweepRequest,
+    SweepUserBatch,
     to_json,
 )
 from core.key_events import KeyEvent
@@ -60,6 +61,9 @@ HOME_JOB = "workers.jobs.hygiene.publish_home"
 SWEEP_ACCOUNT_JOB = "workers.jobs.sweep.sweep_account"
 SWEEP_ACCOUNT_FAILED_CALLBACK = "workers.jobs.sweep.account_job_failed"
 SWEEP_FINISH_JOB = "workers.jobs.sweep.finish_sweep"
+# A very large account's users are read in batches, one job each (workers/sweep_batches.py).
+SWEEP_BATCH_JOB = "workers.jobs.sweep.sweep_user_batch"
+SWEEP_BATCH_FAILED_CALLBACK = "workers.jobs.sweep.user_batch_failed"
 # Run once after each finished sweep: departed owners, Home tabs to refresh.
 AFTER_SWEEP_JOB = "workers.jobs.hygiene.after_sweep"
 NOTICE_RETRY_JOB = "workers.jobs.notices.retry_pending_notices"
@@ -204,21 +208,40 @@ class JobQueue:
 
     def enqueue_sweep_accounts(self, accounts: list[SweepAccount]) -> None:
         """One job per account, in batches of one round trip; job IDs are per sweep and account."""
+        self._enqueue_fan_out(
+            SWEEP_ACCOUNT_JOB,
+            SWEEP_ACCOUNT_FAILED_CALLBACK,
+            [(to_json(a), f"{a.sweep_id}-{a.account_id}", f"sweep {a.account_id}") for a in accounts],
+        )
+
+    def enqueue_sweep_batches(self, batches: list[SweepUserBatch]) -> None:
+        """Batches of a very large account's users; job IDs are per sweep, account and batch."""
+        self._enqueue_fan_out(
+            SWEEP_BATCH_JOB,
+            SWEEP_BATCH_FAILED_CALLBACK,
+            [
+                (to_json(b), f"{b.sweep_id}-{b.account_id}-users-{b.batch}", f"sweep {b.account_id} users #{b.batch}")
+                for b in batches
+            ],
+        )
+
+    def _enqueue_fan_out(self, func: str, on_failure: str, jobs: list[tuple[dict[str, object], str, str]]) -> None:
+        """A sweep's many small jobs (arguments, job ID, description), SWEEP_ENQUEUE_BATCH per round trip."""
         retries, intervals = SWEEP_ACCOUNT_RETRY
-        for start in range(0, len(accounts), SWEEP_ENQUEUE_BATCH):
+        for start in range(0, len(jobs), SWEEP_ENQUEUE_BATCH):
             batch = [
                 Queue.prepare_data(
-                    SWEEP_ACCOUNT_JOB,
-                    [to_json(account)],
-                    job_id=safe_job_id(f"{account.sweep_id}-{account.account_id}"),
+                    func,
+                    [args],
+                    job_id=safe_job_id(job_id),
                     retry=Retry(max=retries, interval=intervals),
                     timeout=SWEEP_ACCOUNT_JOB_TIMEOUT,
                     result_ttl=RESULT_TTL,
                     failure_ttl=FAILURE_TTL,
-                    on_failure=Callback(SWEEP_ACCOUNT_FAILED_CALLBACK),
-                    description=f"sweep {account.account_id}",
+                    on_failure=Callback(on_failure),
+                    description=description,
                 )
-                for account in accounts[start : start + SWEEP_ENQUEUE_BATCH]
+                for args, job_id, description in jobs[start : start + SWEEP_ENQUEUE_BATCH]
             ]
             with self.redis.pipeline() as pipe:
                 self.background.enqueue_many(batch, pipeline=pipe)

@@ -98,8 +98,11 @@ SWEEP_STATE = RedisName("sweep", 2 * DAY, "one sweep's progress and counts (hash
 SWEEP_DONE = RedisName("sweep-done", 2 * DAY, "accounts one sweep has finished (set)")
 # Accounts one sweep could not read (list of JSON: account, label, outcome, detail).
 SWEEP_UNREADABLE = RedisName("sweep-unreadable", 2 * DAY, "accounts one sweep could not read (list)")
-# The last finished sweep's summary (JSON), for the hygiene report and operators.
-SWEEP_LAST = RedisName("sweep-last", None, "the last finished sweep's summary (JSON)")
+# A very large account read in batches in one sweep (hash: batches, the users of each, AWS calls,
+# why it could not be read), the batches read (set) and the keys they found (hash key ID -> JSON).
+SWEEP_BATCHES = RedisName("sweep-batches", 2 * DAY, "a large account's batch plan in one sweep (hash)")
+SWEEP_BATCHES_DONE = RedisName("sweep-batches-done", 2 * DAY, "a large account's batches read (set)")
+SWEEP_BATCH_KEYS = RedisName("sweep-batch-keys", 2 * DAY, "keys a large account's batches found (hash)")
 # AssumeRole calls started in one second, cluster-wide (counter), to spread them over time.
 ASSUME_RATE = RedisName("assume-rate", 5, "AssumeRole calls started in one second")
 # The audit trail (stream), trimmed to about AUDIT_MAXLEN entries instead of expiring.

@@ -22,6 +22,8 @@ DEFAULT_WORKERS = 1
 # Pending key notices (Slack down, say) are tried again this often, and given up after this long.
 DEFAULT_NOTICE_RETRY_INTERVAL = 60
 DEFAULT_NOTICE_MAX_AGE = 24 * 3600
+# The sweep reads an account with more IAM users than this in batches of this many, one job each.
+DEFAULT_SWEEP_BATCH_USERS = 250
 # Full searches (every account read) one person may start per minute.
 DEFAULT_FULL_SEARCH_LIMIT = 10
 # Full searches running at once across the workspace: each fans out to many AWS calls.
@@ -59,6 +61,7 @@ class Settings:
     allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
     audit_channel: str | None = None
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
+    sweep_batch_users: int = DEFAULT_SWEEP_BATCH_USERS
     report_interval: int = DEFAULT_REPORT_INTERVAL
     sns_topics: frozenset[str] = field(default_factory=frozenset)
     rate_limit: int = DEFAULT_RATE_LIMIT
@@ -78,6 +81,7 @@ class Settings:
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
             f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
+            f"sweep_batch_users={self.sweep_batch_users}, "
             f"report_interval={self.report_interval}, workers={self.workers}, "
             f"notice_retry_interval={self.notice_retry_interval}, notice_max_age={self.notice_max_age}, "
             f"rate_limit={self.rate_limit}, full_search_limit={self.full_search_limit}, "
@@ -132,6 +136,9 @@ class Settings:
             ),
             audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
+            sweep_batch_users=get.integer(
+                "WHOSE_KEY_SWEEP_BATCH_USERS", DEFAULT_SWEEP_BATCH_USERS, minimum=1, maximum=5000
+            ),
             report_interval=get.integer("WHOSE_KEY_REPORT_INTERVAL", DEFAULT_REPORT_INTERVAL, minimum=0),
             sns_topics=get.id_list("WHOSE_KEY_SNS_TOPICS", _SNS_TOPIC_ARN, "SNS topic ARNs"),
             rate_limit=get.integer("WHOSE_KEY_RATE_LIMIT", DEFAULT_RATE_LIMIT, minimum=0),

@@ -3,8 +3,10 @@ owner), compare with the account's last snapshot, raise the same notices as the 
 keys deactivated or deleted since, and write the snapshot back.
 
 The sweep runs this once per account, as one RQ job per account (workers/jobs/sweep.py) or in
-threads of one process (workers/sweep_local.py). An account that cannot be read keeps its previous
-snapshot (its keys are not taken for deleted) and is reported.
+threads of one process (workers/sweep_local.py). A very large account's job only lists its users
+(`Split`): batch jobs read them (workers/sweep_batches.py) and the last one settles the account
+with `settle_account`, the same comparison as here. An account that cannot be read keeps its
+previous snapshot (its keys are not taken for deleted) and is reported.
 
 Snapshot (the contract with the key-hygiene report): hash `whose-key:snapshot:<account>`, field
 = key ID, value = JSON {user, status, created, last_used, last_service, last_region,
@@ -54,6 +56,14 @@ class AccountResult:
     detail: str = ""
 
 
+@dataclass
+class Split:
+    """An account with more users than one job should read: its users, for batch jobs to read."""
+
+    user_names: list[str]
+    aws_calls: int  # spent listing them (AssumeRole, ListUsers)
+
+
 def snapshot_key(account_id: str) -> str:
     return redis_key(SNAPSHOT, account_id)
 
@@ -61,19 +71,50 @@ def snapshot_key(account_id: str) -> str:
 def sweep_account(
     runtime: Runtime, account: Account, sweep_id: str, stop: threading.Event | None = None
 ) -> AccountResult:
-    """Read, compare, notify and write back one account; never raises for AWS failures."""
+    """Read, compare, notify and write back one account, whatever its size (one process)."""
+    outcome = sweep_or_split(runtime, account, sweep_id, stop, split_above=None)
+    assert isinstance(outcome, AccountResult)  # never split without split_above
+    return outcome
+
+
+def sweep_or_split(
+    runtime: Runtime,
+    account: Account,
+    sweep_id: str,
+    stop: threading.Event | None = None,
+    *,
+    split_above: int | None,
+) -> AccountResult | Split:
+    """Sweep one account, or, when it has more than `split_above` users, return them to be read in
+    batches by several jobs (workers/sweep_batches.py). Never raises for AWS failures."""
     stop = stop or threading.Event()
     if account.status != "ACTIVE":
         return AccountResult(account, AccountOutcome.SUSPENDED, detail=f"the account is {account.status.lower()}")
     stats = start_counting_calls()
     try:
-        current = read_account(runtime, account, stop)
+        iam = iam_client(runtime, account, stop)
+        names = list(list_user_names(iam))
+        if split_above is not None and len(names) > split_above:
+            return Split(names, stats.calls)
+        current = read_users(iam, account, names, stop)
     except AwsCallError as exc:
-        log.warning("sweep could not read an account", extra={"account": account.id, "detail": exc.detail})
-        return AccountResult(account, exc.outcome, aws_calls=stats.calls, detail=exc.detail)
+        return unreadable(account, exc, stats.calls)
+    return settle_account(runtime, account, current, sweep_id, stats.calls)
+
+
+def unreadable(account: Account, exc: AwsCallError, aws_calls: int) -> AccountResult:
+    log.warning("sweep could not read an account", extra={"account": account.id, "detail": exc.detail})
+    return AccountResult(account, exc.outcome, aws_calls=aws_calls, detail=exc.detail)
+
+
+def settle_account(
+    runtime: Runtime, account: Account, current: Snapshot, sweep_id: str, aws_calls: int
+) -> AccountResult:
+    """Compare what was read with the account's last snapshot, raise the notices, write it back.
+    Safe to run twice for one sweep: the notifier tells each change once."""
     stored = runtime.redis.hgetall(snapshot_key(account.id))
     previous = {_text(k): json.loads(v) for k, v in stored.items()}
-    result = AccountResult(account, AccountOutcome.FOUND, keys=len(current))
+    result = AccountResult(account, AccountOutcome.FOUND, keys=len(current), aws_calls=aws_calls)
     notifier = Notifier(runtime)
     for key_id, entry in current.items():
         kind = "deactivated" if entry["status"] == "Inactive" else "reactivated"
@@ -82,19 +123,22 @@ def sweep_account(
         event = _event("deleted", account, key_id, previous[key_id].get("user"), sweep_id)
         _count(result, "deleted", notifier.handle(event, sweep_id))
     write_snapshot(runtime, account, current)
-    result.aws_calls = stats.calls
     return result
 
 
-def read_account(runtime: Runtime, account: Account, stop: threading.Event) -> Snapshot:
-    """Every key of the account with its last use and owner: ListUsers, then for each user
-    ListAccessKeys, ListUserTags and GetAccessKeyLastUsed per key, ACCOUNT_CONCURRENCY at a time."""
-    gateway = runtime.gateway
-    if not gateway.has_session(account.id):
+def iam_client(runtime: Runtime, account: Account, stop: threading.Event) -> Any:
+    """An IAM client in the account; a role not yet assumed by this process waits its turn first."""
+    if not runtime.gateway.has_session(account.id):
         AssumePace(runtime.redis).wait(stop)
-    iam = gateway.fresh_client(account.id, "iam", SWEEP_CLIENT_CONFIG)
-    names = list(list_user_names(iam))
-    halt = threading.Event()  # this account's own stop: set when reading it failed or was cut short
+    return runtime.gateway.fresh_client(account.id, "iam", SWEEP_CLIENT_CONFIG)
+
+
+def read_users(
+    iam: Any, account: Account, names: list[str], stop: threading.Event, concurrency: int = ACCOUNT_CONCURRENCY
+) -> Snapshot:
+    """Every key of these users with its last use and owner: for each user ListAccessKeys,
+    ListUserTags and GetAccessKeyLastUsed per key, `concurrency` users at a time."""
+    halt = threading.Event()  # this read's own stop: set when it failed or was cut short
 
     def read_user(user_name: str) -> Snapshot:
         if stop.is_set() or halt.is_set():
@@ -123,7 +167,7 @@ def read_account(runtime: Runtime, account: Account, stop: threading.Event) -> S
         return entries
 
     current: Snapshot = {}
-    pool = ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY, thread_name_prefix=f"sweep-{account.id}")
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sweep-{account.id}")
     finished = False
     try:
         # Each task runs in a copy of this thread's context, so its AWS calls count for this account.

@@ -25,6 +25,7 @@ from core.contract import (
     SweepAccount,
     SweepFinish,
     SweepRequest,
+    SweepUserBatch,
     from_json,
     to_json,
 )
@@ -86,6 +87,9 @@ FULL: dict[type, Any] = {
     AfterSweep: AfterSweep(sweep_id="sweep-2026-11-26T10"),
     SweepAccount: SweepAccount(
         sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", account_name="prod", account_status="ACTIVE"
+    ),
+    SweepUserBatch: SweepUserBatch(
+        sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", batch=3, account_name="prod"
     ),
     NoticeRetry: NoticeRetry(requested_by="sweep"),
     SweepFinish: SweepFinish(sweep_id="sweep-20261126T100000-abc123"),

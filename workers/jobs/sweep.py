@@ -3,8 +3,9 @@ them, progress lives in Redis (workers/sweep_state.py), and the job that finishe
 enqueues the finalizer, which reports once.
 
 Jobs: `run_sweep` (the coordinator; its job ID is the sweep's ID), `sweep_account` (one account),
-`account_job_failed` (RQ's failure callback: an account whose job failed for good is reported as
-unreadable, so the sweep still finishes), `finish_sweep` (the report).
+`sweep_user_batch` (one batch of a very large account's users, workers/sweep_batches.py),
+`account_job_failed` and `user_batch_failed` (RQ's failure callbacks: an account whose job failed
+for good is reported as unreadable, so the sweep still finishes), `finish_sweep` (the report).
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ from rq.job import Job
 
 from core.audit import audit
 from core.blockkit import Message, section
-from core.contract import AfterSweep, Destination, SweepAccount, SweepFinish, SweepRequest, from_json
+from core.contract import (
+    AfterSweep,
+    Destination,
+    SweepAccount,
+    SweepFinish,
+    SweepRequest,
+    SweepUserBatch,
+    from_json,
+)
 from core.queue import JobQueue, new_sweep_id
 from core.redis_keys import SWEEP_LAST, redis_key
 from core.slack_text import escape
+from workers.aws import AwsCallError, start_counting_calls
 from workers.jobs.delivery import deliver_once
 from workers.notifier import Notifier
 from workers.report import Account, AccountOutcome
 from workers.runtime import Runtime
-from workers.sweep import AccountResult, SweepStopped
-from workers.sweep import sweep_account as sweep_one
+from workers.sweep import AccountResult, Split, SweepStopped, iam_client, read_users, settle_account, sweep_or_split
+from workers.sweep_batches import BATCH_CONCURRENCY, LargeAccount, first_of_each_lane, next_in_lane
 from workers.sweep_lock import SweepLock
 from workers.sweep_state import SweepProgress, SweepReport
 
@@ -68,7 +78,8 @@ def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep_account(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
-    """RQ job: sweep one account; the job that completes the sweep enqueues its report."""
+    """RQ job: sweep one account (a very large one is split into batch jobs); the job that
+    completes the sweep enqueues its report."""
     task = from_json(SweepAccount, args)
     lock = SweepLock(runtime.redis)
     if not lock.acquire(task.sweep_id):  # free again: take it back; held by another sweep: this one is over
@@ -76,14 +87,85 @@ def sweep_account(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         return {"account": task.account_id, "skipped": True}
     account = Account(task.account_id, task.account_name, task.account_status)
     stop = threading.Event()
+    split_above = runtime.settings.sweep_batch_users
     try:
         with lock.kept(task.sweep_id, stop):
-            result = sweep_one(runtime, account, task.sweep_id, stop)
+            outcome = sweep_or_split(runtime, account, task.sweep_id, stop, split_above=split_above)
     except SweepStopped:
         return {"account": task.account_id, "stopped": True}
-    if SweepProgress(runtime.redis).record(task.sweep_id, result):
-        JobQueue(runtime.redis).enqueue_sweep_finish(SweepFinish(task.sweep_id))
-    return {"account": task.account_id, "outcome": result.outcome.value, "keys": result.keys}
+    if isinstance(outcome, Split):
+        return start_batches(runtime, task, outcome)
+    account_done(runtime.redis, task.sweep_id, outcome)
+    return {"account": task.account_id, "outcome": outcome.outcome.value, "keys": outcome.keys}
+
+
+def start_batches(runtime: Runtime, task: SweepAccount, split: Split) -> dict[str, Any]:
+    """Store the account's batches (once) and enqueue the first batch of each lane."""
+    large = LargeAccount(runtime.redis, task.sweep_id, task.account_id)
+    batches = large.plan(split.user_names, runtime.settings.sweep_batch_users, split.aws_calls)
+    first = [SweepUserBatch(task.sweep_id, task.account_id, b, task.account_name) for b in first_of_each_lane(batches)]
+    JobQueue(runtime.redis).enqueue_sweep_batches(first)
+    details = {"sweep": task.sweep_id, "account": task.account_id, "users": len(split.user_names), "batches": batches}
+    log.info("large account split into batches", extra=details)
+    return {"account": task.account_id, "users": len(split.user_names), "batches": batches}
+
+
+def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+    """RQ job: read one batch of a large account's users, pass its lane on to the next batch, and
+    settle the account when every batch is in."""
+    task = from_json(SweepUserBatch, args)
+    lock = SweepLock(runtime.redis)
+    if not lock.acquire(task.sweep_id):
+        log.warning("batch job of a sweep no longer running", extra={"sweep": task.sweep_id})
+        return {"account": task.account_id, "batch": task.batch, "skipped": True}
+    large = LargeAccount(runtime.redis, task.sweep_id, task.account_id)
+    names = large.users(task.batch)
+    if names is None:  # the plan expired: the sweep is long over
+        return {"account": task.account_id, "batch": task.batch, "skipped": True}
+    account = Account(task.account_id, task.account_name)
+    stop = threading.Event()
+    stats = start_counting_calls()
+    keys: dict[str, Any] = {}
+    failure = None
+    try:
+        with lock.kept(task.sweep_id, stop):
+            try:
+                keys = read_users(iam_client(runtime, account, stop), account, names, stop, BATCH_CONCURRENCY)
+            except AwsCallError as exc:
+                log.warning("sweep could not read a batch of an account's users",
+                            extra={"account": account.id, "batch": task.batch, "detail": exc.detail})  # fmt: skip
+                failure = (exc.outcome, exc.detail)
+            complete = large.record(task.batch, keys, stats.calls, failure)
+    except SweepStopped:
+        return {"account": task.account_id, "batch": task.batch, "stopped": True}
+    pass_lane_on(runtime.redis, task, large)
+    if complete:
+        settle_large_account(runtime, account, task.sweep_id, large)
+    return {"account": task.account_id, "batch": task.batch, "keys": len(keys), "failed": failure is not None}
+
+
+def pass_lane_on(redis: Redis, task: SweepUserBatch, large: LargeAccount) -> None:
+    """Enqueue the next batch of this batch's lane, if any; also after a retry, or the lane would stop."""
+    following = next_in_lane(task.batch, large.batches())
+    if following is not None:
+        JobQueue(redis).enqueue_sweep_batches([SweepUserBatch(task.sweep_id, task.account_id, following,
+                                                              task.account_name)])  # fmt: skip
+
+
+def settle_large_account(runtime: Runtime, account: Account, sweep_id: str, large: LargeAccount) -> None:
+    """Every batch is in: the account's result, from what the batches found (safe to run twice)."""
+    failure = large.failure()
+    if failure is not None:
+        result = AccountResult(account, failure[0], aws_calls=large.aws_calls(), detail=failure[1])
+    else:
+        result = settle_account(runtime, account, large.keys(), sweep_id, large.aws_calls())
+    account_done(runtime.redis, sweep_id, result)
+
+
+def account_done(redis: Redis, sweep_id: str, result: AccountResult) -> None:
+    """Count the account in the sweep; the one that completes the sweep enqueues its report."""
+    if SweepProgress(redis).record(sweep_id, result):
+        JobQueue(redis).enqueue_sweep_finish(SweepFinish(sweep_id))
 
 
 def account_job_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
@@ -91,12 +173,31 @@ def account_job_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
     if job.retries_left:
         return  # RQ runs it again
     task = from_json(SweepAccount, job.args[0])
-    error = exc_info[0].__name__ if exc_info and exc_info[0] else "unknown"
-    detail = f"its sweep job failed ({error})"
     log.error("sweep account job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
-    result = AccountResult(Account(task.account_id, task.account_name), AccountOutcome.ERROR, detail=detail)
-    if SweepProgress(connection).record(task.sweep_id, result):
-        JobQueue(connection).enqueue_sweep_finish(SweepFinish(task.sweep_id))
+    result = AccountResult(Account(task.account_id, task.account_name), AccountOutcome.ERROR, detail=_failed(exc_info))
+    account_done(connection, task.sweep_id, result)
+
+
+def user_batch_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
+    """RQ failure callback: once a batch job has no retry left, its account is unreadable; its lane
+    goes on, so the sweep still finishes."""
+    if job.retries_left:
+        return
+    task = from_json(SweepUserBatch, job.args[0])
+    log.error("sweep batch job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
+    large = LargeAccount(connection, task.sweep_id, task.account_id)
+    complete = large.record(task.batch, {}, 0, (AccountOutcome.ERROR, _failed(exc_info)))
+    pass_lane_on(connection, task, large)
+    if complete:  # a failed batch makes the account unreadable: nothing to compare, no runtime needed
+        failure = large.failure() or (AccountOutcome.ERROR, _failed(exc_info))
+        account = Account(task.account_id, task.account_name)
+        account_done(connection, task.sweep_id, AccountResult(account, failure[0], aws_calls=large.aws_calls(),
+                                                              detail=failure[1]))  # fmt: skip
+
+
+def _failed(exc_info: tuple[Any, ...]) -> str:
+    error = exc_info[0].__name__ if exc_info and exc_info[0] else "unknown"
+    return f"its sweep job failed ({error})"
 
 
 def finish_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:

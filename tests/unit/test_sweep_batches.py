@@ -1,0 +1,100 @@
+"""Very large accounts read in batches (workers/sweep_batches.py): the plan is stored once, each
+batch counts once, the account is complete when every batch is in, a failed batch makes it
+unreadable, and the lanes reach every batch exactly once with at most LANES at a time."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis
+
+from core.contract import SweepUserBatch, from_json, to_json
+from core.settings import Settings, SettingsError
+from workers.report import AccountOutcome
+from workers.sweep_batches import LANES, LargeAccount, first_of_each_lane, next_in_lane, split
+
+SWEEP = "sweep-20261202T000000-abc123"
+ACCOUNT = "123456789012"
+
+
+def entry(user: str) -> dict[str, str]:
+    return {"user": user, "status": "Active"}
+
+
+def test_split_keeps_every_name_in_order_in_batches_of_at_most_size() -> None:
+    names = [f"user-{i}" for i in range(7)]
+    batches = split(names, 3)
+    assert batches == [names[0:3], names[3:6], names[6:7]]
+    assert split([], 3) == [[]]  # an account with no users is still one (empty) batch
+
+
+@pytest.mark.parametrize("batches", [1, 2, 3, 7, 40])
+def test_lanes_reach_every_batch_once_with_at_most_lanes_queued(batches: int) -> None:
+    """Start the first batch of each lane; each finished batch enqueues the next of its lane."""
+    queued = first_of_each_lane(batches)
+    assert len(queued) <= LANES
+    seen: list[int] = []
+    while queued:
+        assert len(queued) <= LANES  # never more than LANES batch jobs of one account at once
+        batch = queued.pop(0)
+        seen.append(batch)
+        following = next_in_lane(batch, batches)
+        if following is not None:
+            queued.append(following)
+    assert sorted(seen) == list(range(batches))
+
+
+def test_the_first_plan_stays_for_a_retried_account_job(redis: Redis) -> None:
+    """A retried account job may list a user created meanwhile: the batches already enqueued keep theirs."""
+    large = LargeAccount(redis, SWEEP, ACCOUNT)
+    assert large.plan(["a", "b", "c", "d", "e"], 2, aws_calls=2) == 3
+    assert large.plan(["a", "b", "c", "d", "e", "f", "g"], 2, aws_calls=2) == 3
+    assert [large.users(b) for b in range(3)] == [["a", "b"], ["c", "d"], ["e"]]
+    assert large.aws_calls() == 2  # counted once
+    assert large.batches() == 3
+    assert LargeAccount(redis, SWEEP, "999999999999").users(0) is None  # no plan: nothing to read
+
+
+def test_the_account_is_complete_once_every_batch_is_in_and_retries_count_once(redis: Redis) -> None:
+    large = LargeAccount(redis, SWEEP, ACCOUNT)
+    large.plan(["a", "b", "c"], 1, aws_calls=2)
+    assert large.record(0, {"AKIA0000000000000000": entry("a")}, aws_calls=3) is False
+    assert large.record(0, {"AKIA0000000000000000": entry("a")}, aws_calls=3) is False  # a retry: once
+    assert large.record(2, {"AKIA2222222222222222": entry("c")}, aws_calls=3) is False
+    assert large.record(1, {}, aws_calls=1) is True  # the last one in, whatever its number
+    assert large.record(1, {}, aws_calls=1) is True  # still complete for a retried last batch
+    assert large.keys() == {"AKIA0000000000000000": entry("a"), "AKIA2222222222222222": entry("c")}
+    assert large.aws_calls() == 2 + 3 + 3 + 1
+    assert large.failure() is None
+
+
+def test_a_failed_batch_makes_the_account_unreadable_with_the_first_reason(redis: Redis) -> None:
+    large = LargeAccount(redis, SWEEP, ACCOUNT)
+    large.plan(["a", "b", "c"], 1, aws_calls=2)
+    large.record(0, {"AKIA0000000000000000": entry("a")}, aws_calls=3)
+    large.record(1, {}, aws_calls=1, failure=(AccountOutcome.ACCESS_DENIED, "ListAccessKeys was denied"))
+    assert large.record(2, {}, aws_calls=0, failure=(AccountOutcome.ERROR, "its sweep job failed (KeyError)"))
+    assert large.failure() == (AccountOutcome.ACCESS_DENIED, "ListAccessKeys was denied")
+
+
+def test_batch_state_expires_with_the_sweep(redis: Redis) -> None:
+    large = LargeAccount(redis, SWEEP, ACCOUNT)
+    large.plan(["a", "b"], 1, aws_calls=2)
+    large.record(0, {"AKIA0000000000000000": entry("a")}, aws_calls=3)
+    for name in redis.scan_iter(f"whose-key:sweep-batch*:{SWEEP}:{ACCOUNT}"):
+        assert 0 < redis.ttl(name) <= 2 * 24 * 3600, name
+
+
+def test_batch_job_arguments_survive_the_queue() -> None:
+    args = SweepUserBatch(SWEEP, ACCOUNT, 3, "payments")
+    assert from_json(SweepUserBatch, to_json(args)) == args
+
+
+def test_batch_size_setting_is_checked() -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-unit"}
+    assert Settings.from_env(env, require_signing_secret=False).sweep_batch_users == 250
+    assert (
+        Settings.from_env({**env, "WHOSE_KEY_SWEEP_BATCH_USERS": "40"}, require_signing_secret=False).sweep_batch_users
+        == 40
+    )
+    with pytest.raises(SettingsError, match="WHOSE_KEY_SWEEP_BATCH_USERS"):
+        Settings.from_env({**env, "WHOSE_KEY_SWEEP_BATCH_USERS": "0"}, require_signing_secret=False)
