@@ -214,18 +214,20 @@ class JobQueue:
             [(to_json(a), f"{a.sweep_id}-{a.account_id}", f"sweep {a.account_id}") for a in accounts],
         )
 
-    def enqueue_sweep_batches(self, batches: list[SweepUserBatch]) -> None:
-        """Batches of a very large account's users; job IDs are per sweep, account and batch."""
+    def enqueue_sweep_batch(self, batch: SweepUserBatch) -> None:
+        """One batch of a very large account's users, at the front of the queue: an account already
+        started finishes before new ones start. The job ID is per sweep, account and batch."""
         self._enqueue_fan_out(
             SWEEP_BATCH_JOB,
             SWEEP_BATCH_FAILED_CALLBACK,
-            [
-                (to_json(b), f"{b.sweep_id}-{b.account_id}-users-{b.batch}", f"sweep {b.account_id} users #{b.batch}")
-                for b in batches
-            ],
-        )
+            [(to_json(batch), f"{batch.sweep_id}-{batch.account_id}-users-{batch.batch}",
+              f"sweep {batch.account_id} users #{batch.batch}")],
+            at_front=True,
+        )  # fmt: skip
 
-    def _enqueue_fan_out(self, func: str, on_failure: str, jobs: list[tuple[dict[str, object], str, str]]) -> None:
+    def _enqueue_fan_out(
+        self, func: str, on_failure: str, jobs: list[tuple[dict[str, object], str, str]], *, at_front: bool = False
+    ) -> None:
         """A sweep's many small jobs (arguments, job ID, description), SWEEP_ENQUEUE_BATCH per round trip."""
         retries, intervals = SWEEP_ACCOUNT_RETRY
         for start in range(0, len(jobs), SWEEP_ENQUEUE_BATCH):
@@ -240,6 +242,7 @@ class JobQueue:
                     failure_ttl=FAILURE_TTL,
                     on_failure=Callback(on_failure),
                     description=description,
+                    at_front=at_front,
                 )
                 for args, job_id, description in jobs[start : start + SWEEP_ENQUEUE_BATCH]
             ]

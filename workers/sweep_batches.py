@@ -1,14 +1,15 @@
 """Very large accounts in a sweep: their users are read in batches, one RQ job per batch, so that
-no job runs for minutes, a killed worker costs one batch, and several workers share the account.
+no job runs for minutes and a killed worker costs one batch.
 
 The account's own job lists the users and stores the plan (the batches of user names) once; a
-retried account job gets the same plan back, so batch job IDs stay the same. Batches run in
-LANES lanes: the account job enqueues the first batch of each lane and each batch job enqueues
-the next one of its lane, so at most LANES batch jobs of one account run at once, each with
-ACCOUNT_CONCURRENCY // LANES calls in flight: IAM sees the same request rate as from one job.
+retried account job gets the same plan back, so batch job IDs stay the same. The batches run one
+after another: the account job enqueues the first and each batch job enqueues the next, at the
+front of the queue (started work finishes first), so one batch job of an account runs at a time,
+with ACCOUNT_CONCURRENCY calls in flight: IAM sees the same request rate as from one account job.
+Sharing one account between several workers would not make it faster, as that rate is the limit.
 
 Every batch adds its keys and AWS calls in one Lua step that also marks it done (a retried batch
-counts once); whichever batch job sees every batch done settles the account (compare with the
+counts once); the batch job that sees every batch done settles the account (compare with the
 last snapshot, notify, write it back), which is safe to run twice. A batch that failed marks the
 account unreadable: its previous snapshot is kept, as for any account that cannot be read.
 """
@@ -22,12 +23,7 @@ from typing import Any
 from redis import Redis
 
 from core.redis_keys import SWEEP_BATCH_KEYS, SWEEP_BATCHES, SWEEP_BATCHES_DONE, redis_key
-from workers.constants import ACCOUNT_CONCURRENCY
 from workers.report import AccountOutcome
-
-# Batch jobs of one account running at once; each reads ACCOUNT_CONCURRENCY // LANES users at a time.
-LANES = 2
-BATCH_CONCURRENCY = max(1, ACCOUNT_CONCURRENCY // LANES)
 
 # KEYS: plan hash. ARGV: TTL, AWS calls spent listing, then one JSON list of user names per batch.
 # Returns the number of batches of the plan in force (the first one stored for this sweep).
@@ -60,13 +56,8 @@ def split(names: Sequence[str], size: int) -> list[list[str]]:
     return [list(names[start : start + size]) for start in range(0, len(names), size)] or [[]]
 
 
-def first_of_each_lane(batches: int) -> list[int]:
-    return list(range(min(LANES, batches)))
-
-
-def next_in_lane(batch: int, batches: int) -> int | None:
-    following = batch + LANES
-    return following if following < batches else None
+def next_batch(batch: int, batches: int) -> int | None:
+    return batch + 1 if batch + 1 < batches else None
 
 
 class LargeAccount:

@@ -83,7 +83,11 @@ def test_large_account_is_read_in_batches_and_each_change_told_once(batches: Sta
     assert report.done == report.accounts == len(ORGANIZATION) and not report.unreadable
     assert report.keys == 1 + len(BIG_USERS) + 1
     assert sorted(snapshot_users(batches, BIG).values()) == BIG_USERS  # every batch's keys, in one snapshot
-    assert [job.get_status() for job in batch_jobs(batches, sweep_id)] == ["finished"] * BATCHES
+    jobs = batch_jobs(batches, sweep_id)
+    assert [job.get_status() for job in jobs] == ["finished"] * BATCHES
+    for earlier, later in zip(jobs, jobs[1:], strict=False):  # one batch at a time: the account's rate is kept
+        assert earlier.ended_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.ended_at, (earlier.id, later.id)
 
     account = batches.org.accounts[BIG]
     iam = iam_in(batches, account)

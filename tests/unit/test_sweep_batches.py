@@ -1,6 +1,6 @@
 """Very large accounts read in batches (workers/sweep_batches.py): the plan is stored once, each
 batch counts once, the account is complete when every batch is in, a failed batch makes it
-unreadable, and the lanes reach every batch exactly once with at most LANES at a time."""
+unreadable, and the chain of batch jobs reaches every batch exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from redis import Redis
 from core.contract import SweepUserBatch, from_json, to_json
 from core.settings import Settings, SettingsError
 from workers.report import AccountOutcome
-from workers.sweep_batches import LANES, LargeAccount, first_of_each_lane, next_in_lane, split
+from workers.sweep_batches import LargeAccount, next_batch, split
 
 SWEEP = "sweep-20261202T000000-abc123"
 ACCOUNT = "123456789012"
@@ -27,20 +27,14 @@ def test_split_keeps_every_name_in_order_in_batches_of_at_most_size() -> None:
     assert split([], 3) == [[]]  # an account with no users is still one (empty) batch
 
 
-@pytest.mark.parametrize("batches", [1, 2, 3, 7, 40])
-def test_lanes_reach_every_batch_once_with_at_most_lanes_queued(batches: int) -> None:
-    """Start the first batch of each lane; each finished batch enqueues the next of its lane."""
-    queued = first_of_each_lane(batches)
-    assert len(queued) <= LANES
-    seen: list[int] = []
-    while queued:
-        assert len(queued) <= LANES  # never more than LANES batch jobs of one account at once
-        batch = queued.pop(0)
+@pytest.mark.parametrize("batches", [1, 2, 7])
+def test_the_chain_reaches_every_batch_once(batches: int) -> None:
+    """The account job enqueues batch 0; each batch job enqueues the next; the last enqueues none."""
+    seen, batch = [], 0
+    while batch is not None:
         seen.append(batch)
-        following = next_in_lane(batch, batches)
-        if following is not None:
-            queued.append(following)
-    assert sorted(seen) == list(range(batches))
+        batch = next_batch(batch, batches)
+    assert seen == list(range(batches))
 
 
 def test_the_first_plan_stays_for_a_retried_account_job(redis: Redis) -> None:

@@ -39,7 +39,7 @@ from workers.notifier import Notifier
 from workers.report import Account, AccountOutcome
 from workers.runtime import Runtime
 from workers.sweep import AccountResult, Split, SweepStopped, iam_client, read_users, settle_account, sweep_or_split
-from workers.sweep_batches import BATCH_CONCURRENCY, LargeAccount, first_of_each_lane, next_in_lane
+from workers.sweep_batches import LargeAccount, next_batch
 from workers.sweep_lock import SweepLock
 from workers.sweep_state import SweepProgress, SweepReport
 
@@ -100,19 +100,18 @@ def sweep_account(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_batches(runtime: Runtime, task: SweepAccount, split: Split) -> dict[str, Any]:
-    """Store the account's batches (once) and enqueue the first batch of each lane."""
+    """Store the account's batches (once) and enqueue the first."""
     large = LargeAccount(runtime.redis, task.sweep_id, task.account_id)
     batches = large.plan(split.user_names, runtime.settings.sweep_batch_users, split.aws_calls)
-    first = [SweepUserBatch(task.sweep_id, task.account_id, b, task.account_name) for b in first_of_each_lane(batches)]
-    JobQueue(runtime.redis).enqueue_sweep_batches(first)
+    JobQueue(runtime.redis).enqueue_sweep_batch(SweepUserBatch(task.sweep_id, task.account_id, 0, task.account_name))
     details = {"sweep": task.sweep_id, "account": task.account_id, "users": len(split.user_names), "batches": batches}
     log.info("large account split into batches", extra=details)
     return {"account": task.account_id, "users": len(split.user_names), "batches": batches}
 
 
 def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
-    """RQ job: read one batch of a large account's users, pass its lane on to the next batch, and
-    settle the account when every batch is in."""
+    """RQ job: read one batch of a large account's users, enqueue the next batch, and settle the
+    account when every batch is in."""
     task = from_json(SweepUserBatch, args)
     lock = SweepLock(runtime.redis)
     if not lock.acquire(task.sweep_id):
@@ -130,7 +129,7 @@ def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     try:
         with lock.kept(task.sweep_id, stop):
             try:
-                keys = read_users(iam_client(runtime, account, stop), account, names, stop, BATCH_CONCURRENCY)
+                keys = read_users(iam_client(runtime, account, stop), account, names, stop)
             except AwsCallError as exc:
                 log.warning("sweep could not read a batch of an account's users",
                             extra={"account": account.id, "batch": task.batch, "detail": exc.detail})  # fmt: skip
@@ -138,18 +137,18 @@ def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
             complete = large.record(task.batch, keys, stats.calls, failure)
     except SweepStopped:
         return {"account": task.account_id, "batch": task.batch, "stopped": True}
-    pass_lane_on(runtime.redis, task, large)
+    enqueue_next_batch(runtime.redis, task, large)
     if complete:
         settle_large_account(runtime, account, task.sweep_id, large)
     return {"account": task.account_id, "batch": task.batch, "keys": len(keys), "failed": failure is not None}
 
 
-def pass_lane_on(redis: Redis, task: SweepUserBatch, large: LargeAccount) -> None:
-    """Enqueue the next batch of this batch's lane, if any; also after a retry, or the lane would stop."""
-    following = next_in_lane(task.batch, large.batches())
+def enqueue_next_batch(redis: Redis, task: SweepUserBatch, large: LargeAccount) -> None:
+    """Enqueue the account's next batch, if any; also after a retry, or the chain would stop."""
+    following = next_batch(task.batch, large.batches())
     if following is not None:
-        JobQueue(redis).enqueue_sweep_batches([SweepUserBatch(task.sweep_id, task.account_id, following,
-                                                              task.account_name)])  # fmt: skip
+        JobQueue(redis).enqueue_sweep_batch(SweepUserBatch(task.sweep_id, task.account_id, following,
+                                                           task.account_name))  # fmt: skip
 
 
 def settle_large_account(runtime: Runtime, account: Account, sweep_id: str, large: LargeAccount) -> None:
@@ -179,15 +178,15 @@ def account_job_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
 
 
 def user_batch_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
-    """RQ failure callback: once a batch job has no retry left, its account is unreadable; its lane
-    goes on, so the sweep still finishes."""
+    """RQ failure callback: once a batch job has no retry left, its account is unreadable; the next
+    batches still run (they count), so the sweep still finishes."""
     if job.retries_left:
         return
     task = from_json(SweepUserBatch, job.args[0])
     log.error("sweep batch job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
     large = LargeAccount(connection, task.sweep_id, task.account_id)
     complete = large.record(task.batch, {}, 0, (AccountOutcome.ERROR, _failed(exc_info)))
-    pass_lane_on(connection, task, large)
+    enqueue_next_batch(connection, task, large)
     if complete:  # a failed batch makes the account unreadable: nothing to compare, no runtime needed
         failure = large.failure() or (AccountOutcome.ERROR, _failed(exc_info))
         account = Account(task.account_id, task.account_name)
