@@ -50,6 +50,22 @@ def lookup_seconds(redis: Any, slack: Any, key_id: str) -> float:
     return float(slack.wait_for_hook(url, timeout=60)[0].at - started)
 
 
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat (0, 0 elsewhere)."""
+    try:
+        fields = [float(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def cores_busy(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """How many of the machine's cores were busy on average between two cpu_times() readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total * (os.cpu_count() or 1) if total else float("nan")
+
+
 def start_pool(env: dict[str, str], workers: int, redis: Any) -> subprocess.Popen[bytes]:
     from rq import Worker
 
@@ -91,6 +107,7 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
         lookup_seconds(redis, slack, key_id)  # warm the lookup process (account list, role session)
         idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
         memory_before = int(redis.info("memory")["used_memory"])
+        cpu_before = cpu_times()
         sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="bench"))
         progress = SweepProgress(redis)
         during: list[float] = []
@@ -113,6 +130,7 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
                 during.append(lookup_seconds(redis, slack, key_id))
             time.sleep(LOOKUP_EVERY)
         done.set()
+        cpu_after = cpu_times()
         sampler.join()
         memory_after = int(redis.info("memory")["used_memory"])
     finally:
@@ -128,6 +146,9 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
         "during": during,
         "rss_mb": sorted(rss_peak.values()),
         "redis_bytes": memory_after - memory_before,
+        # Everything (moto, the proxy, Redis, the workers) shares this machine: near all of its
+        # cores busy means the run measured the machine, not the design.
+        "cores_busy": cores_busy(cpu_before, cpu_after),
     }
 
 
@@ -178,7 +199,8 @@ def print_run(r: dict[str, Any]) -> None:
         f"Redis +{r['redis_bytes'] / 2**20:.1f} MB ({r['redis_bytes'] / max(r['keys'], 1) * 10_000 / 2**20:.1f} MB "
         f"per 10,000 keys); lookups idle p50 {percentile(idle, 50):.2f}s p99 {percentile(idle, 99):.2f}s, "
         f"during the sweep p50 {percentile(during, 50) if during else float('nan'):.2f}s "
-        f"p99 {percentile(during, 99) if during else float('nan'):.2f}s (n={len(during)})",
+        f"p99 {percentile(during, 99) if during else float('nan'):.2f}s (n={len(during)}); "
+        f"CPU busy {r['cores_busy']:.1f} of {os.cpu_count()} cores",
         flush=True,
     )
 
@@ -203,7 +225,8 @@ def main() -> None:
             print(
                 f"  {size:6d} accounts  {r['workers']} workers  {r['seconds']:7.1f}s  speed-up "
                 f"{base['seconds'] / r['seconds']:.2f}x  max worker RSS {max(r['rss_mb'] or [0]):.0f} MB  "
-                f"lookup p99 idle {percentile(r['idle'], 99):.2f}s / during {percentile(r['during'], 99):.2f}s"
+                f"lookup p99 idle {percentile(r['idle'], 99):.2f}s / during {percentile(r['during'], 99):.2f}s  "
+                f"CPU {r['cores_busy']:.1f}/{os.cpu_count()} cores"
             )
 
 
