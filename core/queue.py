@@ -216,14 +216,18 @@ class JobQueue:
 
     def enqueue_sweep_batch(self, batch: SweepUserBatch) -> None:
         """One batch of a very large account's users, at the front of the queue: an account already
-        started finishes before new ones start. The job ID is per sweep, account and batch."""
+        started finishes before new ones start. Once per sweep: a retried account or batch job that
+        asks again finds the job there (its ID is per sweep, account and batch) and starts no
+        second chain of batches."""
+        job_id = safe_job_id(f"{batch.sweep_id}-{batch.account_id}-users-{batch.batch}")
+        if Job.exists(job_id, connection=self.redis):
+            return
         self._enqueue_fan_out(
             SWEEP_BATCH_JOB,
             SWEEP_BATCH_FAILED_CALLBACK,
-            [(to_json(batch), f"{batch.sweep_id}-{batch.account_id}-users-{batch.batch}",
-              f"sweep {batch.account_id} users #{batch.batch}")],
+            [(to_json(batch), job_id, f"sweep {batch.account_id} users #{batch.batch}")],
             at_front=True,
-        )  # fmt: skip
+        )
 
     def _enqueue_fan_out(
         self, func: str, on_failure: str, jobs: list[tuple[dict[str, object], str, str]], *, at_front: bool = False

@@ -1,4 +1,5 @@
-"""Enqueueing: a delivery that is already waiting or running is not queued a second time."""
+"""Enqueueing: a delivery that is already waiting or running is not queued a second time, and a
+very large account's batch jobs are queued once per sweep, ahead of accounts not yet started."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.contract import Destination, Reply
+from core.contract import Destination, Reply, SweepAccount, SweepUserBatch
 from core.queue import JobQueue
 
 
@@ -33,3 +34,19 @@ def test_a_finished_delivery_can_be_queued_again(redis: Redis) -> None:
     assert not jobs.waiting_or_running(job_id)
     assert jobs.enqueue_reply(reply("Ev0RETRY2")) == job_id
     assert jobs.lookups.job_ids == [job_id]
+
+
+def test_a_batch_goes_ahead_of_waiting_accounts_and_is_queued_once_per_sweep(redis: Redis) -> None:
+    """A retried account or batch job asking for the same batch again starts no second chain, even
+    after the first run of that batch finished."""
+    jobs = JobQueue(redis)
+    jobs.enqueue_sweep_accounts([SweepAccount("sweep-q", "111111111111"), SweepAccount("sweep-q", "222222222222")])
+    batch = SweepUserBatch("sweep-q", "333333333333", 0)
+    jobs.enqueue_sweep_batch(batch)
+    jobs.enqueue_sweep_batch(batch)
+    assert jobs.background.job_ids == ["sweep-q-333333333333-users-0", "sweep-q-111111111111", "sweep-q-222222222222"]
+    job = Job.fetch("sweep-q-333333333333-users-0", connection=redis, serializer=JSONSerializer)
+    jobs.background.remove(job.id)
+    job.set_status("finished")
+    jobs.enqueue_sweep_batch(batch)
+    assert "sweep-q-333333333333-users-0" not in jobs.background.job_ids
