@@ -8,9 +8,12 @@ import pytest
 from redis import Redis
 
 from core.contract import SweepUserBatch, from_json, to_json
+from core.queue import JobQueue
 from core.settings import Settings, SettingsError
+from workers.jobs.sweep import user_batch_failed
 from workers.report import AccountOutcome
 from workers.sweep_batches import LargeAccount, next_batch, split
+from workers.sweep_state import SweepProgress
 
 SWEEP = "sweep-20261202T000000-abc123"
 ACCOUNT = "123456789012"
@@ -92,3 +95,29 @@ def test_batch_size_setting_is_checked() -> None:
     )
     with pytest.raises(SettingsError, match="WHOSE_KEY_SWEEP_BATCH_USERS"):
         Settings.from_env({**env, "WHOSE_KEY_SWEEP_BATCH_USERS": "0"}, require_signing_secret=False)
+
+
+class DeadBatchJob:
+    """What RQ hands the failure callback: the job's arguments and the retries it has left."""
+
+    def __init__(self, batch: SweepUserBatch, retries_left: int = 0) -> None:
+        self.args = [to_json(batch)]
+        self.retries_left = retries_left
+
+
+def test_a_batch_job_that_failed_for_good_counts_its_account_unreadable_and_the_chain_goes_on(redis: Redis) -> None:
+    """RQ's failure callback: the failed batch marks the account unreadable, the next batch is still
+    queued, and when the last batch is in the account is counted once, so the sweep can finish."""
+    progress = SweepProgress(redis)
+    progress.start(SWEEP, accounts=1, requested_by="test")
+    large = LargeAccount(redis, SWEEP, ACCOUNT)
+    large.plan(["a", "b"], 1, aws_calls=2)
+    user_batch_failed(DeadBatchJob(SweepUserBatch(SWEEP, ACCOUNT, 0), retries_left=1), redis, KeyError)
+    assert large.failure() is None  # RQ retries it: nothing recorded yet
+    user_batch_failed(DeadBatchJob(SweepUserBatch(SWEEP, ACCOUNT, 0)), redis, KeyError)
+    assert large.failure() == (AccountOutcome.ERROR, "its sweep job failed (KeyError)")
+    assert JobQueue(redis).background.job_ids == [f"{SWEEP}-{ACCOUNT}-users-1"]
+    user_batch_failed(DeadBatchJob(SweepUserBatch(SWEEP, ACCOUNT, 1)), redis, KeyError)
+    report = progress.report(SWEEP)
+    assert report is not None and report.done == 1
+    assert [(u.account, u.outcome) for u in report.unreadable] == [(ACCOUNT, "error")]

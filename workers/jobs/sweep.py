@@ -129,7 +129,8 @@ def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     try:
         with lock.kept(task.sweep_id, stop):
             try:
-                keys = read_users(iam_client(runtime, account, stop), account, names, stop)
+                if large.failure() is None:  # once a batch failed, the account is unreadable: read no more
+                    keys = read_users(iam_client(runtime, account, stop), account, names, stop)
             except AwsCallError as exc:
                 log.warning("sweep could not read a batch of an account's users",
                             extra={"account": account.id, "batch": task.batch, "detail": exc.detail})  # fmt: skip
@@ -153,12 +154,18 @@ def enqueue_next_batch(redis: Redis, task: SweepUserBatch, large: LargeAccount) 
 
 def settle_large_account(runtime: Runtime, account: Account, sweep_id: str, large: LargeAccount) -> None:
     """Every batch is in: the account's result, from what the batches found (safe to run twice)."""
-    failure = large.failure()
-    if failure is not None:
-        result = AccountResult(account, failure[0], aws_calls=large.aws_calls(), detail=failure[1])
-    else:
+    result = unreadable_large_account(account, large)
+    if result is None:
         result = settle_account(runtime, account, large.keys(), sweep_id, large.aws_calls())
     account_done(runtime.redis, sweep_id, result)
+
+
+def unreadable_large_account(account: Account, large: LargeAccount) -> AccountResult | None:
+    """The account's result when one of its batches could not be read; None when all were."""
+    failure = large.failure()
+    if failure is None:
+        return None
+    return AccountResult(account, failure[0], aws_calls=large.aws_calls(), detail=failure[1])
 
 
 def account_done(redis: Redis, sweep_id: str, result: AccountResult) -> None:
@@ -187,11 +194,9 @@ def user_batch_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
     large = LargeAccount(connection, task.sweep_id, task.account_id)
     complete = large.record(task.batch, {}, 0, (AccountOutcome.ERROR, _failed(exc_info)))
     enqueue_next_batch(connection, task, large)
-    if complete:  # a failed batch makes the account unreadable: nothing to compare, no runtime needed
-        failure = large.failure() or (AccountOutcome.ERROR, _failed(exc_info))
-        account = Account(task.account_id, task.account_name)
-        account_done(connection, task.sweep_id, AccountResult(account, failure[0], aws_calls=large.aws_calls(),
-                                                              detail=failure[1]))  # fmt: skip
+    result = unreadable_large_account(Account(task.account_id, task.account_name), large)
+    if complete and result is not None:  # always, as this batch failed: nothing to compare, no runtime needed
+        account_done(connection, task.sweep_id, result)
 
 
 def _failed(exc_info: tuple[Any, ...]) -> str:
