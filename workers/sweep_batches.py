@@ -10,7 +10,8 @@ Sharing one account between several workers would not make it faster, as that ra
 
 Every batch adds its keys and AWS calls in one Lua step that also marks it done (a retried batch
 counts once); the batch job that sees every batch done settles the account (compare with the
-last snapshot, notify, write it back), which is safe to run twice. A batch that failed marks the
+last snapshot, notify, write it back), which is safe to run twice, and then drops the keys it
+gathered, marking the account settled so that a late retry does not settle it again. A batch that failed marks the
 account unreadable: its previous snapshot is kept, as for any account that cannot be read.
 """
 
@@ -104,6 +105,19 @@ class LargeAccount:
 
     def aws_calls(self) -> int:
         return int(self.redis.hget(self._plan_name, "aws_calls") or 0)
+
+    def settled(self) -> bool:
+        """True once the account's result was recorded from its batches."""
+        return bool(self.redis.hexists(self._plan_name, "settled"))
+
+    def mark_settled(self) -> None:
+        """The account's result is recorded: its keys are in the snapshot, so their copy here goes
+        (a large account's keys would otherwise stay two days per sweep). A late retry of the last
+        batch then finds `settled` and does not compare an empty read with the snapshot."""
+        with self.redis.pipeline() as pipe:  # MULTI: never "settled" without the keys gone, or back
+            pipe.hset(self._plan_name, "settled", 1)
+            pipe.delete(self._keys_name)
+            pipe.execute()
 
     def failure(self) -> tuple[AccountOutcome, str] | None:
         """Why the account could not be read, when a batch failed."""

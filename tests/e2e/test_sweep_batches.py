@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 
 from core.contract import SweepRequest
 from core.queue import JobQueue
-from core.redis_keys import SNAPSHOT, redis_key
+from core.redis_keys import SNAPSHOT, SWEEP_BATCH_KEYS, redis_key
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
@@ -83,6 +83,8 @@ def test_large_account_is_read_in_batches_and_each_change_told_once(batches: Sta
     assert report.done == report.accounts == len(ORGANIZATION) and not report.unreadable
     assert report.keys == 1 + len(BIG_USERS) + 1
     assert sorted(snapshot_users(batches, BIG).values()) == BIG_USERS  # every batch's keys, in one snapshot
+    # Once settled, the batches' copy of the keys is gone (the snapshot has them).
+    assert not redis_of(batches).exists(redis_key(SWEEP_BATCH_KEYS, sweep_id, batches.org.accounts[BIG]))
     jobs = batch_jobs(batches, sweep_id)
     assert [job.get_status() for job in jobs] == ["finished"] * BATCHES
     for earlier, later in zip(jobs, jobs[1:], strict=False):  # one batch at a time: the account's rate is kept

@@ -62,6 +62,9 @@ def test_the_account_is_complete_once_every_batch_is_in_and_retries_count_once(r
     assert large.keys() == {"AKIA0000000000000000": entry("a"), "AKIA2222222222222222": entry("c")}
     assert large.aws_calls() == 2 + 3 + 3 + 1
     assert large.failure() is None
+    assert not large.settled()
+    large.mark_settled()
+    assert large.settled() and large.keys() == {}  # the copy goes once the snapshot holds the keys
 
 
 def test_a_failed_batch_makes_the_account_unreadable_with_the_first_reason(redis: Redis) -> None:

@@ -154,10 +154,13 @@ def enqueue_next_batch(redis: Redis, task: SweepUserBatch, large: LargeAccount) 
 
 def settle_large_account(runtime: Runtime, account: Account, sweep_id: str, large: LargeAccount) -> None:
     """Every batch is in: the account's result, from what the batches found (safe to run twice)."""
+    if large.settled():  # a late retry of the last batch: counted already
+        return
     result = unreadable_large_account(account, large)
     if result is None:
         result = settle_account(runtime, account, large.keys(), sweep_id, large.aws_calls())
     account_done(runtime.redis, sweep_id, result)
+    large.mark_settled()
 
 
 def unreadable_large_account(account: Account, large: LargeAccount) -> AccountResult | None:
