@@ -9,6 +9,11 @@ moto server answers GetAccessKeyLastUsed from an index (bench/big_org.py), as AW
 not grow with the organization. For each size: one seeded organization; for each worker count,
 a fresh `python -m workers` pool (WHOSE_KEY_WORKERS=N plus its lookup process) runs one sweep
 (cold: each process assumes the roles it needs) while a lookup is asked every LOOKUP_EVERY s.
+Each run also prints how many of the machine's cores were busy: moto, the proxy, Redis and the
+workers share them, and a run with all of them busy measured the machine, not the design.
+
+Very large accounts (read in batches of WHOSE_KEY_SWEEP_BATCH_USERS users, one job each):
+    python3 dev.py bench sweep_fanout --sizes 2 --users 1000 --workers 1,2
 """
 
 from __future__ import annotations
