@@ -133,11 +133,9 @@ def iam_client(runtime: Runtime, account: Account, stop: threading.Event) -> Any
     return runtime.gateway.fresh_client(account.id, "iam", SWEEP_CLIENT_CONFIG)
 
 
-def read_users(
-    iam: Any, account: Account, names: list[str], stop: threading.Event, concurrency: int = ACCOUNT_CONCURRENCY
-) -> Snapshot:
+def read_users(iam: Any, account: Account, names: list[str], stop: threading.Event) -> Snapshot:
     """Every key of these users with its last use and owner: for each user ListAccessKeys,
-    ListUserTags and GetAccessKeyLastUsed per key, `concurrency` users at a time."""
+    ListUserTags and GetAccessKeyLastUsed per key, ACCOUNT_CONCURRENCY users at a time."""
     halt = threading.Event()  # this read's own stop: set when it failed or was cut short
 
     def read_user(user_name: str) -> Snapshot:
@@ -167,7 +165,7 @@ def read_users(
         return entries
 
     current: Snapshot = {}
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sweep-{account.id}")
+    pool = ThreadPoolExecutor(max_workers=ACCOUNT_CONCURRENCY, thread_name_prefix=f"sweep-{account.id}")
     finished = False
     try:
         # Each task runs in a copy of this thread's context, so its AWS calls count for this account.
