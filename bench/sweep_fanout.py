@@ -180,6 +180,9 @@ def one_size(accounts: int, users: int, worker_counts: list[int], latency: float
                 "SLACK_API_URL": slack.base_url,
                 "REDIS_URL": redis_server.url,
                 "WHOSE_KEY_SWEEP_INTERVAL": "0",
+                # No weekly digest: once a sweep has finished, the next pool would draw its chart
+                # (matplotlib, +45 MB) in a background worker and blur the sweep's memory figure.
+                "WHOSE_KEY_REPORT_INTERVAL": "0",
                 "WHOSE_KEY_AUDIT_CHANNEL": AUDIT_CHANNEL,
             }
         )
