@@ -389,14 +389,20 @@ def isolate_aws_env(server: MotoServer) -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
-# moto's GetAccessKeyLastUsed lists every key of every user of every account on each call
-# (IAMBackend.get_all_access_keys_for_all_users), so on moto its latency grows with the size of
-# the organization, which AWS's does not. This launcher starts the same moto server with that one
-# method answering from each account's key table instead: the same answers (including moto's
-# habit of answering for keys of other accounts), in O(accounts) instead of O(all keys).
-_INDEXED_LAST_USED_SERVER = """
+# Two of moto's costs grow with the organization, which AWS's do not, so this launcher starts the
+# same moto server with them answered from indexes:
+# - GetAccessKeyLastUsed lists every key of every user of every account on each call
+#   (IAMBackend.get_all_access_keys_for_all_users); here it looks the key up in each account's key
+#   table instead: the same answers (including moto's habit of answering for keys of other
+#   accounts), in O(accounts) instead of O(all keys).
+# - Every request signed with a role session's key finds its account by scanning every account in
+#   every partition (iam.models.get_account_id_from), touching backends moto then builds on the
+#   spot: at 5,000 accounts that scan, not the request, was most of moto's CPU. Here the key's
+#   account is remembered when STS creates the key, and any other key is looked up once.
+_INDEXED_SERVER = """
 import sys
 from moto.iam import models
+from moto.sts import models as sts_models
 
 def get_access_key_last_used(self, access_key_id):
     for account in list(models.iam_backends.values()):
@@ -407,19 +413,35 @@ def get_access_key_last_used(self, access_key_id):
             return {"user_name": key.user_name, "last_used": key.last_used}
     raise models.NotFoundException(f"The Access Key with id {access_key_id} cannot be found")
 
+_accounts_by_key = {}
+_scan_for_account = models.get_account_id_from
+_create_session_key = sts_models.STSBackend._create_access_key
+
+def get_account_id_from(access_key):
+    if access_key not in _accounts_by_key:
+        _accounts_by_key[access_key] = _scan_for_account(access_key)
+    return _accounts_by_key[access_key]
+
+def create_session_key(self, role):
+    account_id, key = _create_session_key(self, role)
+    _accounts_by_key[key.access_key_id] = account_id
+    return account_id, key
+
 models.IAMBackend.get_access_key_last_used = get_access_key_last_used
+models.get_account_id_from = get_account_id_from
+sts_models.STSBackend._create_access_key = create_session_key
 from moto.server import main
 main(sys.argv[1:])
 """
 
 
 class IndexedMotoServer(MotoServer):
-    """MotoServer with GetAccessKeyLastUsed made independent of the number of keys (see above)."""
+    """MotoServer whose per-request costs do not grow with the organization (see above)."""
 
     def argv(self) -> list[str]:
         import sys
 
-        return [sys.executable, "-c", _INDEXED_LAST_USED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)]
+        return [sys.executable, "-c", _INDEXED_SERVER, "-H", "127.0.0.1", "-p", str(self.port)]
 
 
 class ClientBuildTimer:
