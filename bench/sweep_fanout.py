@@ -100,7 +100,11 @@ def stop_pool(pool: subprocess.Popen[bytes], redis: Any) -> None:
         time.sleep(0.2)
 
 
-def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: str) -> dict[str, Any]:
+def one_run(
+    env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: str, stop_after: float | None = None
+) -> dict[str, Any]:
+    """One sweep with a fresh pool; with stop_after, figures after that many seconds if it has not
+    finished (a partial run: its time is the time per account so far, times the accounts)."""
     from rq import Worker
 
     from core.contract import SweepRequest
@@ -127,9 +131,10 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
+        deadline = time.monotonic() + stop_after if stop_after else None
         while True:
             report = progress.report(sweep_id)
-            if report is not None and report.finished:
+            if report is not None and (report.finished or (deadline and time.monotonic() > deadline and report.done)):
                 break
             if report is not None and report.done:
                 during.append(lookup_seconds(redis, slack, key_id))
@@ -143,6 +148,7 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
     return {
         "workers": workers,
         "seconds": report.seconds,
+        "done": report.done,
         "accounts": report.accounts,
         "keys": report.keys,
         "aws_calls": report.aws_calls,
@@ -157,7 +163,9 @@ def one_run(env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: s
     }
 
 
-def one_size(accounts: int, users: int, worker_counts: list[int], latency: float) -> list[dict[str, Any]]:
+def one_size(
+    accounts: int, users: int, worker_counts: list[int], latency: float, stop_after: float | None = None
+) -> list[dict[str, Any]]:
     from redis import Redis
 
     from standins.aws_proxy import AwsFaultProxy
@@ -190,7 +198,7 @@ def one_size(accounts: int, users: int, worker_counts: list[int], latency: float
         key_id = seeded.users[seeded.account_ids[-1]][0].key_id
         try:
             for workers in worker_counts:
-                result = one_run(env, redis, slack, workers, key_id)
+                result = one_run(env, redis, slack, workers, key_id, stop_after)
                 result["size"] = accounts
                 print_run(result)
                 results.append(result)
@@ -199,10 +207,23 @@ def one_size(accounts: int, users: int, worker_counts: list[int], latency: float
     return results
 
 
+def partial_note(r: dict[str, Any]) -> str:
+    """For a sweep measured before it finished (--stop-after): how far it got."""
+    if r["done"] >= r["accounts"]:
+        return ""
+    return f" (stopped: {r['done']} of {r['accounts']} accounts done, {r['seconds'] / r['done']:.3f}s per account)"
+
+
 def print_run(r: dict[str, Any]) -> None:
     idle, during = r["idle"], r["during"]
     print(
-        f"  {r['accounts']} accounts, {r['keys']} keys, {r['workers']} worker(s): sweep {r['seconds']:.1f}s, "
+        f"  {r['accounts']} accounts, {r['keys']} keys, {r['workers']} worker(s): sweep {r['seconds']:.1f}s"
+        + (
+            f" (stopped: {r['done']} accounts done, {r['seconds'] / r['done']:.3f}s each)"
+            if r["done"] < r["accounts"]
+            else ""
+        )
+        + ", "
         f"{r['aws_calls']} AWS calls; worker RSS peak {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB; "
         f"Redis +{r['redis_bytes'] / 2**20:.1f} MB ({r['redis_bytes'] / max(r['keys'], 1) * 10_000 / 2**20:.1f} MB "
         f"per 10,000 keys); lookups idle p50 {percentile(idle, 50):.2f}s p99 {percentile(idle, 99):.2f}s, "
@@ -219,19 +240,20 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="background worker processes to try, comma-separated")
     parser.add_argument("--users", type=int, default=20, help="IAM users per account, one key each")
     parser.add_argument("--latency", type=float, default=0.075, help="seconds added to every AWS call")
+    parser.add_argument("--stop-after", type=float, help="seconds after which an unfinished sweep is measured as is")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     everything = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         print(f"--- {size} accounts x {args.users} users, {args.latency * 1000:.0f} ms per AWS call ---", flush=True)
-        everything.extend(one_size(size, args.users, counts, args.latency))
+        everything.extend(one_size(size, args.users, counts, args.latency, args.stop_after))
     print("\nsummary:")
     for size in sorted({r["size"] for r in everything}):
         runs = [r for r in everything if r["size"] == size]
         base = next((r for r in runs if r["workers"] == 1), runs[0])
         for r in runs:
             print(
-                f"  {size:6d} accounts  {r['workers']} workers  {r['seconds']:7.1f}s  speed-up "
+                f"  {size:6d} accounts  {r['workers']} workers  {r['seconds']:7.1f}s{partial_note(r)}  speed-up "
                 f"{base['seconds'] / r['seconds']:.2f}x  max worker RSS {max(r['rss_mb'] or [0]):.0f} MB  "
                 f"lookup p99 idle {percentile(r['idle'], 99):.2f}s / during {percentile(r['during'], 99):.2f}s  "
                 f"CPU {r['cores_busy']:.1f}/{os.cpu_count()} cores"
