@@ -25,6 +25,9 @@ from core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
+# A body up to this size is read and dropped before a 413 (see drain_body); a larger one is not.
+DRAIN_LIMIT = 8 * MAX_BODY
+
 
 def create_web_app(settings: Settings, client: WebClient | None = None, sns: SnsVerifier | None = None) -> Flask:
     """The WSGI app. `client` and `sns` exist for tests: a Slack client and an SNS verifier
@@ -74,6 +77,8 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
     def http_error(error: HTTPException) -> tuple[Response, int]:
         # 404, 405, 413 and the like: a short JSON reason instead of werkzeug's HTML page.
         status = error.code or 400
+        if status == 413:
+            drain_body()
         return jsonify({"error": (error.name or "bad request").lower()}), status
 
     @web.errorhandler(Exception)
@@ -83,6 +88,20 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
         return jsonify({"error": "internal error"}), 500
 
     return web
+
+
+def drain_body() -> None:
+    """Read and drop a too-large body (up to DRAIN_LIMIT) before answering 413: a client still
+    sending would otherwise get a broken connection instead of the answer that says why."""
+    remaining = request.content_length or 0
+    if remaining > DRAIN_LIMIT:
+        return  # not worth reading: the connection is closed on it
+    stream = request.environ["wsgi.input"]
+    while remaining > 0:
+        chunk = stream.read(min(64 * 1024, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def create_wsgi_app() -> Flask:
