@@ -87,9 +87,9 @@ def test_large_account_is_read_in_batches_and_each_change_told_once(batches: Sta
     assert not redis_of(batches).exists(redis_key(SWEEP_BATCH_KEYS, sweep_id, batches.org.accounts[BIG]))
     jobs = batch_jobs(batches, sweep_id)
     assert [job.get_status() for job in jobs] == ["finished"] * BATCHES
-    for earlier, later in zip(jobs, jobs[1:], strict=False):  # one batch at a time: the account's rate is kept
-        assert earlier.ended_at is not None and later.started_at is not None
-        assert later.started_at >= earlier.ended_at, (earlier.id, later.id)
+    for earlier, later in zip(jobs, jobs[1:], strict=False):  # a chain: each batch is enqueued by the one before
+        assert earlier.started_at is not None and later.enqueued_at is not None
+        assert later.enqueued_at > earlier.started_at, (earlier.id, later.id)
 
     account = batches.org.accounts[BIG]
     iam = iam_in(batches, account)
