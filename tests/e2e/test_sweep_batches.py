@@ -47,12 +47,17 @@ def redis_of(stack: Stack) -> Redis:
 
 def sweep(stack: Stack, timeout: float = 120) -> tuple[str, SweepReport]:
     sweep_id = JobQueue(redis_of(stack)).enqueue_sweep(SweepRequest(requested_by="test"))
+    return sweep_id, wait_finished(stack, sweep_id, timeout)
+
+
+def wait_finished(stack: Stack, sweep_id: str, timeout: float) -> SweepReport:
+    """The sweep's report once it has finished (a positive signal, polled)."""
     progress = SweepProgress(redis_of(stack))
     deadline = time.monotonic() + timeout
     while (report := progress.report(sweep_id)) is None or not report.finished:
         assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
         time.sleep(0.1)
-    return sweep_id, report
+    return report
 
 
 def snapshot_users(stack: Stack, account_name: str) -> dict[str, str]:
@@ -125,11 +130,7 @@ def test_worker_killed_during_a_batch_costs_a_retry_and_nothing_else(batches: St
             time.sleep(0.05)
         killed_job = victim.get_current_job_id()
         batches.kill_worker(victim.pid)
-        progress = SweepProgress(redis)
-        deadline = time.monotonic() + 180
-        while (report := progress.report(sweep_id)) is None or not report.finished:
-            assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
-            time.sleep(0.1)
+        report = wait_finished(batches, sweep_id, timeout=180)
     finally:
         batches.aws.remove(slow)
     assert report.done == report.accounts and not report.unreadable, report
