@@ -56,21 +56,38 @@ def run_demo() -> int:
     # An editable install from a checkout maps the product packages only; the stand-ins sit next
     # to them in the checkout, so look there.
     checkout = Path(__file__).resolve().parents[1]
-    if (checkout / "standins" / "__init__.py").is_file() and str(checkout) not in sys.path:
+    in_checkout = (checkout / "standins" / "__init__.py").is_file()
+    if in_checkout and str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
     try:
         # Imported by name, not statically: the product never depends on the stand-ins.
         demo = importlib.import_module("standins.demo")
     except ModuleNotFoundError as exc:
-        missing = exc.name or "standins"
-        print(
-            f"whose-key demo: {missing!r} is not installed. The demo runs the bot against local stand-ins "
-            "for Slack, AWS and Redis, which come with a checkout of whose-key, not with the package. "
-            "From a checkout run: python3 dev.py demo",
-            file=sys.stderr,
-        )
+        print(f"whose-key demo: {demo_missing_message(exc.name or 'standins', checkout if in_checkout else None)}",
+              file=sys.stderr)  # fmt: skip
         return 2
     return int(demo.run_demo())
+
+
+# Import names whose package on PyPI is called otherwise.
+DISTRIBUTION_OF_MODULE = {"yaml": "PyYAML"}
+
+
+def demo_missing_message(missing: str, checkout: Path | None) -> str:
+    """What to install when the demo cannot import something: the package by name, and the command."""
+    top = missing.split(".")[0]
+    if top == "standins" or checkout is None:
+        return (
+            f"{missing!r} is not installed. The demo runs the bot against local stand-ins for Slack, AWS and "
+            "Redis, which come with a checkout of whose-key, not with the package: clone the repository and "
+            "run python3 dev.py demo in it."
+        )
+    package = DISTRIBUTION_OF_MODULE.get(top, top)
+    return (
+        f"the package {package!r} is not installed in this Python ({sys.executable}). Install it with: "
+        f"{sys.executable} -m pip install {package} (or everything the demo needs: "
+        f"{sys.executable} -m pip install -e '{checkout}[demo]')"
+    )
 
 
 def run_lookup(words: Sequence[str], *, deep: bool) -> int:

@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from standins import slack_payloads
 from standins.aws_proxy import IAM_MODES, AwsFaultProxy
@@ -36,7 +36,11 @@ from standins.moto_org import (
 from standins.processes import ChildProcess, wait_until
 from standins.redis_server import RedisServer
 from standins.slack_double import SlackDouble, enable_socket_mode
-from standins.socket_mode import SocketModeDouble
+
+if TYPE_CHECKING:
+    # Only tests run the Socket Mode double, and it needs `websockets`, a test-only package: the
+    # demo's install must never need it, so it is imported where a stack asks for it.
+    from standins.socket_mode import SocketModeDouble
 
 SIGNING_SECRET = "offline-signing-secret"  # noqa: S105 - only ever used against local processes
 BOT_TOKEN = "xoxb-offline-token"  # noqa: S105
@@ -129,7 +133,11 @@ class Stack:
         self.port = free_port()
         self.org: SeededOrg | None = None
         self.processes: list[ChildProcess] = []
-        self.socket_mode = SocketModeDouble() if self.socket else None
+        self.socket_mode: SocketModeDouble | None = None
+        if self.socket:
+            from standins.socket_mode import SocketModeDouble
+
+            self.socket_mode = SocketModeDouble()
         self._logs = tempfile.TemporaryDirectory(prefix="whose-key-logs-")
 
     @property
