@@ -65,9 +65,10 @@ CACHE = RedisName("cache", None, "a cached JSON value; TTL set per entry")
 CLAIM = RedisName("claim", None, "a short claim taken by one process")
 # Every key ID seen, with its user and account, for "did you mean" and notices (hash, no TTL).
 KEY_INDEX = RedisName("key-index", None, "key ID -> user, account and owner (hash)")
-# CloudTrail LookupEvents' rate limit (2 a second per account and region), shared by every worker:
-# when the bucket's next slot is free (ms, Redis clock). Lives until the bucket is full again.
-CLOUDTRAIL_RATE = RedisName("cloudtrail-rate", None, "next free LookupEvents slot of an account and region")
+# CloudTrail LookupEvents' rate limit (2 a second per account and region), shared by every worker
+# (hash): when the next slot is free and when the last calls were sent (ms, Redis clock). Lives
+# one window (1.25 s) past the last slot claimed or call sent.
+CLOUDTRAIL_RATE = RedisName("cloudtrail-rate", None, "LookupEvents slots and sends of an account and region")
 
 # -- the deactivation watch ------------------------------------------------------------------------
 # A key's last known state and what reported it ("Inactive|<event or sweep>").

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from redis import Redis
@@ -17,11 +17,9 @@ from standins.redis_server import RedisServer
 from standins.stack import Stack
 from tests.e2e.env import iam_in
 from tests.e2e.test_outcomes import Answer, account
-from workers.trail_rate import SLOT_MARGIN, RedisRateLimiter
+from workers.trail_rate import RedisRateLimiter
 
-ACCOUNT = "111111111111"
-OTHER_ACCOUNT = "222222222222"
-SLOT = 0.5 + SLOT_MARGIN
+SLOT = 0.625  # seconds between reserved slots: 2 calls per 1 s + the 0.25 s arrival margin
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +33,20 @@ def own_redis() -> Iterator[Redis]:
         server.close()
 
 
-def claim_together(limiter: RedisRateLimiter, account_id: str, count: int) -> list[bool]:
-    results: list[bool] = []
+def new_account() -> str:
+    return f"{uuid.uuid4().int % 10**12:012d}"
+
+
+def claim_together(count: int, claim: Callable[[], object]) -> list[object]:
+    results: list[object] = []
     lock = threading.Lock()
 
-    def claim() -> None:
-        allowed = limiter.wait(account_id)
+    def run() -> None:
+        result = claim()
         with lock:
-            results.append(allowed)
+            results.append(result)
 
-    threads = [threading.Thread(target=claim) for _ in range(count)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -52,37 +54,69 @@ def claim_together(limiter: RedisRateLimiter, account_id: str, count: int) -> li
     return results
 
 
-def test_racing_callers_get_distinct_slots_half_a_second_apart(own_redis: Redis) -> None:
-    """Six callers racing for one account wait 0, 0.55, 1.1 … seconds: one slot each, none lost to the race."""
-    waits: list[float] = []
-    limiter = RedisRateLimiter(own_redis, sleep=waits.append)
+def test_the_limiter_spaces_two_calls_per_second_plus_the_arrival_margin(own_redis: Redis) -> None:
+    """2 calls a second become at most 2 calls in 1.25 s (the margin for arrival), slots 0.625 s apart."""
+    limiter = RedisRateLimiter(own_redis)
 
-    assert claim_together(limiter, f"{uuid.uuid4().int % 10**12:012d}", 6) == [True] * 6
+    assert (limiter.burst, limiter.window_ms, limiter.slot_ms) == (2, 1250, 625)
+    assert limiter.slot_ms / 1000 == SLOT
 
-    expected = [0.0] + [SLOT * n for n in range(1, 6)]
-    assert sorted([0.0, *waits]) == pytest.approx(expected, abs=0.05)
+
+def test_racing_callers_reserve_distinct_slots_in_order(own_redis: Redis) -> None:
+    """Six callers racing for one account reserve 0, 0.625, 1.25 … seconds: one slot each, none lost to the race."""
+    limiter = RedisRateLimiter(own_redis)
+    account_id = new_account()
+
+    waits = claim_together(6, lambda: limiter.reserve(account_id))
+
+    assert sorted(w / 1000 for w in waits) == pytest.approx([SLOT * n for n in range(6)], abs=0.05)  # type: ignore[operator]
+
+
+def test_a_call_goes_only_when_fewer_than_two_left_within_the_window(own_redis: Redis) -> None:
+    """What counts is when calls leave: a third call within the window is told how long to wait, and not recorded."""
+    # A window of ten minutes, so the test does not depend on how fast it runs.
+    limiter = RedisRateLimiter(own_redis, arrival_margin=600)
+    account_id = new_account()
+
+    assert claim_together(2, lambda: limiter.try_send(account_id)) == [0, 0]
+    third = limiter.try_send(account_id)
+    assert limiter.window_ms - 60_000 < third <= limiter.window_ms
+    assert limiter.try_send(account_id) > 0, "the refused call was not recorded as sent"
+
+
+def test_a_caller_whose_slot_comes_after_two_fresh_sends_waits_again_or_gives_up(own_redis: Redis) -> None:
+    """A slot is not enough: a caller waking while two calls just left waits for the window, and is
+    refused when that is past the longest wait (its reserved slot was free, the sends were not)."""
+    sleeps: list[float] = []
+    limiter = RedisRateLimiter(own_redis, arrival_margin=600, sleep=sleeps.append, max_wait=10)
+    account_id = new_account()
+    # Two calls leave without reserving (as two callers that overslept their slots would).
+    assert [limiter.try_send(account_id), limiter.try_send(account_id)] == [0, 0]
+
+    assert limiter.wait(account_id) is False
+    assert sleeps == [], "it never slept for a slot it could not use"
 
 
 def test_a_slot_too_far_off_is_refused_and_not_claimed(own_redis: Redis) -> None:
     """Callers beyond the longest wait are refused at once; the slots they did not take stay free."""
     limiter = RedisRateLimiter(own_redis, sleep=lambda _s: None, max_wait=1.0)
-    account_id = f"{uuid.uuid4().int % 10**12:012d}"
+    account_id = new_account()
 
-    results = claim_together(limiter, account_id, 5)
+    results = claim_together(5, lambda: limiter.wait(account_id))
 
-    assert results.count(True) == 2  # now and in 0.55 s; 1.1 s is past the longest wait
+    assert results.count(True) == 2  # now and in 0.625 s; 1.25 s is past the longest wait
     assert results.count(False) == 3
 
 
 def test_accounts_have_buckets_of_their_own(own_redis: Redis) -> None:
-    """A busy account never delays another: each account and region has its own bucket."""
+    """A busy account never delays another: each account and region has its own slots and sends."""
     waits: list[float] = []
     limiter = RedisRateLimiter(own_redis, sleep=waits.append)
-    busy = f"{uuid.uuid4().int % 10**12:012d}"
-    claim_together(limiter, busy, 3)
+    busy = new_account()
+    claim_together(2, lambda: limiter.wait(busy))
     before = len(waits)
 
-    assert limiter.wait(f"{uuid.uuid4().int % 10**12:012d}")
+    assert limiter.wait(new_account())
     assert len(waits) == before, "the other account's first call did not wait"
 
 
