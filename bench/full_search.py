@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import workers.aws as aws_module  # noqa: E402
+import workers.aws.gateway as aws_module  # noqa: E402
 from bench.big_org import (  # noqa: E402
     MISSING_KEY_ID,
     ClientBuildTimer,
@@ -60,10 +60,10 @@ from bench.big_org import (  # noqa: E402
     traced_peak,
 )
 from standins.moto_org import MotoServer  # noqa: E402
-from workers.aws import AwsGateway, start_counting_calls  # noqa: E402
+from workers.aws.gateway import AwsGateway, start_counting_calls  # noqa: E402
 from workers.cache import MemoryCache  # noqa: E402
-from workers.finder import SEARCH_CONCURRENCY, Finder, build_finder  # noqa: E402
-from workers.report import Account  # noqa: E402
+from workers.lookup.finder import SEARCH_CONCURRENCY, Finder, build_finder  # noqa: E402
+from workers.model import Account  # noqa: E402
 
 ROLE_NAME = "WhoseKeyReadOnly"
 
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--methods", default="whose-key,naive", help="which to run: whose-key, naive or both")
     parser.add_argument(
         "--max-cached-clients", type=int, default=None,
-        help="experiment: override workers.aws.MAX_CACHED_CLIENTS in this process (default: the code's value)",
+        help="experiment: override workers.aws.gateway.MAX_CACHED_CLIENTS in this process (default: the code's value)",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     args = parser.parse_args()
@@ -252,7 +252,8 @@ def main() -> None:
 
     moto = IndexedMotoServer() if args.moto == "indexed" else MotoServer()
     print(f"full search: {args.accounts} accounts x {args.users} users (1 key each), {args.moto} moto server, loopback")
-    print(f"  code: workers.aws.MAX_CACHED_CLIENTS = {bound if bound is not None else '(no bound in this version)'}")
+    shown = bound if bound is not None else "(no bound in this version)"
+    print(f"  code: workers.aws.gateway.MAX_CACHED_CLIENTS = {shown}")
     with Watchdog(timeout) as watchdog, moto as server:
         watchdog.watch(moto_pid(server))
         seeded = seed_big_org(server, args.accounts, args.users, threads=args.seed_threads, progress=print)

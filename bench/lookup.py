@@ -26,7 +26,7 @@ from rq import Queue  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 from bench.stats import percentile, summary_ms  # noqa: E402
-from core.queue import LOOKUP_QUEUE  # noqa: E402
+from core.jobs import LOOKUP_QUEUE  # noqa: E402
 from core.redis_keys import KEY_INDEX, redis_key  # noqa: E402
 from standins.moto_org import AccountSpec, UserSpec  # noqa: E402
 from standins.stack import Stack  # noqa: E402

@@ -39,8 +39,8 @@ from workers.hygiene.departures import DepartureChecker  # noqa: E402
 from workers.hygiene.export import write_csv  # noqa: E402
 from workers.hygiene.home import HomeCollector, Viewer, render_home  # noqa: E402
 from workers.hygiene.reader import iter_records, read_sweep_summary  # noqa: E402
-from workers.hygiene.report_view import render_report  # noqa: E402
 from workers.hygiene.summary import summarize  # noqa: E402
+from workers.hygiene.summary_message import render_report  # noqa: E402
 
 OWNERS = 2000  # distinct Slack members owning keys
 DEPARTED_SHARE = 0.03  # of owners, deactivated in Slack

@@ -4,7 +4,7 @@ loopback Slack double; notices are really posted (chat.postMessage) and counted.
     python3 dev.py bench sweep [--sizes 250,500,1000] [--users 20] [--quick]
 
 Each size runs in a fresh process of its own (its own moto, Redis and Slack double), so its
-ru_maxrss is the sweeping process's own peak. In it, `workers.sweep_local.run_local(runtime)` runs
+ru_maxrss is the sweeping process's own peak. In it, `workers.sweep.local.run_local(runtime)` runs
 in-process with the Runtime a worker builds (`build_runtime(Settings.from_env(...))`):
 
 1. baseline sweep, cold (first sweep: an AssumeRole per account, every key first seen), under
@@ -72,7 +72,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
     from standins.redis_server import RedisServer
     from standins.slack_double import SlackDouble
     from workers.runtime import build_runtime
-    from workers.sweep_local import run_local
+    from workers.sweep.local import run_local
 
     result: dict[str, Any] = {"accounts": accounts, "users": users}
     print(f"--- sweep of {accounts} accounts x {users} users (pid {os.getpid()}) ---", flush=True)
@@ -118,7 +118,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
             posts = slack.api_calls("chat.postMessage")[posts_before:]
             out = {
                 "seconds": report.seconds,
-                # Counted on the gateway's session, every thread included; SweepReport.aws_calls
+                # Counted on the gateway's session, every thread included; SweepSummary.aws_calls
                 # is kept alongside because it misses the calls made in the sweep's threads.
                 "aws_calls": sum(aws_ops.values()),
                 "reported_aws_calls": report.aws_calls,
@@ -143,7 +143,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
                 f"{len(report.unreadable)} unreadable; RSS {rss.start_mb:.0f}->{rss.peak_mb:.0f} MB{traced_note}",
                 flush=True,
             )
-            print(f"  {'':22s} AWS: {format_ops(aws_ops)}; SweepReport.aws_calls says {report.aws_calls}")
+            print(f"  {'':22s} AWS: {format_ops(aws_ops)}; SweepSummary.aws_calls says {report.aws_calls}")
             print(
                 f"  {'':22s} Redis: {out['redis_commands']} commands, those run inside Lua scripts included "
                 f"({format_ops(redis_ops)})",

@@ -51,7 +51,7 @@ def lookup_seconds(redis: Any, slack: Any, key_id: str) -> float:
     url = slack.new_response_url()
     request = LookupRequest(new_request_id(), (key_id,), Destination(response_url=url), asked_by="U0BENCH")
     started = time.time()
-    JobQueue(redis).enqueue_lookup(request)
+    JobQueue(redis).enqueue(request)
     return float(slack.wait_for_hook(url, timeout=60)[0].at - started)
 
 
@@ -109,7 +109,7 @@ def one_run(
 
     from core.contract import SweepRequest
     from core.queue import JobQueue
-    from workers.sweep_state import SweepProgress
+    from workers.sweep.state import SweepProgress
 
     pool = start_pool(env, workers, redis)
     try:
@@ -117,7 +117,7 @@ def one_run(
         idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
         memory_before = int(redis.info("memory")["used_memory"])
         cpu_before = cpu_times()
-        sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="bench"))
+        sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="bench"))
         progress = SweepProgress(redis)
         during: list[float] = []
         rss_peak: dict[int, float] = {}
@@ -133,7 +133,7 @@ def one_run(
         sampler.start()
         deadline = time.monotonic() + stop_after if stop_after else None
         while True:
-            report = progress.report(sweep_id)
+            report = progress.summary(sweep_id)
             if report is not None and (report.finished or (deadline and time.monotonic() > deadline and report.done)):
                 break
             if report is not None and report.done:

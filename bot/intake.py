@@ -97,7 +97,7 @@ def _audited(policy: AccessPolicy, asker: Asker, refusal: Refusal | None, keys: 
 def submit_lookup(jobs: JobQueue, request: LookupRequest, asker: Asker) -> bool:
     """Enqueue the lookup and audit it; False when the queue is unreachable."""
     try:
-        jobs.enqueue_lookup(request)
+        jobs.enqueue(request)
     except RedisError as exc:
         log.error(
             "could not enqueue a lookup",
@@ -121,7 +121,7 @@ def submit_reply(jobs: JobQueue, delivery_id: str, destination: Destination, mes
     """Enqueue a ready-made reply (help, errors) to be posted by a worker; False if Redis is down."""
     reply = Reply(delivery_id, destination, text=message["text"], blocks=tuple(message.get("blocks") or ()))
     try:
-        jobs.enqueue_reply(reply)
+        jobs.enqueue(reply)
     except RedisError as exc:
         log.error("could not enqueue a reply", extra={"delivery_id": delivery_id, "error": type(exc).__name__})
         return False

@@ -93,8 +93,8 @@ def demo_missing_message(missing: str, checkout: Path | None) -> str:
 def run_lookup(words: Sequence[str], *, deep: bool) -> int:
     """Look keys up from this machine with its AWS credentials and print the answer."""
     from core.settings import Settings, SettingsError
-    from workers.aws import AwsCallError
-    from workers.lookup_local import local_finder
+    from workers.aws.gateway import AwsCallError
+    from workers.lookup.local import local_finder
     from workers.render.terminal import render_terminal
 
     parsed = parse_command(" ".join(words))

@@ -24,7 +24,7 @@ from workers.hygiene.reader import iter_records, read_sweep_summary
 from workers.hygiene.summary import DepartedCheck, summarize
 from workers.hygiene.terminal import print_report
 from workers.runtime import Runtime, build_runtime
-from workers.slack_post import DeliveryError
+from workers.slack.poster import DeliveryError
 
 
 def run_report(*, post: bool = False, csv_path: str | None = None, json_path: str | None = None) -> int:

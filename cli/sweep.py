@@ -15,11 +15,12 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from core.contract import SweepRequest
-from core.queue import BACKGROUND_QUEUE, JobQueue
+from core.jobs import BACKGROUND_QUEUE
+from core.queue import JobQueue
 from core.redis_keys import connect
 from core.settings import Settings, SettingsError
-from workers.sweep_lock import SweepLock
-from workers.sweep_state import SweepProgress, SweepReport
+from workers.sweep.lock import SweepLock
+from workers.sweep.state import SweepProgress, SweepSummary
 
 POLL_EVERY = 0.2
 BAR_WIDTH = 30
@@ -42,11 +43,11 @@ def run_sweep_command(*, local: bool) -> int:
     return 1 if report.unreadable else 0
 
 
-def _run_local(settings: Settings) -> SweepReport | int:
+def _run_local(settings: Settings) -> SweepSummary | int:
     from core.logs import configure_logging
-    from workers.aws import AwsCallError
+    from workers.aws.gateway import AwsCallError
     from workers.runtime import build_runtime
-    from workers.sweep_local import SweepRunning, run_local
+    from workers.sweep.local import SweepRunning, run_local
 
     configure_logging("WARNING")
     runtime = build_runtime(settings)
@@ -64,7 +65,7 @@ def _run_local(settings: Settings) -> SweepReport | int:
     return report
 
 
-def _run_distributed(settings: Settings) -> SweepReport | int:
+def _run_distributed(settings: Settings) -> SweepSummary | int:
     redis = connect(settings.redis_url)
     if not any(BACKGROUND_QUEUE in w.queue_names() for w in Worker.all(connection=redis)):
         print(
@@ -78,17 +79,17 @@ def _run_distributed(settings: Settings) -> SweepReport | int:
         print(f"A sweep is running already ({running}); following it.", file=sys.stderr)
         sweep_id = running
     else:
-        sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="cli"))
+        sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="cli"))
     return follow(redis, sweep_id)
 
 
-def follow(redis: Redis, sweep_id: str) -> SweepReport | int:
+def follow(redis: Redis, sweep_id: str) -> SweepSummary | int:
     """Wait for the sweep to finish, showing its progress; follow the running one if it was skipped."""
     progress = SweepProgress(redis)
     bar = ProgressBar(sys.stderr)
     try:
         while True:
-            report = progress.report(sweep_id)
+            report = progress.summary(sweep_id)
             if report is not None:
                 bar.show(report.done, report.accounts)
                 if report.finished:
@@ -123,7 +124,7 @@ def _coordinator_outcome(redis: Redis, sweep_id: str) -> str | int | None:
     return None
 
 
-def print_summary(report: SweepReport) -> None:
+def print_summary(report: SweepSummary) -> None:
     print(
         f"swept {report.accounts} accounts, {report.keys} keys in {report.seconds:.1f}s "
         f"({report.aws_calls} AWS calls): {report.deactivated} deactivated, {report.deleted} deleted, "

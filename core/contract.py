@@ -1,8 +1,9 @@
 """What travels through the queue: one dataclass for the arguments of every job, and the one
 place that turns them into JSON and back.
 
-The web (and the scheduler, and the CLI) build these and enqueue them through `core.queue`; each
-job reads its arguments back with `from_json` of the same class. Job arguments are data from
+The web (and the scheduler, and the CLI) build these and enqueue them through `core.queue`; the
+table in `core.jobs` names the job each type goes to, and the worker hands each job its arguments
+decoded with `from_json` of that type. Job arguments are data from
 Redis, not trust: `from_json` checks types, and jobs re-check what matters (URLs, key IDs).
 Nothing secret is ever put here: the parser drops pasted secrets before a request is built.
 """
@@ -10,13 +11,13 @@ Nothing secret is ever put here: the parser drops pasted secrets before a reques
 from __future__ import annotations
 
 import dataclasses
+import time
 import types
 import typing
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-from core.key_events import KeyEvent
 
 
 class ContractError(ValueError):
@@ -70,6 +71,25 @@ class ButtonPress:
 
 
 @dataclass(frozen=True)
+class SharePress(ButtonPress):
+    """Share in channel: post the private answer `request_id` for everyone."""
+
+
+@dataclass(frozen=True)
+class FaqPress(ButtonPress):
+    """The FAQ button: the short answers, privately."""
+
+
+@dataclass(frozen=True)
+class NotifyPress(ButtonPress):
+    """Notify owner: DM the owner of one key of the answer (`request_id` is "<request>|<key>")."""
+
+
+# The button kinds the answer carries (its action IDs), each a job of its own.
+BUTTON_PRESSES: dict[str, type[ButtonPress]] = {"share": SharePress, "faq": FaqPress, "notify": NotifyPress}
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message the web prepared, posted by a worker (help and errors for mentions and DMs)."""
 
@@ -87,12 +107,17 @@ class SnsConfirmation:
     topic_arn: str
 
 
+def new_sweep_id() -> str:
+    """A sweep's ID: when it was asked for, readable, plus a little randomness."""
+    return f"sweep-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
 @dataclass(frozen=True)
 class SweepRequest:
-    """Check every key of every account against the last sweep (sweep job)."""
+    """Check every key of every account against the last sweep (sweep job; its job ID is the sweep's)."""
 
     requested_by: str = "schedule"  # schedule | cli | an operator's name
-    extra: dict[str, Any] = field(default_factory=dict)
+    sweep_id: str = field(default_factory=new_sweep_id)
 
 
 @dataclass(frozen=True)
@@ -152,23 +177,6 @@ class NoticeRetry:
 
     requested_by: str = "schedule"  # schedule | sweep | cli
 
-
-# Every job argument type, for tests and for readers looking for "what can be in the queue".
-JOB_ARGUMENTS: tuple[type, ...] = (
-    LookupRequest,
-    ButtonPress,
-    Reply,
-    KeyEvent,
-    SnsConfirmation,
-    SweepRequest,
-    ReportRequest,
-    HomeRequest,
-    AfterSweep,
-    SweepAccount,
-    SweepUserBatch,
-    SweepFinish,
-    NoticeRetry,
-)
 
 T = TypeVar("T")
 

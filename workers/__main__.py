@@ -21,12 +21,12 @@ def main() -> None:
         sys.exit(f"whose-key worker: {exc}")
     # Imported after settings: nothing heavy before they check out.
     if args.serve is None:
-        from workers.pool import run_pool
+        from workers.process.pool import run_pool
 
         sys.exit(run_pool(settings))
-    from core.queue import INTERACTIVE_QUEUES, QUEUES
-    from workers.pool import exit_with_parent
-    from workers.worker import run_worker
+    from core.jobs import INTERACTIVE_QUEUES, QUEUES
+    from workers.process.pool import exit_with_parent
+    from workers.process.worker import run_worker
 
     exit_with_parent()
     run_worker(settings, INTERACTIVE_QUEUES if args.serve == "interactive" else QUEUES)

@@ -2,7 +2,7 @@
 (with its cache of assumed-role sessions) and the Slack client.
 
 The worker process builds one at start and hands it to every job it runs (see
-`workers.worker.RuntimeJob`); the CLI and benchmarks build their own. Nothing here is a
+`workers.process.worker.RuntimeJob`); the CLI and benchmarks build their own. Nothing here is a
 module-level cache: jobs run in the worker process itself (SimpleWorker), so the runtime's
 caches live as long as the worker.
 """
@@ -18,11 +18,11 @@ from slack_sdk import WebClient
 from core.redis_keys import connect
 from core.settings import Settings
 from core.slack_client import make_web_client
-from workers.aws import AwsGateway
+from workers.aws.cloudtrail import CloudTrailReader
+from workers.aws.gateway import AwsGateway
 from workers.cache import JsonCache
-from workers.cloudtrail import CloudTrailReader
-from workers.finder import Finder, build_finder, build_trail
-from workers.owners import SlackDirectory
+from workers.lookup.finder import Finder, build_finder, build_trail
+from workers.lookup.owners import SlackDirectory
 
 
 @dataclass

@@ -100,7 +100,7 @@ class AwsEventReceiver:
                     via=source,
                 )
                 return {"status": "duplicate"}, 200
-            self.jobs.enqueue_key_event(event)
+            self.jobs.enqueue(event)
         except RedisError:
             with contextlib.suppress(RedisError):
                 release_event(self.jobs.redis, claim)
@@ -115,7 +115,7 @@ class AwsEventReceiver:
 
     def _enqueue_confirmation(self, subscribe_url: str, topic_arn: str) -> Reply:
         try:
-            self.jobs.enqueue_sns_confirmation(SnsConfirmation(subscribe_url, topic_arn))
+            self.jobs.enqueue(SnsConfirmation(subscribe_url, topic_arn))
         except RedisError:
             return {"error": "cannot take events right now; deliver again later"}, 503
         return {"status": "confirming subscription"}, 200

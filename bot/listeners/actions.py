@@ -15,7 +15,7 @@ from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_action
 from core.audit import audit
 from core.blockkit import FAQ_ACTION, NOTIFY_ACTION, SHARE_ACTION
-from core.contract import ButtonPress, Destination
+from core.contract import BUTTON_PRESSES, Destination
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def enqueue_action(
         if not submit_reply(jobs, delivery_id, destination, messages.refused(refusal)):
             respond(**messages.unavailable())
         return
-    press = ButtonPress(
+    press = BUTTON_PRESSES[kind](
         # One delivery per button press, however often the job runs.
         delivery_id=f"{kind}-{action.get('action_ts') or body.get('trigger_id')}",
         request_id=str(action.get("value") or ""),
@@ -72,7 +72,7 @@ def enqueue_action(
         response_url=body.get("response_url"),
     )
     try:
-        jobs.enqueue_button(kind, press)
+        jobs.enqueue(press)
     except RedisError:
         log.error("could not enqueue a button action", extra={"action": kind, "user": user})
         respond(**messages.unavailable())

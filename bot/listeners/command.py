@@ -75,7 +75,7 @@ def request_report(command: dict[str, Any], services: Services) -> dict[str, Any
         return messages.refused(refusal)
     destination = private_reply(command)
     try:
-        services.jobs.enqueue_report(ReportRequest(request_id, requested_by=asker.user or "?", destination=destination))
+        services.jobs.enqueue(ReportRequest(request_id, requested_by=asker.user or "?", destination=destination))
     except RedisError:
         return messages.unavailable()
     audit(services.jobs.redis, "report_requested", request_id=request_id, user=asker.user, channel=asker.channel)

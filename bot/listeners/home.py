@@ -22,7 +22,7 @@ def register(app: App, services: Services) -> None:
         if event.get("tab") != "home" or not user:
             return
         try:
-            services.jobs.enqueue_home(HomeRequest(user=str(user), event_id=body.get("event_id")))
+            services.jobs.enqueue(HomeRequest(user=str(user), event_id=body.get("event_id")))
         except RedisError:
             # Nothing to answer in: the tab keeps its last view until the next open or sweep.
             log.error("could not enqueue a Home tab", extra={"user": user})

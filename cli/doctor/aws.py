@@ -19,8 +19,14 @@ from cli.doctor.aws_session import AwsConnection
 from cli.doctor.model import Check, Status, not_checked
 from cli.doctor.roles import role_checks
 from core.settings import Settings
-from workers.aws import AwsCallError, AwsGateway, error_code, get_management_account_id, get_organization_accounts
-from workers.report import Account, AccountOutcome
+from workers.aws.gateway import (
+    AwsCallError,
+    AwsGateway,
+    error_code,
+    get_management_account_id,
+    get_organization_accounts,
+)
+from workers.model import Account, AccountOutcome
 
 # Codes with which AWS rejects the credentials themselves (wrong, expired, deleted).
 _REJECTED_CREDENTIAL_CODES = {

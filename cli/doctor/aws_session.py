@@ -16,7 +16,7 @@ import botocore.session
 from botocore.exceptions import PartialCredentialsError
 
 from core.settings import Settings
-from workers.aws import AwsGateway
+from workers.aws.gateway import AwsGateway
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.doctor.model import NAMES_SHOWN, Check, Status, severity
 from core.settings import Settings
-from workers.aws import AwsCallError, AwsGateway, classify, error_code
-from workers.report import Account, AccountOutcome
+from workers.aws.gateway import AwsCallError, AwsGateway, classify, error_code
+from workers.model import Account, AccountOutcome
 
 # AWS's documented example key: well formed, owned by nobody, so IAM answers NoSuchEntity when
 # the role may read keys and AccessDenied when it may not.

@@ -17,7 +17,7 @@ from standins.redis_server import RedisServer
 from standins.stack import Stack
 from tests.e2e.env import iam_in
 from tests.e2e.test_outcomes import Answer, account
-from workers.trail_rate import RedisRateLimiter
+from workers.aws.cloudtrail_rate import RedisRateLimiter
 
 SLOT = 0.625  # seconds between reserved slots: 2 calls per 1 s + the 0.25 s arrival margin
 

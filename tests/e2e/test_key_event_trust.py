@@ -20,8 +20,8 @@ from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
 
 from bot.web import create_web_app
+from core.jobs import safe_job_id
 from core.key_events import KeyEvent, parse_event
-from core.queue import safe_job_id
 from core.redis_keys import KEY_STATE, PENDING_NOTICES, redis_key
 from core.settings import Settings
 from standins.loopback import free_port

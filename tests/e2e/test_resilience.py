@@ -12,11 +12,11 @@ import pytest
 from redis import Redis
 from rq import Worker
 
-from core.queue import LOOKUP_QUEUE
+from core.jobs import LOOKUP_QUEUE
 from standins.slack_double import RecordedCall, Reply
 from standins.stack import Stack, http_get
 from tests.e2e.env import TEST_ENV
-from tests.e2e.waiting import wait_for_jobs_finished, wait_for_queues_drained
+from tests.e2e.waiting import jobs_mentioning, wait_for_jobs_finished, wait_for_queues_drained, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +58,23 @@ def test_redis_down_gets_a_clear_answer_and_recovers_without_restart(fragile: St
 
 def test_worker_killed_mid_lookup_is_retried_and_answered_once(fragile: Stack) -> None:
     """A worker SIGKILLed during a lookup: another worker retries the job and the user gets one answer."""
-    fault = fragile.aws.slow("GetAccessKeyLastUsed", None, delay=8, times=1)
+    key_id = key_of(fragile, "acme-data", "etl")
+    # The lookup's first IAM call is held until its worker is killed: mid-lookup, however loaded the
+    # machine (the retry's call is not held).
+    held = fragile.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") == key_id, times=1)
     try:
-        reply, url = fragile.slash_command(key_of(fragile, "acme-data", "etl"))
+        reply, url = fragile.slash_command(key_id)
         assert "Looking up" in reply.body
         redis = Redis.from_url(fragile.redis.url)
-        deadline = time.monotonic() + 20
-        busy = None
-        while busy is None and time.monotonic() < deadline:
-            busy = next((w for w in Worker.all(connection=redis) if w.get_current_job_id()), None)
-            time.sleep(0.1)  # pacing the poll for the worker that took the job (it holds it for 8 s)
-        assert busy is not None, "a worker took the job"
+        wait_until(lambda: held.hits, what="the lookup to ask IAM about the key")
+        [job_id] = jobs_mentioning(redis, url)
+        busy = wait_until(
+            lambda: next((w for w in Worker.all(connection=redis) if w.get_current_job_id() == job_id), None),
+            what=f"the worker running {job_id}",
+        )
         fragile.kill_worker(busy.pid, signal.SIGKILL)
     finally:
-        fragile.aws.remove(fault)
+        fragile.aws.remove(held)
     posts = fragile.slack.wait_for_hook(url, timeout=120)
     assert "etl" in json.dumps(posts[0].body)
     # Nothing queued, running or scheduled any more, the abandoned run included: no second answer can come.

@@ -22,7 +22,8 @@ from core.redis_keys import SNAPSHOT, SWEEP_BATCH_KEYS, redis_key
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
-from workers.sweep_state import SweepProgress, SweepReport
+from tests.e2e.waiting import wait_until
+from workers.sweep.state import SweepProgress, SweepSummary
 
 BIG = "big-account"
 BIG_USERS = [f"big-{i}" for i in range(7)]
@@ -45,16 +46,16 @@ def redis_of(stack: Stack) -> Redis:
     return Redis.from_url(stack.redis.url)
 
 
-def sweep(stack: Stack, timeout: float = 120) -> tuple[str, SweepReport]:
-    sweep_id = JobQueue(redis_of(stack)).enqueue_sweep(SweepRequest(requested_by="test"))
+def sweep(stack: Stack, timeout: float = 120) -> tuple[str, SweepSummary]:
+    sweep_id = JobQueue(redis_of(stack)).enqueue(SweepRequest(requested_by="test"))
     return sweep_id, wait_finished(stack, sweep_id, timeout)
 
 
-def wait_finished(stack: Stack, sweep_id: str, timeout: float) -> SweepReport:
+def wait_finished(stack: Stack, sweep_id: str, timeout: float) -> SweepSummary:
     """The sweep's report once it has finished (a positive signal, polled)."""
     progress = SweepProgress(redis_of(stack))
     deadline = time.monotonic() + timeout
-    while (report := progress.report(sweep_id)) is None or not report.finished:
+    while (report := progress.summary(sweep_id)) is None or not report.finished:
         assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
         time.sleep(0.1)
     return report
@@ -116,23 +117,25 @@ def test_worker_killed_during_a_batch_costs_a_retry_and_nothing_else(batches: St
     account = batches.org.accounts[BIG]
     deactivated = batches.org.key(BIG, "big-3")
     iam_in(batches, account).update_access_key(UserName="big-3", AccessKeyId=deactivated, Status="Inactive")
-    slow = batches.aws.slow("ListUserTags", None, delay=0.5, account=account)  # batches last a while
+    # Every batch reads the tags of a user with a key, and those reads are held until a worker
+    # running a batch is killed: it dies in the middle of that batch, however loaded the machine.
+    held = batches.aws.hold("ListUserTags", account=account)
     try:
         redis = redis_of(batches)
-        sweep_id = JobQueue(redis).enqueue_sweep(SweepRequest(requested_by="test"))
-        deadline = time.monotonic() + 60
-        victim = None
-        while victim is None:
-            assert time.monotonic() < deadline, "no worker took a batch job"
-            victim = next(
-                (w for w in Worker.all(connection=redis) if "-users-" in (w.get_current_job_id() or "")), None
-            )
-            time.sleep(0.05)
-        killed_job = victim.get_current_job_id()
+        sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="test"))
+
+        def running_a_batch() -> tuple[Worker, str] | None:
+            for worker in Worker.all(connection=redis):
+                job_id = worker.get_current_job_id() or ""
+                if "-users-" in job_id:
+                    return worker, job_id
+            return None
+
+        victim, killed_job = wait_until(running_a_batch, what="a worker to take a batch job", timeout=60)
         batches.kill_worker(victim.pid)
-        report = wait_finished(batches, sweep_id, timeout=180)
     finally:
-        batches.aws.remove(slow)
+        batches.aws.remove(held)
+    report = wait_finished(batches, sweep_id, timeout=180)
     assert report.done == report.accounts and not report.unreadable, report
     assert report.deactivated == 1
     assert len(owner_messages(batches, deactivated, "deactivated")) == 1

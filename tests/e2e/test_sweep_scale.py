@@ -1,8 +1,10 @@
-"""The sweep spread over RQ workers, end to end: lookups stay prompt during a sweep with the
+"""The sweep spread over RQ workers, end to end: lookups are answered during a sweep with the
 Procfile's one worker process, one sweep at a time however short the interval, a worker killed
 mid-sweep costs nothing but a retry, and an unreadable account is still reported.
 
-AWS is made slow where only the sweep reads (ListUserTags) so that a sweep lasts seconds."""
+AWS is made slow where the sweep reads (ListUserTags) so that a sweep lasts seconds; where a test
+needs a sweep still running at some point, those reads are held until it has seen what it waits
+for (the AWS proxy's hold), so no test depends on how long anything takes."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from core.redis_keys import SWEEP_LAST, SWEEP_STATE, redis_key
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import PROJECT_ROOT, Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
-from workers.sweep_state import SweepProgress, SweepReport
+from tests.e2e.waiting import wait_until
+from workers.sweep.state import SweepProgress, SweepSummary
 
 TEAMS = [f"team-{i:02d}" for i in range(10)]
 ORGANIZATION = (
@@ -66,29 +69,37 @@ def redis_of(stack: Stack) -> Redis:
 
 
 def start_sweep(stack: Stack) -> str:
-    return JobQueue(redis_of(stack)).enqueue_sweep(SweepRequest(requested_by="test"))
+    return JobQueue(redis_of(stack)).enqueue(SweepRequest(requested_by="test"))
 
 
-def wait_for_sweep(stack: Stack, sweep_id: str, *, finished: bool, timeout: float = 120) -> SweepReport:
+def wait_for_sweep(stack: Stack, sweep_id: str, *, finished: bool, timeout: float = 120) -> SweepSummary:
     """The sweep's report once it has begun (at least one account done) or, with finished, once it ended."""
     progress = SweepProgress(redis_of(stack))
     deadline = time.monotonic() + timeout
     while True:
-        report = progress.report(sweep_id)
+        report = progress.summary(sweep_id)
         if report is not None and (report.finished if finished else report.done >= 1):
             return report
         assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
         time.sleep(0.1)
 
 
-def lookup_seconds(stack: Stack, key_id: str) -> float:
-    """From the slash command to its answer at the response_url."""
-    started = time.time()
+def answered(stack: Stack, key_id: str) -> None:
+    """Ask for key_id with the slash command and wait for its answer at the response_url."""
     reply, url = stack.slash_command(key_id)
     assert reply.status == 200
     answer = stack.slack.wait_for_hook(url, timeout=30)[0]
     assert key_id in json.dumps(answer.body)
-    return answer.at - started
+
+
+def account_jobs_running(stack: Stack, sweep_id: str, accounts: list[str]) -> tuple[Worker, str] | None:
+    """A worker running the sweep's job for one of these accounts, and that job's ID."""
+    wanted = {f"{sweep_id}-{account}" for account in accounts}
+    for worker in Worker.all(connection=redis_of(stack)):
+        job_id = worker.get_current_job_id()
+        if job_id in wanted:
+            return worker, job_id
+    return None
 
 
 def notices_about(stack: Stack, key_id: str) -> list[dict]:
@@ -101,18 +112,23 @@ def notices_about(stack: Stack, key_id: str) -> list[dict]:
     ]
 
 
-def test_lookups_are_answered_promptly_during_a_sweep(scale: Stack) -> None:
-    """With one worker process, a lookup made while a sweep runs is answered within 2 s of an idle one."""
+def test_lookups_are_answered_during_a_sweep(scale: Stack) -> None:
+    """With one worker process, a lookup made while a sweep runs is answered while the sweep still
+    runs: it does not wait behind the sweep's jobs. (How long it takes against an idle lookup is
+    bench/sweep_fanout.py's to measure.)"""
     assert scale.org is not None
     key_id = scale.org.key("team-03", "dev-1")
-    lookup_seconds(scale, key_id)  # warm: the role session and the account list
-    idle = lookup_seconds(scale, key_id)
-    sweep_id = start_sweep(scale)
-    wait_for_sweep(scale, sweep_id, finished=False)
-    during = lookup_seconds(scale, key_id)
-    still_running = SweepProgress(redis_of(scale)).report(sweep_id)
-    assert still_running is not None and not still_running.finished, "the lookup was answered during the sweep"
-    assert during < idle + 2, f"idle {idle:.2f}s, during a sweep {during:.2f}s"
+    # The sweep's reads of every other user's tags are held until the lookup is answered, so the
+    # sweep cannot finish first, however loaded the machine; the lookup reads only dev-1's.
+    held = scale.aws.hold("ListUserTags", lambda params: params.get("UserName") != "dev-1")
+    try:
+        sweep_id = start_sweep(scale)
+        wait_until(lambda: held.hits, what="the sweep to read its accounts")
+        answered(scale, key_id)
+        still_running = SweepProgress(redis_of(scale)).summary(sweep_id)
+        assert still_running is not None and not still_running.finished, "the lookup was answered during the sweep"
+    finally:
+        scale.aws.remove(held)
     report = wait_for_sweep(scale, sweep_id, finished=True)
     assert report.done == report.accounts == len(ORGANIZATION)
 
@@ -157,20 +173,20 @@ def test_worker_killed_mid_sweep_is_retried_and_each_notice_goes_out_once(scale:
         iam_in(scale, scale.org.accounts[team]).update_access_key(
             UserName="dev-0", AccessKeyId=key_id, Status="Inactive"
         )
-    sweep_id = start_sweep(scale)
-    redis = redis_of(scale)
-    deadline = time.monotonic() + 30
-    victim = None
-    while victim is None:
-        assert time.monotonic() < deadline, "no worker took an account job"
-        victim = next(
-            (w for w in Worker.all(connection=redis) if (w.get_current_job_id() or "").startswith(sweep_id + "-")),
-            None,
+    # Every account job reads user tags, held until a worker running one is killed: it dies in the
+    # middle of that job, however loaded the machine (the unreadable account reads nothing).
+    held = scale.aws.hold("ListUserTags")
+    try:
+        sweep_id = start_sweep(scale)
+        readable_accounts = [id_ for name, id_ in scale.org.accounts.items() if name != UNREADABLE]
+        victim, job_id = wait_until(
+            lambda: account_jobs_running(scale, sweep_id, readable_accounts),
+            what="a worker to take an account job",
         )
-        time.sleep(0.05)
-    job_id = victim.get_current_job_id()
-    assert job_id is not None
-    scale.kill_worker(victim.pid)
+        scale.kill_worker(victim.pid)
+    finally:
+        scale.aws.remove(held)
+    redis = redis_of(scale)
     report = wait_for_sweep(scale, sweep_id, finished=True, timeout=180)
     assert report.done == report.accounts
     assert report.deactivated == len(readable), report
@@ -191,10 +207,14 @@ def test_sweep_interval_shorter_than_a_sweep_gives_one_sweep_at_a_time() -> None
         def audited(action: str) -> list[dict[str, bytes]]:
             return [fields for _, fields in redis.xrange("whose-key:audit") if fields[b"action"] == action.encode()]
 
-        deadline = time.monotonic() + 120
-        while len(audited("sweep_finished")) < 3 or not audited("sweep_skipped"):
-            assert time.monotonic() < deadline, "three sweeps and a skip within two minutes"
-            time.sleep(0.2)
+        # A sweep is held at its reads until an interval has found it running and skipped, so one
+        # sweep outlasts an interval however loaded the machine; then the sweeps run on their own.
+        held = stack.aws.hold("ListUserTags")
+        try:
+            wait_until(lambda: audited("sweep_skipped"), what="an interval to find a sweep running", timeout=120)
+        finally:
+            stack.aws.remove(held)
+        wait_until(lambda: len(audited("sweep_finished")) >= 3, what="three sweeps to finish", timeout=120)
         spans = []
         for record in audited("sweep_finished"):
             state = redis.hgetall(redis_key(SWEEP_STATE, record[b"sweep_id"].decode()))

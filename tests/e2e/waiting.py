@@ -23,7 +23,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from core.audit import recent
-from core.queue import QUEUES
+from core.jobs import QUEUES
 from standins.slack_double import RecordedCall
 from standins.stack import Stack
 

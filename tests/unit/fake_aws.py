@@ -1,9 +1,9 @@
 """An AWS organization held in memory, behind the boundary the workers use.
 
-`FakeAws` has the methods of `workers.aws.AwsGateway` that the finder, the organization cache and
+`FakeAws` has the methods of `workers.aws.gateway.AwsGateway` that the finder, the organization cache and
 the CloudTrail reader call (`client`, `hub_client`, `hub_account`, `forget_session`). The clients
 it hands out answer the few IAM, STS, Organizations and CloudTrail operations that
-`workers/aws.py` and `workers/cloudtrail.py` make, and fail the way AWS does (a botocore
+`workers/aws/gateway.py` and `workers/aws/cloudtrail.py` make, and fail the way AWS does (a botocore
 `ClientError` with AWS's error code, or a botocore timeout), so the AWS layer's own paging and
 error classification run for real. Every call is recorded per account, and a test can make any
 operation fail or wait.
@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from standins.keys import synthesize_key_id
-from workers.aws import GLOBAL_REGION, classify
+from workers.aws.gateway import GLOBAL_REGION, classify
 
 MANAGEMENT = "111111111111"
 # When things happened in the fake world.

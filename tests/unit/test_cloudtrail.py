@@ -15,8 +15,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from workers.aws import AwsCallError
-from workers.cloudtrail import (
+from workers.aws.cloudtrail import (
     LOOKBACK,
     THROTTLE_BACKOFF,
     THROTTLE_RETRIES,
@@ -26,7 +25,8 @@ from workers.cloudtrail import (
     TrailEvent,
     TrailOutcome,
 )
-from workers.report import AccountOutcome
+from workers.aws.gateway import AwsCallError
+from workers.model import AccountOutcome
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from core.faq import FAQ, MAX_ANSWER_CHARS
-from workers.diagnosis import Cause, Diagnosis, cause_title, diagnose
-from workers.report import (
+from workers.lookup.diagnosis import Cause, Diagnosis, cause_title, diagnose
+from workers.model import (
     Account,
     AccountOutcome,
     History,
-    KeyReport,
+    KeyFinding,
     LastUsed,
     Owner,
     Unsearched,
@@ -30,7 +30,7 @@ USER = "deploy-bot"
 # The longest line a Slack reader should have to take in at once.
 MAX_LINE_CHARS = 160
 
-FOUND_ACTIVE = KeyReport(
+FOUND_ACTIVE = KeyFinding(
     KEY,
     Verdict.FOUND,
     account=ACCOUNT,
@@ -43,16 +43,16 @@ FOUND_ACTIVE = KeyReport(
     accounts_searched=1,
 )
 FOUND_INACTIVE = replace(FOUND_ACTIVE, status="Inactive")
-GONE_UNKNOWN = KeyReport(KEY, Verdict.GONE, account=ACCOUNT, accounts_searched=12)
+GONE_UNKNOWN = KeyFinding(KEY, Verdict.GONE, account=ACCOUNT, accounts_searched=12)
 GONE_USER_DELETED = replace(GONE_UNKNOWN, user_name=USER, notes=(f"IAM user {USER} was deleted on 2024-06-01.",))
 GONE_KEY_DELETED = replace(GONE_UNKNOWN, user_name=USER, user_arn=f"arn:aws:iam::123456789012:user/{USER}")
 GONE_KEY_ON_RECORD = replace(
     GONE_KEY_DELETED, history=(History("deleted", "assumed-role/Admin/carol", "2026-11-20T10:00:00Z"),)
 )
-NOT_FOUND = KeyReport(KEY, Verdict.NOT_FOUND, accounts_searched=42)
-OUTSIDE = KeyReport(KEY, Verdict.OUTSIDE_ORG, account=Account("999988887777"))
-TEMPORARY = KeyReport(TEMP_KEY, Verdict.TEMPORARY, account=ACCOUNT)
-INCOMPLETE = KeyReport(
+NOT_FOUND = KeyFinding(KEY, Verdict.NOT_FOUND, accounts_searched=42)
+OUTSIDE = KeyFinding(KEY, Verdict.OUTSIDE_ORG, account=Account("999988887777"))
+TEMPORARY = KeyFinding(TEMP_KEY, Verdict.TEMPORARY, account=ACCOUNT)
+INCOMPLETE = KeyFinding(
     KEY,
     Verdict.INCOMPLETE,
     accounts_searched=40,
@@ -73,8 +73,8 @@ ALL_REPORTS = [
     TEMPORARY,
     INCOMPLETE,
     # Bare reports: every optional field unknown.
-    *(KeyReport(KEY, verdict) for verdict in Verdict),
-    KeyReport(KEY, Verdict.FOUND, status="Inactive"),
+    *(KeyFinding(KEY, verdict) for verdict in Verdict),
+    KeyFinding(KEY, Verdict.FOUND, status="Inactive"),
 ]
 EXPOSED = pytest.mark.parametrize("exposed", [False, True], ids=["secret-safe", "secret-exposed"])
 
@@ -128,7 +128,7 @@ CAUSE_CASES = [
 
 @EXPOSED
 @pytest.mark.parametrize(("report", "causes"), CAUSE_CASES)
-def test_causes_in_order(report: KeyReport, causes: tuple[Cause, ...], exposed: bool) -> None:
+def test_causes_in_order(report: KeyFinding, causes: tuple[Cause, ...], exposed: bool) -> None:
     """Each verdict and status gives its causes in order of likelihood, leaked secret or not."""
     d = diagnose(report, secret_exposed=exposed)
     assert d.causes == causes
@@ -139,7 +139,7 @@ def test_causes_in_order(report: KeyReport, causes: tuple[Cause, ...], exposed: 
 
 @EXPOSED
 @pytest.mark.parametrize("report", ALL_REPORTS)
-def test_key_is_fine_only_when_found_active(report: KeyReport, exposed: bool) -> None:
+def test_key_is_fine_only_when_found_active(report: KeyFinding, exposed: bool) -> None:
     """Only a found key that is not inactive counts as fine."""
     fine = report.verdict is Verdict.FOUND and report.status != "Inactive"
     assert diagnose(report, secret_exposed=exposed).key_is_fine is fine
@@ -163,7 +163,7 @@ def test_key_is_fine_only_when_found_active(report: KeyReport, exposed: bool) ->
         pytest.param(TEMPORARY, (ACCOUNT.id, TEMP_KEY), id="temporary"),
     ],
 )
-def test_steps_name_user_account_key(report: KeyReport, must_name: tuple[str, ...], exposed: bool) -> None:
+def test_steps_name_user_account_key(report: KeyFinding, must_name: tuple[str, ...], exposed: bool) -> None:
     """Fix steps interpolate the real user name, account ID and key ID when the report has them."""
     steps = "\n".join(diagnose(report, secret_exposed=exposed).steps)
     for value in must_name:
@@ -172,7 +172,7 @@ def test_steps_name_user_account_key(report: KeyReport, must_name: tuple[str, ..
 
 @EXPOSED
 @pytest.mark.parametrize("report", ALL_REPORTS)
-def test_no_none_and_short_lines(report: KeyReport, exposed: bool) -> None:
+def test_no_none_and_short_lines(report: KeyFinding, exposed: bool) -> None:
     """No text says "None", every line is short, and unknown values become placeholders."""
     d = diagnose(report, secret_exposed=exposed)
     text = all_text(d)
@@ -221,7 +221,7 @@ def test_leaked_inactive_key_is_never_reactivated() -> None:
         pytest.param(GONE_UNKNOWN, "This key no longer exists", id="unknown"),
     ],
 )
-def test_gone_says_which_and_rotates(report: KeyReport, first_words: str) -> None:
+def test_gone_says_which_and_rotates(report: KeyFinding, first_words: str) -> None:
     """A gone key says whether key or user went, that it cannot come back, and how to rotate."""
     d = diagnose(report)
     assert d.headline.startswith(first_words)
@@ -252,7 +252,7 @@ def test_not_found_mentions_search_and_lookalikes() -> None:
         # Two accounts could not be read.
         INCOMPLETE,
         # The owning account itself could not be read, nothing else searched.
-        KeyReport(
+        KeyFinding(
             KEY,
             Verdict.INCOMPLETE,
             account=ACCOUNT,
@@ -265,7 +265,7 @@ def test_not_found_mentions_search_and_lookalikes() -> None:
         ),
     ],
 )
-def test_incomplete_never_claims_not_found(report: KeyReport, exposed: bool) -> None:
+def test_incomplete_never_claims_not_found(report: KeyFinding, exposed: bool) -> None:
     """An incomplete search names what it could not read and never says the key does not exist."""
     d = diagnose(report, secret_exposed=exposed)
     text = all_text(d).lower()
@@ -280,7 +280,7 @@ def test_incomplete_never_claims_not_found(report: KeyReport, exposed: bool) -> 
 
 
 @pytest.mark.parametrize("report", ALL_REPORTS)
-def test_secret_exposed_adds_rotation_steps(report: KeyReport) -> None:
+def test_secret_exposed_adds_rotation_steps(report: KeyFinding) -> None:
     """A pasted secret puts leak-handling steps first, naming the key."""
     safe = diagnose(report)
     leaked = diagnose(report, secret_exposed=True)
@@ -290,7 +290,7 @@ def test_secret_exposed_adds_rotation_steps(report: KeyReport) -> None:
 
 
 @pytest.mark.parametrize("report", [FOUND_ACTIVE, FOUND_INACTIVE])
-def test_secret_exposed_found_key_full_rotation(report: KeyReport) -> None:
+def test_secret_exposed_found_key_full_rotation(report: KeyFinding) -> None:
     """For a found key the leak steps deactivate, replace, delete and audit that exact key."""
     steps = diagnose(report, secret_exposed=True).steps
     text = "\n".join(steps)

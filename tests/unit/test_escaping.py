@@ -16,21 +16,21 @@ from bot import messages
 from core.key_events import KeyEvent
 from core.parse import parse_command, parse_free_text
 from core.slack_text import channel_link, code, escape, mention
-from workers.render.answer import render_answer
-from workers.render.heads_up import render_owner_heads_up
-from workers.render.notice import NoticeFacts, render_notice, render_notice_record
-from workers.render.terminal import render_terminal
-from workers.report import (
+from workers.model import (
     Account,
     AccountOutcome,
     History,
-    KeyReport,
+    KeyFinding,
     LastUsed,
     Owner,
     Suggestion,
     Unsearched,
     Verdict,
 )
+from workers.render.answer import render_answer
+from workers.render.heads_up import render_owner_heads_up
+from workers.render.notice import NoticeFacts, render_notice, render_notice_record
+from workers.render.terminal import render_terminal
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "AKIARZPUZDIKGB2VALC4"  # decodes to account 123456789012
@@ -89,7 +89,7 @@ def assert_inert(payload: dict[str, Any]) -> str:
     return "\n".join(texts)
 
 
-FOUND = KeyReport(
+FOUND = KeyFinding(
     KEY,
     Verdict.FOUND,
     account=ACCOUNT,
@@ -101,15 +101,15 @@ FOUND = KeyReport(
     owner=Owner(slack_user_id=OWNER_ID, email="owner@example.com", source="slack-user-id"),
     accounts_searched=1,
 )
-GONE = KeyReport(KEY, Verdict.GONE, account=ACCOUNT, user_name="deploy-bot", accounts_searched=3)
-NOT_FOUND = KeyReport(KEY, Verdict.NOT_FOUND, accounts_searched=3)
-INCOMPLETE = KeyReport(KEY, Verdict.INCOMPLETE, accounts_searched=2)
+GONE = KeyFinding(KEY, Verdict.GONE, account=ACCOUNT, user_name="deploy-bot", accounts_searched=3)
+NOT_FOUND = KeyFinding(KEY, Verdict.NOT_FOUND, accounts_searched=3)
+INCOMPLETE = KeyFinding(KEY, Verdict.INCOMPLETE, accounts_searched=2)
 DENIED = AccountOutcome.ACCESS_DENIED
 HISTORY = History("deleted", "assumed-role/Admin/carol", "2024-05-30T10:00:00+00:00", "203.0.113.9")
 
-# Every value of a KeyReport that comes from outside (IAM, Organizations, tags, CloudTrail, the
+# Every value of a KeyFinding that comes from outside (IAM, Organizations, tags, CloudTrail, the
 # key index, the finder's AWS details), each put in a report that shows it.
-REPORT_FIELDS: dict[str, Callable[[str], KeyReport]] = {
+REPORT_FIELDS: dict[str, Callable[[str], KeyFinding]] = {
     "user name": lambda v: replace(FOUND, user_name=v),
     "user arn": lambda v: replace(FOUND, user_arn=v),
     "account name": lambda v: replace(FOUND, account=Account("123456789012", v)),
@@ -123,7 +123,7 @@ REPORT_FIELDS: dict[str, Callable[[str], KeyReport]] = {
     "history actor": lambda v: replace(GONE, history=(replace(HISTORY, actor=v),)),
     "history source ip": lambda v: replace(GONE, history=(replace(HISTORY, source_ip=v),)),
     "history time": lambda v: replace(GONE, history=(replace(HISTORY, when=v),)),
-    "session issuer": lambda v: KeyReport(
+    "session issuer": lambda v: KeyFinding(
         KEY.replace("AKIA", "ASIA"), Verdict.TEMPORARY, account=ACCOUNT, history=(History("issued", v, "2024-05-30"),)
     ),
     "suggestion user": lambda v: replace(NOT_FOUND, similar=(Suggestion(NEAR_KEY, user_name=v, account="prod"),)),
@@ -134,7 +134,7 @@ REPORT_FIELDS: dict[str, Callable[[str], KeyReport]] = {
     "unreadable detail": lambda v: replace(
         INCOMPLETE, unsearched=(Unsearched(Account("111111111111", "sandbox"), DENIED, v),)
     ),
-    "sole unreadable account": lambda v: KeyReport(
+    "sole unreadable account": lambda v: KeyFinding(
         KEY,
         Verdict.INCOMPLETE,
         account=ACCOUNT,

@@ -11,12 +11,13 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from slack_sdk import WebClient
 
-from core.queue import LOOKUP_QUEUE, REPLY_JOB
+from core.contract import Reply
+from core.jobs import JOBS, LOOKUP_QUEUE
 from core.settings import Settings
 from standins.redis_server import RedisServer
-from workers.aws import AwsGateway
+from workers.aws.gateway import AwsGateway
+from workers.process.worker import make_worker
 from workers.runtime import Runtime
-from workers.worker import make_worker
 
 MARKER = "TYPED-BY-SOMEONE-7f3a"
 
@@ -37,12 +38,14 @@ def test_a_failed_job_is_logged_without_its_arguments(redis: Redis, caplog: pyte
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     runtime = Runtime(settings, redis, AwsGateway(settings.role_name, None), WebClient(timeout=1))
     # delivery_id must be a string: the job fails while reading its arguments.
-    Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer).enqueue(
-        REPLY_JOB, {"delivery_id": 1, "destination": {}, "text": MARKER}
+    reply_job = next(spec.func for spec in JOBS if spec.args is Reply)
+    job = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer).enqueue(
+        reply_job, {"delivery_id": 1, "destination": {}, "text": MARKER}
     )
     with caplog.at_level(logging.DEBUG):
         make_worker(runtime).work(burst=True)
-    failures = [r for r in caplog.records if r.getMessage() == "job failed"]
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR and job.id in r.getMessage()]
     assert failures, "the failure is logged"
+    assert all(getattr(r, "arguments", "<hidden>") == "<hidden>" for r in failures)
     logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert MARKER not in logged

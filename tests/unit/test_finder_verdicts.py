@@ -14,14 +14,14 @@ from botocore.exceptions import ReadTimeoutError
 
 from standins.keys import synthesize_key_id
 from tests.unit.fake_aws import ADMIN_ACTOR, MANAGEMENT, FakeAws
-from workers.aws import AwsCallError, AwsGateway
+from workers.aws.cloudtrail import CloudTrailReader
+from workers.aws.gateway import AwsCallError, AwsGateway
+from workers.aws.iam_keys import get_key_status
+from workers.aws.organization import Organization
 from workers.cache import MemoryCache
-from workers.cloudtrail import CloudTrailReader
-from workers.enrich import Enricher
-from workers.finder import Finder
-from workers.iam_keys import get_key_status
-from workers.org import Organization
-from workers.report import AccountOutcome, KeyReport, Verdict
+from workers.lookup.enrich import Enricher
+from workers.lookup.finder import Finder
+from workers.model import AccountOutcome, KeyFinding, Verdict
 
 PROD = "222222222222"
 DEV = "333333333333"
@@ -331,7 +331,7 @@ def test_unreadable_organization_raises_instead_of_guessing(aws: FakeAws) -> Non
 def test_report_round_trips_through_its_dict(aws: FakeAws) -> None:
     """A finder's report survives to_dict/from_dict (how it travels through Redis) unchanged."""
     report = finder_for(aws).find(key_of_deleted_user(aws))
-    assert KeyReport.from_dict(report.to_dict()) == report
+    assert KeyFinding.from_dict(report.to_dict()) == report
 
 
 def test_a_refused_key_lookup_in_a_readable_account_is_confirmed_by_listing(aws: FakeAws) -> None:

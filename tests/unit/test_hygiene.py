@@ -15,8 +15,8 @@ from workers.hygiene.export import COLUMNS, write_csv, write_json_lines
 from workers.hygiene.home import HomeCollector, Viewer, render_home
 from workers.hygiene.reader import SweepSummary, UnreadAccount
 from workers.hygiene.records import KeyRecord, record_from_snapshot
-from workers.hygiene.report_view import render_report
 from workers.hygiene.summary import LIST_LIMIT, age_bucket, summarize
+from workers.hygiene.summary_message import render_report
 from workers.hygiene.terminal import print_report
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

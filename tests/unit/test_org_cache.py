@@ -1,4 +1,4 @@
-"""The organization's account list (workers/org.py), shared by every worker through a real Redis:
+"""The organization's account list (workers/aws/organization.py), shared by every worker through a real Redis:
 listed once, served without waiting while a stale copy is refreshed in the background, and
 listed again first when an account is missing from a copy that is not brand new.
 
@@ -20,10 +20,10 @@ from redis.retry import Retry
 
 from standins.loopback import free_port
 from tests.unit.fake_aws import MANAGEMENT, FakeAws
-from workers.aws import AwsCallError, AwsGateway
+from workers.aws.gateway import AwsCallError, AwsGateway
+from workers.aws.organization import CACHE_NAME, META_NAME, Organization
 from workers.cache import JsonCache
 from workers.constants import ACCOUNTS_CACHE_KEEP, ACCOUNTS_CACHE_TTL, ACCOUNTS_RECHECK_AFTER
-from workers.org import CACHE_NAME, META_NAME, Organization
 
 PROD = "222222222222"
 NEW = "666666666666"  # an account created after the first listing

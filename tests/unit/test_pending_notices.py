@@ -11,8 +11,8 @@ from redis import Redis
 
 from core.key_events import KeyEvent
 from standins.redis_server import RedisServer
-from workers.pending import PENDING_SET, PendingNotices
-from workers.transitions import Change, KeyStates
+from workers.notices.pending import PENDING_SET, PendingNotices
+from workers.notices.transitions import Change, KeyStates
 
 KEY = "AKIAWO645SY5CEDEPLOY"
 ACCOUNT = "444455556666"

@@ -16,10 +16,10 @@ import pytest
 from core.blockkit import Message
 from core.faq import FAQ, render_faq
 from core.parse import contains_secret, parse_command
-from workers.diagnosis import diagnose
+from workers.lookup.diagnosis import diagnose
+from workers.model import Account, AccountOutcome, KeyFinding, LastUsed, Owner, Unsearched, Verdict
 from workers.render.answer import LEAK_WARNING, render_answer, render_failure
 from workers.render.terminal import render_terminal
-from workers.report import Account, AccountOutcome, KeyReport, LastUsed, Owner, Unsearched, Verdict
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "AKIARZPUZDIKGB2VALC4"  # decodes to account 123456789012
@@ -35,7 +35,7 @@ MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
 MAX_BUTTON_TEXT = 75
 
-FOUND_ACTIVE = KeyReport(
+FOUND_ACTIVE = KeyFinding(
     KEY,
     Verdict.FOUND,
     account=ACCOUNT,
@@ -48,13 +48,13 @@ FOUND_ACTIVE = KeyReport(
     accounts_searched=1,
 )
 FOUND_INACTIVE = replace(FOUND_ACTIVE, status="Inactive", owner=Owner(email="owner@example.com", source="Email"))
-OUTSIDE = KeyReport(
+OUTSIDE = KeyFinding(
     KEY,
     Verdict.OUTSIDE_ORG,
     account=Account("999988887777"),
     notes=("Account 999988887777 is not part of this AWS Organization.",),
 )
-GONE = KeyReport(
+GONE = KeyFinding(
     KEY,
     Verdict.GONE,
     account=ACCOUNT,
@@ -62,10 +62,10 @@ GONE = KeyReport(
     accounts_searched=12,
     notes=(f"IAM user {USER} was deleted on 2024-05-30.",),
 )
-NOT_FOUND = KeyReport(KEY, Verdict.NOT_FOUND, accounts_searched=42)
-TEMPORARY = KeyReport(TEMP_KEY, Verdict.TEMPORARY, account=ACCOUNT)
+NOT_FOUND = KeyFinding(KEY, Verdict.NOT_FOUND, accounts_searched=42)
+TEMPORARY = KeyFinding(TEMP_KEY, Verdict.TEMPORARY, account=ACCOUNT)
 _OUTCOMES = [AccountOutcome.ACCESS_DENIED, AccountOutcome.ASSUME_ROLE_FAILED, AccountOutcome.THROTTLED]
-INCOMPLETE = KeyReport(
+INCOMPLETE = KeyFinding(
     KEY,
     Verdict.INCOMPLETE,
     accounts_searched=60,
@@ -100,10 +100,10 @@ def key_number(n: int) -> str:
     return "AKIA" + base64.b32encode(n.to_bytes(10, "big")).decode()
 
 
-def long_named_report(n: int) -> KeyReport:
+def long_named_report(n: int) -> KeyFinding:
     """A FOUND report with names as long as IAM and Organizations allow."""
     user = f"platform-deployment-pipeline-service-account-{n:02d}-eu-west-1-prod"[:64]
-    return KeyReport(
+    return KeyFinding(
         key_number(n),
         Verdict.FOUND,
         account=Account(f"{200000000000 + n}", f"acme-payments-production-workload-eu-west-1-{n:02d}"[:50]),
@@ -170,7 +170,7 @@ def numbered_steps(message: Message) -> list[str]:
 
 @REPORTS
 @EXPOSED
-def test_answer_within_slack_limits(report: KeyReport, exposed: bool) -> None:
+def test_answer_within_slack_limits(report: KeyFinding, exposed: bool) -> None:
     """Every verdict renders within Slack's limits, JSON-safe, with no "None" and a fallback naming the key."""
     message = render_answer([report], NOW, secret_exposed=exposed)
     dumped = assert_valid_message(message)
@@ -179,7 +179,7 @@ def test_answer_within_slack_limits(report: KeyReport, exposed: bool) -> None:
 
 
 @REPORTS
-def test_verdict_comes_first(report: KeyReport) -> None:
+def test_verdict_comes_first(report: KeyFinding) -> None:
     """The first block is the verdict: it names the key (and, when found, its user, owner and status)."""
     first = block_text(render_answer([report], NOW).blocks[0])
     assert report.key_id in first
@@ -191,7 +191,7 @@ def test_verdict_comes_first(report: KeyReport) -> None:
 
 
 @pytest.mark.parametrize("report", [FOUND_ACTIVE, FOUND_INACTIVE], ids=["active", "inactive"])
-def test_found_fallback_names_owner_account_and_status(report: KeyReport) -> None:
+def test_found_fallback_names_owner_account_and_status(report: KeyFinding) -> None:
     """For a found key the plain-text fallback alone says whose it is, where, and whether it is on."""
     text = render_answer([report], NOW).text
     assert KEY in text
@@ -203,14 +203,14 @@ def test_found_fallback_names_owner_account_and_status(report: KeyReport) -> Non
 
 @REPORTS
 @EXPOSED
-def test_fix_steps_numbered_in_order(report: KeyReport, exposed: bool) -> None:
+def test_fix_steps_numbered_in_order(report: KeyFinding, exposed: bool) -> None:
     """The fix steps are numbered from 1 in the diagnosis's order, all of them for a single key."""
     message = render_answer([report], NOW, secret_exposed=exposed)
     assert numbered_steps(message) == list(diagnose(report, secret_exposed=exposed).steps)
 
 
 @REPORTS
-def test_secret_warning_comes_first(report: KeyReport) -> None:
+def test_secret_warning_comes_first(report: KeyFinding) -> None:
     """With a pasted secret the leak warning is the first block, the fallback says so, and rotation comes first."""
     message = render_answer([report], NOW, secret_exposed=True)
     assert block_text(message.blocks[0]) == LEAK_WARNING
@@ -263,7 +263,7 @@ def test_many_problems_do_not_hide_the_answer() -> None:
 
 def test_found_with_unknown_fields_never_says_none() -> None:
     """A FOUND report missing its user and status renders without the word None."""
-    assert_valid_message(render_answer([KeyReport(KEY, Verdict.FOUND)], NOW))
+    assert_valid_message(render_answer([KeyFinding(KEY, Verdict.FOUND)], NOW))
 
 
 def test_faq_within_limits() -> None:
@@ -320,7 +320,7 @@ SLACK_OWNER = Owner(slack_user_id="U0OWNER", email="owner@example.com", source="
     ],
 )
 @EXPOSED
-def test_terminal_has_no_slack_markup(report: KeyReport, exposed: bool) -> None:
+def test_terminal_has_no_slack_markup(report: KeyFinding, exposed: bool) -> None:
     """The terminal answer is plain text: no bold, no code ticks, no Slack mentions or links."""
     out = render_terminal([report], NOW, secret_exposed=exposed)
     assert report.key_id in out

@@ -1,4 +1,4 @@
-"""Delivering to Slack (workers/slack_post.py) against the loopback Slack double, in-process:
+"""Delivering to Slack (workers/slack/poster.py) against the loopback Slack double, in-process:
 response_url first, the Web API when Slack refuses it or its five posts are used, a DM when the
 bot is not in the channel, and never a post to a response_url outside Slack."""
 
@@ -14,7 +14,7 @@ from core.contract import Destination
 from core.settings import Settings
 from core.slack_client import make_web_client
 from standins.slack_double import Reply, SlackDouble
-from workers.slack_post import RESPONSE_URL_MAX_POSTS, RESPONSE_URL_WINDOW, DeliveryError, Poster
+from workers.slack.poster import RESPONSE_URL_MAX_POSTS, RESPONSE_URL_WINDOW, DeliveryError, Poster
 
 CHANNEL = "C0INCIDENT"
 USER = "U0ASKER01"

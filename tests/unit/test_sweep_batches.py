@@ -1,4 +1,4 @@
-"""Very large accounts read in batches (workers/sweep_batches.py): the plan is stored once, each
+"""Very large accounts read in batches (workers/sweep/batches.py): the plan is stored once, each
 batch counts once, the account is complete when every batch is in, a failed batch makes it
 unreadable, and the chain of batch jobs reaches every batch exactly once."""
 
@@ -8,12 +8,13 @@ import pytest
 from redis import Redis
 
 from core.contract import SweepUserBatch, from_json, to_json
+from core.jobs import spec_for
 from core.queue import JobQueue
 from core.settings import Settings, SettingsError
 from workers.jobs.sweep import user_batch_failed
-from workers.report import AccountOutcome
-from workers.sweep_batches import LargeAccount, next_batch, split
-from workers.sweep_state import SweepProgress
+from workers.model import AccountOutcome
+from workers.sweep.batches import LargeAccount, next_batch, split
+from workers.sweep.state import SweepProgress
 
 SWEEP = "sweep-20261202T000000-abc123"
 ACCOUNT = "123456789012"
@@ -105,6 +106,7 @@ class DeadBatchJob:
 
     def __init__(self, batch: SweepUserBatch, retries_left: int = 0) -> None:
         self.args = [to_json(batch)]
+        self.func_name = spec_for(batch).func
         self.retries_left = retries_left
 
 
@@ -119,8 +121,8 @@ def test_a_batch_job_that_failed_for_good_counts_its_account_unreadable_and_the_
     assert large.failure() is None  # RQ retries it: nothing recorded yet
     user_batch_failed(DeadBatchJob(SweepUserBatch(SWEEP, ACCOUNT, 0)), redis, KeyError)
     assert large.failure() == (AccountOutcome.ERROR, "its sweep job failed (KeyError)")
-    assert JobQueue(redis).background.job_ids == [f"{SWEEP}-{ACCOUNT}-users-1"]
+    assert JobQueue(redis).queues["whose-key-background"].job_ids == [f"{SWEEP}-{ACCOUNT}-users-1"]
     user_batch_failed(DeadBatchJob(SweepUserBatch(SWEEP, ACCOUNT, 1)), redis, KeyError)
-    report = progress.report(SWEEP)
+    report = progress.summary(SWEEP)
     assert report is not None and report.done == 1
     assert [(u.account, u.outcome) for u in report.unreadable] == [(ACCOUNT, "error")]

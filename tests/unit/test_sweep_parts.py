@@ -10,8 +10,8 @@ import pytest
 from cli.sweep import ProgressBar
 from core.contract import SweepAccount, SweepFinish, from_json, to_json
 from core.settings import Settings, SettingsError
-from workers.pool import roles
-from workers.sweep_state import SweepReport, Unreadable
+from workers.process.pool import roles
+from workers.sweep.state import SweepSummary, Unreadable
 
 BASE_ENV = {"SLACK_BOT_TOKEN": "xoxb-unit"}
 
@@ -58,7 +58,7 @@ def test_sweep_job_arguments_survive_the_queue(args: SweepAccount | SweepFinish)
 
 def test_summary_has_exactly_the_fields_the_hygiene_report_reads() -> None:
     """`whose-key:sweep-last` holds sweep_id, finished_at, accounts, keys and unreadable (account, label, detail)."""
-    report = SweepReport(
+    report = SweepSummary(
         "sweep-1",
         accounts=3,
         keys=40,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 
-from workers.hygiene.summary import AGE_BUCKETS, STATUSES, UNKNOWN_AGE, HygieneReport
+from workers.hygiene.summary import AGE_BUCKETS, STATUSES, UNKNOWN_AGE, HygieneSummary
 
 COLORS = {"Active": "#2e7d32", "Inactive": "#9e9e9e"}
 
 
-def render_chart(report: HygieneReport) -> bytes:
+def render_chart(report: HygieneSummary) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

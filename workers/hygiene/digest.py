@@ -11,18 +11,18 @@ from slack_sdk.errors import SlackApiError
 from core.contract import Destination
 from core.redis_keys import DELIVERED, redis_key
 from workers.hygiene.chart import render_chart
-from workers.hygiene.report_view import render_report
-from workers.hygiene.summary import HygieneReport
-from workers.jobs.delivery import already_delivered, deliver_once
+from workers.hygiene.summary import HygieneSummary
+from workers.hygiene.summary_message import render_report
 from workers.runtime import Runtime
-from workers.slack_post import DeliveryError
+from workers.slack.delivery import already_delivered, deliver_once
+from workers.slack.poster import DeliveryError
 
 log = logging.getLogger(__name__)
 
 CHART_FILENAME = "key-hygiene.png"
 
 
-def post_digest(runtime: Runtime, report: HygieneReport, delivery_id: str) -> bool:
+def post_digest(runtime: Runtime, report: HygieneSummary, delivery_id: str) -> bool:
     """Post the digest and its chart to the audit channel; False when no audit channel is set."""
     channel = runtime.settings.audit_channel
     if not channel:

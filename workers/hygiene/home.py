@@ -15,7 +15,7 @@ from typing import Any
 from core.blockkit import Block, context, section
 from core.slack_text import code, escape
 from workers.hygiene.records import STALE_DAYS, KeyRecord
-from workers.hygiene.summary import HygieneReport
+from workers.hygiene.summary import HygieneSummary
 from workers.hygiene.wording import ROTATION_STEPS, day, flag_reasons, last_use, when
 
 # Keys shown on one person's tab (two blocks each; a Home view takes 100 blocks).
@@ -65,7 +65,7 @@ class HomeCollector:
         return None
 
 
-def render_home(viewer: Viewer, report: HygieneReport) -> dict[str, Any]:
+def render_home(viewer: Viewer, report: HygieneSummary) -> dict[str, Any]:
     """The Home tab view for one viewer."""
     now = report.generated_at
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Your AWS access keys"}}]
@@ -116,7 +116,7 @@ def no_keys_text() -> str:
     )
 
 
-def org_text(report: HygieneReport) -> str:
+def org_text(report: HygieneSummary) -> str:
     return (
         f"• {report.keys:,} access keys in {report.accounts:,} accounts: {report.active:,} active, "
         f"{report.inactive:,} inactive\n"
@@ -125,7 +125,7 @@ def org_text(report: HygieneReport) -> str:
     )
 
 
-def _freshness(report: HygieneReport) -> str:
+def _freshness(report: HygieneSummary) -> str:
     if report.sweep is None:
         return "No sweep has finished yet."
     return f"As of the sweep that finished {when(report.sweep.finished_at)}. Updated after every sweep."

@@ -14,7 +14,7 @@ from workers.hygiene.records import KeyRecord
 from workers.hygiene.summary import DepartedCheck
 from workers.hygiene.wording import key_line
 from workers.runtime import Runtime
-from workers.slack_post import Poster
+from workers.slack.poster import Poster
 
 log = logging.getLogger(__name__)
 

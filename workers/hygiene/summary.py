@@ -63,7 +63,7 @@ class CappedList:
 
 
 @dataclass
-class HygieneReport:
+class HygieneSummary:
     generated_at: datetime
     keys: int = 0
     active: int = 0
@@ -102,9 +102,9 @@ def summarize(
     *,
     departed: DepartedCheck | None = None,
     sweep: SweepSummary | None = None,
-) -> HygieneReport:
+) -> HygieneSummary:
     """Fold the records into the report; `departed` (optional) tells whose owner left Slack."""
-    report = HygieneReport(generated_at=now, sweep=sweep, departures_checked=departed is not None)
+    report = HygieneSummary(generated_at=now, sweep=sweep, departures_checked=departed is not None)
     report.by_age = {name: Counter() for name, _ in AGE_BUCKETS}
     stale_by_account: Counter[str] = Counter()
     accounts: set[str] = set()

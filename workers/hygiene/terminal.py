@@ -9,11 +9,11 @@ from rich.table import Table
 from rich.text import Text
 
 from workers.hygiene.records import STALE_DAYS
-from workers.hygiene.summary import AGE_BUCKETS, UNKNOWN_AGE, CappedList, HygieneReport
+from workers.hygiene.summary import AGE_BUCKETS, UNKNOWN_AGE, CappedList, HygieneSummary
 from workers.hygiene.wording import last_use, when
 
 
-def print_report(report: HygieneReport, file: IO[str] | None = None, *, width: int | None = None) -> None:
+def print_report(report: HygieneSummary, file: IO[str] | None = None, *, width: int | None = None) -> None:
     console = Console(file=file, width=width, highlight=False)
     console.print(_totals(report))
     console.print(_ages(report))
@@ -29,7 +29,7 @@ def print_report(report: HygieneReport, file: IO[str] | None = None, *, width: i
     console.print(_sweep_line(report), markup=False)
 
 
-def _totals(report: HygieneReport) -> Table:
+def _totals(report: HygieneSummary) -> Table:
     table = Table(title="Key hygiene")
     table.add_column("")
     table.add_column("keys", justify="right")
@@ -49,7 +49,7 @@ def _totals(report: HygieneReport) -> Table:
     return table
 
 
-def _ages(report: HygieneReport) -> Table:
+def _ages(report: HygieneSummary) -> Table:
     table = Table(title="By age")
     for column in ("age", "active", "inactive"):
         table.add_column(column, justify="left" if column == "age" else "right")
@@ -61,14 +61,14 @@ def _ages(report: HygieneReport) -> Table:
     return table
 
 
-def _lists(report: HygieneReport) -> list[tuple[str, CappedList]]:
+def _lists(report: HygieneSummary) -> list[tuple[str, CappedList]]:
     lists = [(f"Not used for {STALE_DAYS}+ days", report.unused), ("Without an owner tag", report.ownerless)]
     if report.departures_checked:
         lists.append(("Owner left Slack", report.departed))
     return lists
 
 
-def _key_table(title: str, keys: CappedList, report: HygieneReport) -> Table:
+def _key_table(title: str, keys: CappedList, report: HygieneSummary) -> Table:
     more = f" (first {len(keys.first)} of {keys.total:,})" if keys.more else f" ({keys.total:,})"
     table = Table(title=title + more)
     for column in ("key", "account", "IAM user", "status", "created", "last used", "owner"):
@@ -92,7 +92,7 @@ def _key_table(title: str, keys: CappedList, report: HygieneReport) -> Table:
     return table
 
 
-def _sweep_line(report: HygieneReport) -> str:
+def _sweep_line(report: HygieneSummary) -> str:
     sweep = report.sweep
     if sweep is None:
         return "No sweep has finished yet: run `whose-key sweep` first."

@@ -9,21 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.blockkit import Message, context, without_buttons
-from core.contract import ButtonPress, Destination, Reply, from_json
+from core.contract import ButtonPress, Destination, FaqPress, NotifyPress, Reply, SharePress
 from core.faq import render_faq
 from core.redis_keys import ANSWER, ANSWER_REPORTS, ANSWER_SHARED, OWNER_NOTIFIED, RedisName, redis_key
 from core.slack_text import code, mention
-from workers.jobs.delivery import deliver_once
+from workers.model import KeyFinding
 from workers.render.heads_up import render_owner_heads_up
-from workers.report import KeyReport
 from workers.runtime import Runtime
+from workers.slack.delivery import deliver_once
 
 log = logging.getLogger(__name__)
 
 
-def share_answer(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def share_answer(runtime: Runtime, press: SharePress) -> dict[str, Any]:
     """RQ job: post a stored answer in the channel for everyone, saying who shared it."""
-    press = from_json(ButtonPress, args)
     user = press.user
     stored = runtime.redis.get(redis_key(ANSWER, press.request_id))
     private = _private(press)
@@ -50,29 +49,26 @@ def share_answer(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     return {"shared": True}
 
 
-def show_faq(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def show_faq(runtime: Runtime, press: FaqPress) -> dict[str, Any]:
     """RQ job: the FAQ, privately, to the person who pressed the button."""
-    press = from_json(ButtonPress, args)
     deliver_once(runtime, press.delivery_id, _private(press), render_faq())
     return {"shown": True}
 
 
-def post_reply(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def post_reply(runtime: Runtime, reply: Reply) -> dict[str, Any]:
     """RQ job: post a message the web app prepared (help or input errors for mentions and DMs)."""
-    reply = from_json(Reply, args)
     posted = deliver_once(runtime, reply.delivery_id, reply.destination, Message(reply.text, list(reply.blocks)))
     return {"posted": posted}
 
 
-def notify_owner(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def notify_owner(runtime: Runtime, press: NotifyPress) -> dict[str, Any]:
     """RQ job: DM a key's owner that someone is hitting errors with their key, then confirm."""
-    press = from_json(ButtonPress, args)
     presser = press.user
     private = _private(press)
     request_id, _, key_id = press.request_id.partition("|")
     stored = runtime.redis.get(redis_key(ANSWER_REPORTS, request_id))
     report = next(
-        (KeyReport.from_dict(r) for r in json.loads(stored or "[]") if r.get("key_id") == key_id),
+        (KeyFinding.from_dict(r) for r in json.loads(stored or "[]") if r.get("key_id") == key_id),
         None,
     )
     if report is None or not report.owner.slack_user_id:

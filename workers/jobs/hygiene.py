@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from core.audit import audit
-from core.contract import AfterSweep, HomeRequest, ReportRequest, from_json
+from core.contract import AfterSweep, HomeRequest, ReportRequest
 from core.redis_keys import HOME_VIEWERS, redis_key
 from workers.hygiene.departures import DepartureChecker
 from workers.hygiene.digest import post_digest
@@ -22,10 +22,10 @@ from workers.hygiene.home import HomeCollector, Viewer, render_home
 from workers.hygiene.notices import DepartureNotices
 from workers.hygiene.reader import iter_records, read_sweep_summary
 from workers.hygiene.records import KeyRecord
-from workers.hygiene.report_view import render_report
-from workers.hygiene.summary import HygieneReport, summarize
-from workers.jobs.delivery import deliver_once
+from workers.hygiene.summary import HygieneSummary, summarize
+from workers.hygiene.summary_message import render_report
 from workers.runtime import Runtime
+from workers.slack.delivery import deliver_once
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MEMBER_EMAIL_TTL = 24 * 3600
 
 
-def current_report(runtime: Runtime, records: Iterable[KeyRecord] | None = None) -> HygieneReport:
+def current_report(runtime: Runtime, records: Iterable[KeyRecord] | None = None) -> HygieneSummary:
     """The report over every snapshot, with departed owners checked in Slack."""
     return summarize(
         iter_records(runtime.redis) if records is None else records,
@@ -43,9 +43,8 @@ def current_report(runtime: Runtime, records: Iterable[KeyRecord] | None = None)
     )
 
 
-def send_report(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def send_report(runtime: Runtime, request: ReportRequest) -> dict[str, Any]:
     """RQ job: the report to the person who asked, or the digest (with its chart) to the audit channel."""
-    request = from_json(ReportRequest, args)
     report = current_report(runtime)
     if request.destination is None:
         posted = post_digest(runtime, report, f"digest-{request.request_id}")
@@ -55,9 +54,8 @@ def send_report(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     return {"keys": report.keys, "digest": request.destination is None}
 
 
-def publish_home(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def publish_home(runtime: Runtime, request: HomeRequest) -> dict[str, Any]:
     """RQ job: publish the Home tab of a member who opened it, and refresh it after each sweep from now on."""
-    request = from_json(HomeRequest, args)
     runtime.redis.zadd(redis_key(HOME_VIEWERS), {request.user: time.time()})
     runtime.redis.expire(redis_key(HOME_VIEWERS), HOME_VIEWERS.seconds)
     viewer = Viewer(request.user, member_email(runtime, request.user))
@@ -69,13 +67,12 @@ def publish_home(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     return {"user": viewer.user_id, "keys": viewer.total}
 
 
-def after_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
     """RQ job, enqueued by each sweep: announce departed owners' active keys, refresh open Home tabs.
 
     One pass over the snapshots feeds the organization's counts, the departures and every
     viewer's own keys.
     """
-    request = from_json(AfterSweep, args)
     now = datetime.now(UTC)
     viewers = [Viewer(user, member_email(runtime, user)) for user in recent_viewers(runtime)]
     collector = HomeCollector(viewers)

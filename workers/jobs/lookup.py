@@ -15,19 +15,20 @@ from slack_sdk.errors import SlackApiError
 from core import logs
 from core.audit import audit
 from core.blockkit import Message, context
-from core.contract import Destination, LookupRequest, from_json
+from core.contract import Destination, LookupRequest
+from core.jobs import decode_arguments
 from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
 from core.slack_text import channel_link, escape, mention
-from workers.aws import AwsCallError
-from workers.full_search import FullSearchGate
-from workers.jobs.delivery import already_delivered, deliver_once
+from workers.aws.gateway import AwsCallError
 from workers.jobs.search_wait import WaitNotice
-from workers.key_index import remember, similar_keys
-from workers.progress import SearchProgress
+from workers.lookup.full_search import FullSearchGate
+from workers.lookup.key_index import remember, similar_keys
+from workers.model import KeyFinding, Verdict
 from workers.render.answer import render_answer, render_failure
-from workers.report import KeyReport, Verdict
 from workers.runtime import Runtime
-from workers.slack_post import DeliveryError, Poster
+from workers.slack.delivery import already_delivered, deliver_once
+from workers.slack.poster import DeliveryError, Poster
+from workers.slack.progress import SearchProgress
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,14 @@ KEY_CONCURRENCY = 5
 WORKING_REACTION = "mag"
 
 
-def lookup_keys(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def lookup_keys(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
     """RQ job: answer one request. Safe to run again: an answered request is not posted twice."""
-    req = from_json(LookupRequest, args)
     logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
         return {"request_id": req.request_id, "skipped": "already answered"}
 
-    reports: list[KeyReport] = []
+    reports: list[KeyFinding] = []
     mark_working(runtime, req, add=True)
     # Progress only for a single key: interleaved updates for several would confuse more than help.
     progress = None
@@ -85,7 +85,7 @@ def lookup_keys(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyReport], outcome: list[str]) -> None:
+def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyFinding], outcome: list[str]) -> None:
     """One compact line per lookup in the audit channel, when there is one."""
     channel = runtime.settings.audit_channel
     if not channel:
@@ -112,7 +112,7 @@ def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyRep
         log.warning("audit record not posted to the audit channel", extra={"request_id": req.request_id})
 
 
-def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyReport]) -> None:
+def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyFinding]) -> None:
     """Keep the rendered answer and its reports a day, for the Share and Notify-owner buttons."""
     with runtime.redis.pipeline() as pipe:
         pipe.set(redis_key(ANSWER, request_id), json.dumps(message.payload()), ex=ANSWER.seconds)
@@ -135,7 +135,7 @@ def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
         log.info("reaction not changed", extra={"error": str(getattr(exc, "response", {}).get("error", exc))})
 
 
-def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyReport]:
+def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyFinding]:
     """Every key's report, in the order asked, looked up in parallel."""
 
     gate = FullSearchGate(
@@ -148,7 +148,7 @@ def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | No
         on_wait=WaitNotice(runtime, req),
     )
 
-    def find(key_id: str) -> KeyReport:
+    def find(key_id: str) -> KeyFinding:
         report = runtime.finder.find(key_id, deep=req.deep, on_progress=progress, gate=gate)
         if report.verdict is Verdict.FOUND:
             remember(runtime.redis, report)
@@ -173,7 +173,7 @@ def report_failure(job: Job, connection: Any, exc_type: type, exc: BaseException
     runtime = getattr(job, "runtime", None)
     if runtime is None or not job.args:
         return
-    req = from_json(LookupRequest, job.args[0])
+    req: LookupRequest = decode_arguments(str(job.func_name), job.args[0])
     logs.request_id.set(req.request_id)
     if already_delivered(runtime, req.request_id):
         return

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.contract import NoticeRetry, from_json
-from workers.notifier import Notifier
+from core.contract import NoticeRetry
+from workers.notices.notifier import Notifier
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def retry_pending_notices(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def retry_pending_notices(runtime: Runtime, request: NoticeRetry) -> dict[str, Any]:
     """RQ job: try every pending notice that is due once; each failure reschedules itself."""
-    request = from_json(NoticeRetry, args)
     result = Notifier(runtime).retry_pending()
     if result["due"]:
         log.info("pending notices retried", extra={**result, "requested_by": request.requested_by})

@@ -7,9 +7,9 @@ import threading
 
 from core.blockkit import Message
 from core.contract import LookupRequest
-from workers.jobs.delivery import deliver_once
 from workers.runtime import Runtime
-from workers.slack_post import DeliveryError
+from workers.slack.delivery import deliver_once
+from workers.slack.poster import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The sweep as a fan-out on RQ: a coordinator enqueues one job per account, any worker takes
-them, progress lives in Redis (workers/sweep_state.py), and the job that finishes the last account
+them, progress lives in Redis (workers/sweep/state.py), and the job that finishes the last account
 enqueues the finalizer, which reports once.
 
 Jobs: `run_sweep` (the coordinator; its job ID is the sweep's ID), `sweep_account` (one account),
-`sweep_user_batch` (one batch of a very large account's users, workers/sweep_batches.py),
+`sweep_user_batch` (one batch of a very large account's users, workers/sweep/batches.py),
 `account_job_failed` and `user_batch_failed` (RQ's failure callbacks: an account whose job failed
 for good is reported as unreadable, so the sweep still finishes), `finish_sweep` (the report).
 """
@@ -16,7 +16,6 @@ import threading
 from typing import Any
 
 from redis import Redis
-from rq import get_current_job
 from rq.job import Job
 
 from core.audit import audit
@@ -28,29 +27,35 @@ from core.contract import (
     SweepFinish,
     SweepRequest,
     SweepUserBatch,
-    from_json,
 )
-from core.queue import JobQueue, new_sweep_id
+from core.jobs import decode_arguments
+from core.queue import JobQueue
 from core.redis_keys import SWEEP_LAST, redis_key
 from core.slack_text import escape
-from workers.aws import AwsCallError, start_counting_calls
-from workers.jobs.delivery import deliver_once
-from workers.notifier import Notifier
-from workers.report import Account, AccountOutcome
+from workers.aws.gateway import AwsCallError, start_counting_calls
+from workers.model import Account, AccountOutcome
+from workers.notices.notifier import Notifier
 from workers.runtime import Runtime
-from workers.sweep import AccountResult, Split, SweepStopped, iam_client, read_users, settle_account, sweep_or_split
-from workers.sweep_batches import LargeAccount, next_batch
-from workers.sweep_lock import SweepLock
-from workers.sweep_state import SweepProgress, SweepReport
+from workers.slack.delivery import deliver_once
+from workers.sweep.account import (
+    AccountResult,
+    Split,
+    SweepStopped,
+    iam_client,
+    read_users,
+    settle_account,
+    sweep_or_split,
+)
+from workers.sweep.batches import LargeAccount, next_batch
+from workers.sweep.lock import SweepLock
+from workers.sweep.state import SweepProgress, SweepSummary
 
 log = logging.getLogger(__name__)
 
 
-def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def run_sweep(runtime: Runtime, request: SweepRequest) -> dict[str, Any]:
     """RQ job: start a sweep of every account, unless one is running (then it is skipped)."""
-    request = from_json(SweepRequest, args)
-    job = get_current_job()
-    sweep_id = job.id if job else new_sweep_id()
+    sweep_id = request.sweep_id
     lock = SweepLock(runtime.redis)
     if not lock.acquire(sweep_id):
         running = lock.holder()
@@ -69,18 +74,17 @@ def run_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         done = progress.done_accounts(sweep_id)  # a retried coordinator skips what is done
         tasks = [SweepAccount(sweep_id, a.id, a.name, a.status) for a in accounts if a.id not in done]
         jobs = JobQueue(runtime.redis)
-        jobs.enqueue_sweep_accounts(tasks)
+        jobs.enqueue_all(tasks)
         if not accounts:
-            jobs.enqueue_sweep_finish(SweepFinish(sweep_id))
+            jobs.enqueue(SweepFinish(sweep_id))
     log.info("sweep started", extra={"sweep": sweep_id, "accounts": len(accounts), "enqueued": len(tasks)})
     audit(runtime.redis, "sweep_started", sweep=sweep_id, accounts=len(accounts), requested_by=request.requested_by)
     return {"sweep_id": sweep_id, "accounts": len(accounts)}
 
 
-def sweep_account(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def sweep_account(runtime: Runtime, task: SweepAccount) -> dict[str, Any]:
     """RQ job: sweep one account (a very large one is split into batch jobs); the job that
     completes the sweep enqueues its report."""
-    task = from_json(SweepAccount, args)
     lock = SweepLock(runtime.redis)
     if not lock.acquire(task.sweep_id):  # free again: take it back; held by another sweep: this one is over
         log.warning("account job of a sweep no longer running", extra={"sweep": task.sweep_id})
@@ -103,16 +107,15 @@ def start_batches(runtime: Runtime, task: SweepAccount, split: Split) -> dict[st
     """Store the account's batches (once) and enqueue the first."""
     large = LargeAccount(runtime.redis, task.sweep_id, task.account_id)
     batches = large.plan(split.user_names, runtime.settings.sweep_batch_users, split.aws_calls)
-    JobQueue(runtime.redis).enqueue_sweep_batch(SweepUserBatch(task.sweep_id, task.account_id, 0, task.account_name))
+    JobQueue(runtime.redis).enqueue(SweepUserBatch(task.sweep_id, task.account_id, 0, task.account_name))
     details = {"sweep": task.sweep_id, "account": task.account_id, "users": len(split.user_names), "batches": batches}
     log.info("large account split into batches", extra=details)
     return {"account": task.account_id, "users": len(split.user_names), "batches": batches}
 
 
-def sweep_user_batch(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def sweep_user_batch(runtime: Runtime, task: SweepUserBatch) -> dict[str, Any]:
     """RQ job: read one batch of a large account's users, enqueue the next batch, and settle the
     account when every batch is in."""
-    task = from_json(SweepUserBatch, args)
     lock = SweepLock(runtime.redis)
     if not lock.acquire(task.sweep_id):
         log.warning("batch job of a sweep no longer running", extra={"sweep": task.sweep_id})
@@ -148,7 +151,7 @@ def enqueue_next_batch(redis: Redis, task: SweepUserBatch, large: LargeAccount) 
     """Enqueue the account's next batch, if any; also after a retry, or the chain would stop."""
     following = next_batch(task.batch, large.batches())
     if following is not None:
-        JobQueue(redis).enqueue_sweep_batch(SweepUserBatch(task.sweep_id, task.account_id, following,
+        JobQueue(redis).enqueue(SweepUserBatch(task.sweep_id, task.account_id, following,
                                                            task.account_name))  # fmt: skip
 
 
@@ -174,14 +177,14 @@ def unreadable_large_account(account: Account, large: LargeAccount) -> AccountRe
 def account_done(redis: Redis, sweep_id: str, result: AccountResult) -> None:
     """Count the account in the sweep; the one that completes the sweep enqueues its report."""
     if SweepProgress(redis).record(sweep_id, result):
-        JobQueue(redis).enqueue_sweep_finish(SweepFinish(sweep_id))
+        JobQueue(redis).enqueue(SweepFinish(sweep_id))
 
 
 def account_job_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
     """RQ failure callback: once an account job has no retry left, count its account unreadable."""
     if job.retries_left:
         return  # RQ runs it again
-    task = from_json(SweepAccount, job.args[0])
+    task: SweepAccount = decode_arguments(str(job.func_name), job.args[0])
     log.error("sweep account job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
     result = AccountResult(Account(task.account_id, task.account_name), AccountOutcome.ERROR, detail=_failed(exc_info))
     account_done(connection, task.sweep_id, result)
@@ -192,7 +195,7 @@ def user_batch_failed(job: Job, connection: Redis, *exc_info: Any) -> None:
     batches still run (they count), so the sweep still finishes."""
     if job.retries_left:
         return
-    task = from_json(SweepUserBatch, job.args[0])
+    task: SweepUserBatch = decode_arguments(str(job.func_name), job.args[0])
     log.error("sweep batch job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
     large = LargeAccount(connection, task.sweep_id, task.account_id)
     complete = large.record(task.batch, {}, 0, (AccountOutcome.ERROR, _failed(exc_info)))
@@ -207,18 +210,18 @@ def _failed(exc_info: tuple[Any, ...]) -> str:
     return f"its sweep job failed ({error})"
 
 
-def finish_sweep(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
+def finish_sweep(runtime: Runtime, finish: SweepFinish) -> dict[str, Any]:
     """RQ job: the sweep's report, once."""
-    report = finalize(runtime, from_json(SweepFinish, args).sweep_id)
+    report = finalize(runtime, finish.sweep_id)
     return report.to_dict() if report else {}
 
 
-def finalize(runtime: Runtime, sweep_id: str) -> SweepReport | None:
+def finalize(runtime: Runtime, sweep_id: str) -> SweepSummary | None:
     """Mark the sweep finished, tell the audit channel about unreadable accounts, store the summary,
     start what runs after a sweep and let go of the lock. Safe to run twice: the report goes out once."""
     progress = SweepProgress(runtime.redis)
     first = progress.claim_finish(sweep_id)
-    report = progress.report(sweep_id)
+    report = progress.summary(sweep_id)
     if report is None:
         return None
     report_unreadable(runtime, report)
@@ -235,10 +238,10 @@ def finalize(runtime: Runtime, sweep_id: str) -> SweepReport | None:
 
 def on_sweep_finished(runtime: Runtime, summary: dict[str, Any]) -> None:
     """The one place that starts what runs after each finished sweep (the key-hygiene refresh)."""
-    JobQueue(runtime.redis).enqueue_after_sweep(AfterSweep(str(summary["sweep_id"])))
+    JobQueue(runtime.redis).enqueue(AfterSweep(str(summary["sweep_id"])))
 
 
-def report_unreadable(runtime: Runtime, report: SweepReport) -> None:
+def report_unreadable(runtime: Runtime, report: SweepSummary) -> None:
     """Accounts the sweep could not read are a blind spot: say so where operators look."""
     if not report.unreadable or not runtime.settings.audit_channel:
         return

@@ -23,9 +23,9 @@ from core.blockkit import (
     section,
 )
 from core.slack_text import code, escape
-from workers.diagnosis import Diagnosis, diagnose
+from workers.lookup.diagnosis import Diagnosis, diagnose
+from workers.model import KeyFinding, Verdict
 from workers.render.common import SLACK, SLACK_FALLBACK, escaped_report, fact_rows, suggestion_text, verdict_line
-from workers.report import KeyReport, Verdict
 
 # Input problems listed with an answer; the rest are counted.
 MAX_PROBLEMS_SHOWN = 10
@@ -53,7 +53,7 @@ LEAK_WARNING = (
 
 
 def render_answer(
-    reports: Sequence[KeyReport],
+    reports: Sequence[KeyFinding],
     now: datetime | None = None,
     *,
     secret_exposed: bool = False,
@@ -92,13 +92,13 @@ def render_answer(
     return Message(clip(text, MAX_FALLBACK), blocks)
 
 
-def slack_diagnosis(report: KeyReport, *, secret_exposed: bool = False) -> Diagnosis:
+def slack_diagnosis(report: KeyFinding, *, secret_exposed: bool = False) -> Diagnosis:
     """The diagnosis as Slack mrkdwn: it writes the report's values into its lines, so it reads
     them already escaped."""
     return diagnose(escaped_report(report), secret_exposed=secret_exposed)
 
 
-def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -> list[Block]:
+def key_blocks(report: KeyFinding, diagnosis: Diagnosis, now: datetime) -> list[Block]:
     """Blocks for one key: verdict, facts, ARN, unreadable accounts, diagnosis, numbered fix steps,
     "did you mean", notes."""
     blocks: list[Block] = [section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report, SLACK)}")]
@@ -123,7 +123,7 @@ def key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -> list[B
     return blocks
 
 
-def compact_key_blocks(report: KeyReport, diagnosis: Diagnosis, now: datetime) -> list[Block]:
+def compact_key_blocks(report: KeyFinding, diagnosis: Diagnosis, now: datetime) -> list[Block]:
     """Two blocks for one key, for answers about many keys: verdict with facts, then the
     diagnosis with the first fix steps."""
     facts = " · ".join(f"{label}: {value}" for label, value in fact_rows(report, now, SLACK) if label != "ARN")
@@ -142,11 +142,11 @@ def _why(diagnosis: Diagnosis) -> str:
     return f"*Why `InvalidAccessKeyId`?* {diagnosis.headline}"
 
 
-def _did_you_mean(report: KeyReport) -> str:
+def _did_you_mean(report: KeyFinding) -> str:
     return "*Did you mean* " + " or ".join(suggestion_text(s, SLACK) for s in report.similar) + "?"
 
 
-def fallback_line(report: KeyReport) -> str:
+def fallback_line(report: KeyFinding) -> str:
     """Key, owner, account and status in one line without marks, for the message's `text`."""
     if report.verdict is not Verdict.FOUND:
         return verdict_line(report, SLACK_FALLBACK)
@@ -156,7 +156,7 @@ def fallback_line(report: KeyReport) -> str:
     return f"{escape(report.key_id)}: {user} ({SLACK_FALLBACK.owner(report.owner)}) in {account}, {status}"
 
 
-def answer_buttons(request_id: str | None, reports: Sequence[KeyReport] = ()) -> Block:
+def answer_buttons(request_id: str | None, reports: Sequence[KeyFinding] = ()) -> Block:
     """Share the (ephemeral) answer in the channel, notify owners on Slack, and show the FAQ."""
     elements: list[Block] = []
     if request_id:

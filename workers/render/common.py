@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from core.slack_text import code, escape, is_member_id, mention
-from workers.report import Account, History, KeyReport, LastUsed, Owner, Suggestion, Verdict
+from workers.model import Account, History, KeyFinding, LastUsed, Owner, Suggestion, Verdict
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ SLACK_FALLBACK = Markup(slack=True, marks=False)
 TERMINAL = Markup(slack=False, marks=False)
 
 
-def verdict_line(report: KeyReport, markup: Markup) -> str:
+def verdict_line(report: KeyFinding, markup: Markup) -> str:
     """The one sentence that answers "whose key is it?"."""
     key = markup.code(report.key_id)
     account = markup.value(report.account.label) if report.account else "an unknown account"
@@ -102,7 +102,7 @@ def format_time(iso: str | None, now: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({ago})"
 
 
-def fact_rows(report: KeyReport, now: datetime, markup: Markup) -> list[tuple[str, str]]:
+def fact_rows(report: KeyFinding, now: datetime, markup: Markup) -> list[tuple[str, str]]:
     """Label/value pairs for what is known about the key, in reading order, values written by `markup`."""
     value = markup.value
     rows: list[tuple[str, str]] = []
@@ -153,7 +153,7 @@ def suggestion_text(suggestion: Suggestion, markup: Markup) -> str:
     return f"{shown} ({whose})" if whose else shown
 
 
-def escaped_report(report: KeyReport) -> KeyReport:
+def escaped_report(report: KeyFinding) -> KeyFinding:
     """The report with every value from outside escaped for Slack and an owner ID kept only when it
     checks out: for mrkdwn that other modules write from a report (the diagnosis), so nothing in it
     can ping, mention or link. Never render values from it a second time: they would show `&amp;`."""

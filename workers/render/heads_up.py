@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from core.blockkit import MAX_FALLBACK, Message, clip, section
 from core.slack_text import channel_link, code, escape, is_channel_id, mention
+from workers.model import KeyFinding
 from workers.render.answer import slack_diagnosis
-from workers.report import KeyReport
 
 
-def render_owner_heads_up(report: KeyReport, *, asker: str | None, channel: str | None) -> Message:
+def render_owner_heads_up(report: KeyFinding, *, asker: str | None, channel: str | None) -> Message:
     """Who is hitting errors with the owner's key, where, and what whose-key found."""
     # A channel is named only when it is one (C…/G…): a DM's ID would mean nothing to the owner.
     where = f" in {channel_link(channel)}" if channel and is_channel_id(channel) else ""

@@ -7,12 +7,12 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from workers.diagnosis import diagnose
+from workers.lookup.diagnosis import diagnose
+from workers.model import KeyFinding
 from workers.render.common import TERMINAL, fact_rows, suggestion_text, verdict_line
-from workers.report import KeyReport
 
 
-def render_terminal(reports: Sequence[KeyReport], now: datetime | None = None, *, secret_exposed: bool = False) -> str:
+def render_terminal(reports: Sequence[KeyFinding], now: datetime | None = None, *, secret_exposed: bool = False) -> str:
     """The same answer as in Slack, as terminal text."""
     now = now or datetime.now(UTC)
     out: list[str] = []

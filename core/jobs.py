@@ -1,0 +1,262 @@
+"""The one table of jobs: for each job-argument type, the job that takes it and how it runs.
+
+Each row says, once: the arguments' type (from `core.contract`), the job function (a dotted path
+the worker resolves; the function takes the worker's runtime and the decoded arguments), the
+queue, the timeout, the retries, the failure callback, and the "once" policy: the job ID made
+from the arguments. A job with an ID is enqueued at most once while RQ keeps it (waiting,
+running, or finished within its result or failure TTL), checked and enqueued in one atomic
+Redis step (RQ's unique enqueue), so two web processes racing with the same request, press,
+event or sweep enqueue it once. A job without an ID (None) is enqueued every time it is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.contract import (
+    AfterSweep,
+    FaqPress,
+    HomeRequest,
+    LookupRequest,
+    NoticeRetry,
+    NotifyPress,
+    Reply,
+    ReportRequest,
+    SharePress,
+    SnsConfirmation,
+    SweepAccount,
+    SweepFinish,
+    SweepRequest,
+    SweepUserBatch,
+    from_json,
+)
+from core.key_events import KeyEvent
+
+# Queue names. Lookups, buttons and Home tabs are interactive: people wait for them, and they
+# never wait behind sweeps or notices.
+LOOKUP_QUEUE = "whose-key-lookups"
+BACKGROUND_QUEUE = "whose-key-background"
+# In the order a worker serves them.
+QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+# What the pool's interactive process serves: it never takes background work, so a lookup
+# always finds a free process however long a sweep runs.
+INTERACTIVE_QUEUES = (LOOKUP_QUEUE,)
+
+# Retries: (how many, seconds before each). Someone waits for interactive jobs: the first retry
+# at once (a worker died or Slack hiccuped), the second after a pause. Nobody waits for
+# background jobs, so they back off further.
+INTERACTIVE_RETRY = (2, (0, 5))
+BACKGROUND_RETRY = (3, (5, 30, 120))
+# A sweep's account and batch jobs: retried at once when their worker dies, then later.
+FAN_OUT_RETRY = (3, (0, 10, 60))
+
+# Timeouts (seconds). A lookup, even a full search of thousands of accounts, takes minutes at most.
+LOOKUP_TIMEOUT = 300
+# Posting a prepared message takes seconds even with Slack's retries.
+QUICK_TIMEOUT = 60
+KEY_EVENT_TIMEOUT = 120
+SNS_CONFIRM_TIMEOUT = 30
+# Reports and after-sweep work stream every snapshot: minutes at most, even for huge organizations.
+HYGIENE_TIMEOUT = 30 * 60
+# The sweep's coordinator only lists the accounts and enqueues one job per account.
+SWEEP_TIMEOUT = 600
+# One account's (or batch's) job: minutes even for thousands of users.
+SWEEP_ACCOUNT_TIMEOUT = 1800
+# Retrying pending notices: each waits at most a few Slack timeouts.
+NOTICE_RETRY_TIMEOUT = 600
+
+# Job results are kept for benchmarks and debugging (and, with them, the "once" of a job ID),
+# failures longer for operators.
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+
+
+def safe_job_id(text: str) -> str:
+    """RQ job IDs allow letters, digits, - and _ only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", text)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How one kind of job runs; `job_id` is its once-policy (None: a new job every time)."""
+
+    args: type
+    func: str
+    queue: str
+    timeout: int
+    retry: tuple[int, tuple[int, ...]] | None
+    job_id: Callable[[Any], str] | None
+    on_failure: str | None = None
+    # A description shows in RQ's dashboards; it must never carry what people typed.
+    describe: Callable[[Any], str] | None = None
+    # An account already started finishes before new ones start (a large account's next batch).
+    at_front: bool = False
+    # When the queue depends on the arguments (a person's report is interactive, the digest not).
+    queue_for: Callable[[Any], str] | None = None
+
+    def queue_of(self, args: Any) -> str:
+        return self.queue_for(args) if self.queue_for is not None else self.queue
+
+    def id_of(self, args: Any) -> str | None:
+        return safe_job_id(self.job_id(args)) if self.job_id is not None else None
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec(
+        LookupRequest,
+        "workers.jobs.lookup.lookup_keys",
+        LOOKUP_QUEUE,
+        LOOKUP_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda r: f"lookup-{r.request_id}",
+        on_failure="workers.jobs.lookup.report_failure",
+        describe=lambda r: f"lookup {len(r.keys)} key(s) for {r.asked_by}",
+    ),
+    JobSpec(
+        SharePress,
+        "workers.jobs.buttons.share_answer",
+        LOOKUP_QUEUE,
+        QUICK_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda p: f"action-{p.delivery_id}",
+    ),  # fmt: skip
+    JobSpec(
+        FaqPress,
+        "workers.jobs.buttons.show_faq",
+        LOOKUP_QUEUE,
+        QUICK_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda p: f"action-{p.delivery_id}",
+    ),  # fmt: skip
+    JobSpec(
+        NotifyPress,
+        "workers.jobs.buttons.notify_owner",
+        LOOKUP_QUEUE,
+        QUICK_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda p: f"action-{p.delivery_id}",
+    ),  # fmt: skip
+    JobSpec(
+        Reply,
+        "workers.jobs.buttons.post_reply",
+        LOOKUP_QUEUE,
+        QUICK_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda r: f"reply-{r.delivery_id}",
+    ),  # fmt: skip
+    JobSpec(
+        HomeRequest,
+        "workers.jobs.hygiene.publish_home",
+        LOOKUP_QUEUE,
+        QUICK_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda h: f"home-{h.event_id or h.user}",
+    ),  # fmt: skip
+    JobSpec(
+        ReportRequest,
+        "workers.jobs.hygiene.send_report",
+        BACKGROUND_QUEUE,
+        HYGIENE_TIMEOUT,
+        INTERACTIVE_RETRY,
+        job_id=lambda r: f"report-{r.request_id}",
+        queue_for=lambda r: BACKGROUND_QUEUE if r.destination is None else LOOKUP_QUEUE,
+    ),
+    JobSpec(
+        KeyEvent,
+        "workers.jobs.key_events.handle_key_event",
+        BACKGROUND_QUEUE,
+        KEY_EVENT_TIMEOUT,
+        BACKGROUND_RETRY,
+        job_id=lambda e: f"event-{e.dedupe_id or e.event_id}",
+    ),  # fmt: skip
+    # Slack's subscription confirmation carries no ID of its own; confirming twice is harmless.
+    JobSpec(
+        SnsConfirmation,
+        "workers.jobs.key_events.confirm_sns_subscription",
+        BACKGROUND_QUEUE,
+        SNS_CONFIRM_TIMEOUT,
+        BACKGROUND_RETRY,
+        job_id=None,
+    ),  # fmt: skip
+    JobSpec(
+        SweepRequest,
+        "workers.jobs.sweep.run_sweep",
+        BACKGROUND_QUEUE,
+        SWEEP_TIMEOUT,
+        (2, (5, 30)),
+        job_id=lambda s: s.sweep_id,
+    ),  # fmt: skip
+    JobSpec(
+        SweepAccount,
+        "workers.jobs.sweep.sweep_account",
+        BACKGROUND_QUEUE,
+        SWEEP_ACCOUNT_TIMEOUT,
+        FAN_OUT_RETRY,
+        job_id=lambda a: f"{a.sweep_id}-{a.account_id}",
+        on_failure="workers.jobs.sweep.account_job_failed",
+        describe=lambda a: f"sweep {a.account_id}",
+    ),
+    JobSpec(
+        SweepUserBatch,
+        "workers.jobs.sweep.sweep_user_batch",
+        BACKGROUND_QUEUE,
+        SWEEP_ACCOUNT_TIMEOUT,
+        FAN_OUT_RETRY,
+        job_id=lambda b: f"{b.sweep_id}-{b.account_id}-users-{b.batch}",
+        on_failure="workers.jobs.sweep.user_batch_failed",
+        describe=lambda b: f"sweep {b.account_id} users #{b.batch}",
+        at_front=True,
+    ),
+    JobSpec(
+        SweepFinish,
+        "workers.jobs.sweep.finish_sweep",
+        BACKGROUND_QUEUE,
+        QUICK_TIMEOUT,
+        BACKGROUND_RETRY,
+        job_id=lambda f: f"{f.sweep_id}-finish",
+    ),  # fmt: skip
+    JobSpec(
+        AfterSweep,
+        "workers.jobs.hygiene.after_sweep",
+        BACKGROUND_QUEUE,
+        HYGIENE_TIMEOUT,
+        BACKGROUND_RETRY,
+        job_id=lambda a: f"after-sweep-{a.sweep_id}",
+    ),  # fmt: skip
+    # The schedule already claims one retry per interval for the whole cluster.
+    JobSpec(
+        NoticeRetry,
+        "workers.jobs.notices.retry_pending_notices",
+        BACKGROUND_QUEUE,
+        NOTICE_RETRY_TIMEOUT,
+        None,
+        job_id=None,
+    ),  # fmt: skip
+)
+
+_BY_ARGS = {spec.args: spec for spec in JOBS}
+_BY_FUNC = {spec.func: spec for spec in JOBS}
+
+
+def spec_for(args: Any) -> JobSpec:
+    """The row for these job arguments (their exact type)."""
+    try:
+        return _BY_ARGS[type(args)]
+    except KeyError:
+        raise TypeError(f"no job takes {type(args).__name__}") from None
+
+
+def spec_for_function(func_name: str) -> JobSpec:
+    """The row of the job function `func_name` (as RQ stores it)."""
+    try:
+        return _BY_FUNC[func_name]
+    except KeyError:
+        raise LookupError(f"{func_name} is not a whose-key job") from None
+
+
+def decode_arguments(func_name: str, data: Any) -> Any:
+    """A job's stored arguments as the type its row names (job arguments are data, not trust)."""
+    return from_json(spec_for_function(func_name).args, data)

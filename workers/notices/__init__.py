@@ -1,0 +1,3 @@
+"""Telling owners about their keys: state transitions, pending notices, confirming a claim with
+IAM, the notifier.
+"""

@@ -1,0 +1,1 @@
+"""The worker process: the RQ worker, the pool supervisor and the periodic schedules."""

@@ -1,0 +1,1 @@
+"""Talking to Slack: posting with fallbacks, delivering once, a full search's progress."""
