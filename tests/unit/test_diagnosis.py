@@ -10,16 +10,8 @@ import pytest
 
 from core.faq import FAQ, MAX_ANSWER_CHARS
 from workers.lookup.diagnosis import Cause, Diagnosis, cause_title, diagnose
-from workers.model import (
-    Account,
-    AccountOutcome,
-    History,
-    KeyFinding,
-    LastUsed,
-    Owner,
-    Unsearched,
-    Verdict,
-)
+from workers.lookup.finding import History, KeyFinding, Unsearched, Verdict
+from workers.model import Account, AccountOutcome, LastUsed, Owner
 
 KNOWLEDGE = Path("/work/shared/knowledge/invalid-access-key-id.txt")
 

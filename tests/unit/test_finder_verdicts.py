@@ -21,7 +21,8 @@ from workers.aws.organization import Organization
 from workers.cache import MemoryCache
 from workers.lookup.enrich import Enricher
 from workers.lookup.finder import Finder
-from workers.model import AccountOutcome, KeyFinding, Verdict
+from workers.lookup.finding import KeyFinding, Verdict
+from workers.model import AccountOutcome
 
 PROD = "222222222222"
 DEV = "333333333333"

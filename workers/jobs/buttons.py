@@ -13,7 +13,7 @@ from core.contract import ButtonPress, Destination, FaqPress, NotifyPress, Reply
 from core.faq import render_faq
 from core.redis_keys import ANSWER, ANSWER_REPORTS, ANSWER_SHARED, OWNER_NOTIFIED, RedisName, redis_key
 from core.slack_text import code, mention
-from workers.model import KeyFinding
+from workers.lookup.finding import KeyFinding
 from workers.render.heads_up import render_owner_heads_up
 from workers.runtime import Runtime
 from workers.slack.delivery import deliver_once

@@ -21,9 +21,9 @@ from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
 from core.slack_text import channel_link, escape, mention
 from workers.aws.gateway import AwsCallError
 from workers.jobs.search_wait import WaitNotice
+from workers.lookup.finding import KeyFinding, Verdict
 from workers.lookup.full_search import FullSearchGate
 from workers.lookup.key_index import remember, similar_keys
-from workers.model import KeyFinding, Verdict
 from workers.render.answer import render_answer, render_failure
 from workers.runtime import Runtime
 from workers.slack.delivery import already_delivered, deliver_once

@@ -29,8 +29,9 @@ from workers.aws.iam import (
     list_user_names,
 )
 from workers.aws.iam_keys import get_attached_user_policy_arns, quarantine_policy
+from workers.lookup.finding import KeyFinding, Unsearched, Verdict
 from workers.lookup.owners import owner_from_tags
-from workers.model import Account, AccountOutcome, KeyFinding, Unsearched, Verdict
+from workers.model import Account, AccountOutcome
 
 T = TypeVar("T")
 

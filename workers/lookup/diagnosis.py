@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 from workers.lookup.causes import Cause, cause_title
-from workers.model import AccountOutcome, KeyFinding, Verdict
+from workers.lookup.finding import KeyFinding, Verdict
+from workers.model import AccountOutcome
 
 __all__ = ["Cause", "Diagnosis", "cause_title", "diagnose"]
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from workers.aws.cloudtrail import CloudTrailReader, TrailAnswer, TrailOutcome
 from workers.aws.gateway import AwsCallError, AwsGateway
 from workers.aws.iam import get_user
-from workers.model import History, KeyFinding, Verdict
+from workers.lookup.finding import History, KeyFinding, Verdict
 
 
 class Enricher:

@@ -39,15 +39,10 @@ from workers.aws.organization import Organization
 from workers.cache import JsonCache, MemoryCache
 from workers.lookup.account_read import AccountLook, AccountReader
 from workers.lookup.enrich import Enricher
+from workers.lookup.finding import KeyFinding, Unsearched, Verdict
 from workers.lookup.full_search import FullSearchRefused
 from workers.lookup.key_index import IndexedKey, indexed_key
-from workers.model import (
-    Account,
-    AccountOutcome,
-    KeyFinding,
-    Unsearched,
-    Verdict,
-)
+from workers.model import Account, AccountOutcome
 
 # Accounts searched at once in a full search: enough to hide latency, few enough to stay
 # under IAM's per-account and STS's per-hub request rates.

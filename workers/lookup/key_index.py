@@ -15,7 +15,7 @@ from typing import Any
 from redis import Redis
 
 from core.redis_keys import KEY_INDEX, redis_key
-from workers.model import KeyFinding, Suggestion, Verdict
+from workers.lookup.finding import KeyFinding, Suggestion, Verdict
 
 INDEX = redis_key(KEY_INDEX)
 MAX_DISTANCE = 2

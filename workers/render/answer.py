@@ -24,7 +24,7 @@ from core.blockkit import (
 )
 from core.slack_text import code, escape
 from workers.lookup.diagnosis import Diagnosis, diagnose
-from workers.model import KeyFinding, Verdict
+from workers.lookup.finding import KeyFinding, Verdict
 from workers.render.common import SLACK, SLACK_FALLBACK, escaped_report, fact_rows, suggestion_text, verdict_line
 
 # Input problems listed with an answer; the rest are counted.

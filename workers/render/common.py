@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from core.slack_text import code, escape, is_member_id, mention
-from workers.model import Account, History, KeyFinding, LastUsed, Owner, Suggestion, Verdict
+from workers.lookup.finding import History, KeyFinding, Suggestion, Verdict
+from workers.model import Account, LastUsed, Owner
 
 
 @dataclass(frozen=True)

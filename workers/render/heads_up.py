@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.blockkit import MAX_FALLBACK, Message, clip, section
 from core.slack_text import channel_link, code, escape, is_channel_id, mention
-from workers.model import KeyFinding
+from workers.lookup.finding import KeyFinding
 from workers.render.answer import slack_diagnosis
 
 

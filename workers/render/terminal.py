@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from workers.lookup.diagnosis import diagnose
-from workers.model import KeyFinding
+from workers.lookup.finding import KeyFinding
 from workers.render.common import TERMINAL, fact_rows, suggestion_text, verdict_line
 
 
