@@ -4,7 +4,7 @@ loopback Slack double; notices are really posted (chat.postMessage) and counted.
     python3 dev.py bench sweep [--sizes 250,500,1000] [--users 20] [--quick]
 
 Each size runs in a fresh process of its own (its own moto, Redis and Slack double), so its
-ru_maxrss is the sweeping process's own peak. In it, `workers.sweep.local.run_local(runtime)` runs
+ru_maxrss is the sweeping process's own peak. In it, `workers.sweep.local.run_local` runs
 in-process with the Runtime a worker builds (`build_runtime(Settings.from_env(...))`):
 
 1. baseline sweep, cold (first sweep: an AssumeRole per account, every key first seen), under
@@ -71,6 +71,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
     from standins.moto_org import MotoServer
     from standins.redis_server import RedisServer
     from standins.slack_double import SlackDouble
+    from workers.notices.notifier import Notifier
     from workers.runtime import build_runtime
     from workers.sweep.local import run_local
 
@@ -110,9 +111,9 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
             with PeakRss() as rss:
                 if traced:
                     with traced_peak() as peak:
-                        report = run_local(runtime, requested_by=f"bench-{label}")
+                        report = run_local(runtime, Notifier(runtime), requested_by=f"bench-{label}")
                 else:
-                    report = run_local(runtime, requested_by=f"bench-{label}")
+                    report = run_local(runtime, Notifier(runtime), requested_by=f"bench-{label}")
             redis_ops = delta(redis_commands(runtime.redis), redis_before)
             aws_ops = ops.take()
             posts = slack.api_calls("chat.postMessage")[posts_before:]
@@ -156,7 +157,7 @@ def one_size(accounts: int, users: int, seed_threads: int, timeout: float) -> di
         result["steady_traced"] = sweep("steady, warm", traced=True)
 
         # One change, in the last account the sweep takes: the worst case for detection.
-        listed = list(runtime.finder.org.accounts().values())
+        listed = list(runtime.org.accounts().values())
         target_account = listed[-1].id
         target = seeded.users[target_account][0]
         iam = MotoIam(server)

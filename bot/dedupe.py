@@ -13,6 +13,7 @@ import contextlib
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.coordination import claim, release
 from core.redis_keys import EVENT_CLAIM, redis_key
 
 # Slack retries within about an hour at most (immediately, after 1 min, after 5 min); keep the
@@ -22,10 +23,10 @@ EVENT_CLAIM_TTL = 2 * 3600
 
 def claim_event(redis: Redis, event_id: str) -> bool:
     """True for the first delivery of this event; raises RedisError when Redis is away."""
-    return bool(redis.set(redis_key(EVENT_CLAIM, event_id), "1", nx=True, ex=EVENT_CLAIM_TTL))
+    return claim(redis, redis_key(EVENT_CLAIM, event_id), EVENT_CLAIM_TTL)
 
 
 def release_event(redis: Redis, event_id: str) -> None:
     """Let a redelivery of this event be handled; quietly nothing when Redis is away too."""
     with contextlib.suppress(RedisError):
-        redis.delete(redis_key(EVENT_CLAIM, event_id))
+        release(redis, redis_key(EVENT_CLAIM, event_id))

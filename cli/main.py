@@ -93,7 +93,7 @@ def demo_missing_message(missing: str, checkout: Path | None) -> str:
 def run_lookup(words: Sequence[str], *, deep: bool) -> int:
     """Look keys up from this machine with its AWS credentials and print the answer."""
     from core.settings import Settings, SettingsError
-    from workers.aws.gateway import AwsCallError
+    from workers.aws.errors import AwsCallError
     from workers.lookup.local import local_finder
     from workers.render.terminal import render_terminal
 

@@ -45,7 +45,8 @@ def run_sweep_command(*, local: bool) -> int:
 
 def _run_local(settings: Settings) -> SweepSummary | int:
     from core.logs import configure_logging
-    from workers.aws.gateway import AwsCallError
+    from workers.aws.errors import AwsCallError
+    from workers.notices.notifier import Notifier
     from workers.runtime import build_runtime
     from workers.sweep.local import SweepRunning, run_local
 
@@ -53,7 +54,7 @@ def _run_local(settings: Settings) -> SweepSummary | int:
     runtime = build_runtime(settings)
     bar = ProgressBar(sys.stderr)
     try:
-        report = run_local(runtime, requested_by="cli", on_progress=bar.show)
+        report = run_local(runtime, Notifier(runtime), requested_by="cli", on_progress=bar.show)
     except SweepRunning as exc:
         print(f"whose-key: sweep {exc.sweep_id} is running already; try again when it is done", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.coordination import text
 from core.redis_keys import AUDIT, redis_key
 
 log = logging.getLogger("whose-key.audit")
@@ -39,8 +40,4 @@ def audit(redis: Redis, action: str, **fields: Any) -> None:
 def recent(redis: Redis, count: int = 100) -> list[dict[str, str]]:
     """The newest audit records, newest first."""
     entries = redis.xrevrange(AUDIT_STREAM, count=count) or []
-    return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _, fields in entries]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return [{text(k): text(v) for k, v in (fields or {}).items()} for _, fields in entries]

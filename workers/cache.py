@@ -9,6 +9,7 @@ from typing import Any
 
 from redis import Redis
 
+from core.coordination import claim
 from core.redis_keys import CACHE, CLAIM, redis_key
 
 
@@ -27,7 +28,7 @@ class JsonCache:
 
     def claim(self, name: str, ttl: int) -> bool:
         """True for the one caller that takes this named claim until it expires."""
-        return bool(self.redis.set(redis_key(CLAIM, name), "1", nx=True, ex=ttl))
+        return claim(self.redis, redis_key(CLAIM, name), ttl)
 
 
 class MemoryCache(JsonCache):

@@ -1,28 +1,10 @@
-"""The shared vocabulary of the AWS layer, the lookup, the sweep and what they show: an account,
-how looking in it went, a key's last use, an owner. Plain typed data, no I/O."""
+"""The shared vocabulary of the AWS layer, the lookup, the sweep and what they show: an account, a
+key's last use, an owner. Plain typed data, no I/O. (How looking in an account went, AccountOutcome,
+is the AWS error taxonomy's: workers/aws/errors.py.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-
-
-class AccountOutcome(StrEnum):
-    """How looking in one account went. "Could not look" is never "not there"."""
-
-    FOUND = "found"
-    NOT_FOUND = "not_found"
-    ACCESS_DENIED = "access_denied"
-    ASSUME_ROLE_FAILED = "assume_role_failed"
-    THROTTLED = "throttled"
-    TIMED_OUT = "timed_out"
-    SUSPENDED = "suspended"
-    ERROR = "error"
-    NOT_STARTED = "not_started"  # the full search did not run (the person's budget, or no free slot)
-
-    @property
-    def searched(self) -> bool:
-        return self in (AccountOutcome.FOUND, AccountOutcome.NOT_FOUND)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
-"""What a worker process builds once and every job shares: settings, Redis, the AWS gateway
-(with its cache of assumed-role sessions) and the Slack client.
+"""What a worker process builds once and every job shares, as plain data: settings, Redis, the AWS
+gateway (with its cache of assumed-role sessions), the organization's account list, the shared
+CloudTrail reader, the Slack client, poster and directory, and the JSON cache.
 
 The worker process builds one at start and hands it to every job it runs (see
 `workers.process.worker.RuntimeJob`); the CLI and benchmarks build their own. Nothing here is a
-module-level cache: jobs run in the worker process itself (SimpleWorker), so the runtime's
-caches live as long as the worker.
+module-level cache and nothing here decides anything: jobs build what they need (a finder, a
+notifier) from these parts. Jobs run in the worker process itself (SimpleWorker), so the
+runtime's caches live as long as the worker.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from redis import Redis
@@ -19,40 +20,58 @@ from core.redis_keys import connect
 from core.settings import Settings
 from core.slack_client import make_web_client
 from workers.aws.cloudtrail import CloudTrailReader
+from workers.aws.cloudtrail_rate import RedisRateLimiter
 from workers.aws.gateway import AwsGateway
+from workers.aws.organization import Organization
 from workers.cache import JsonCache
-from workers.lookup.finder import Finder, build_finder, build_trail
-from workers.lookup.owners import SlackDirectory
+from workers.slack.owners import SlackDirectory
+from workers.slack.poster import Poster
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     redis: Redis
     gateway: AwsGateway
     slack: WebClient
+    cache: JsonCache
+    org: Organization
+    trail: CloudTrailReader
+    poster: Poster
+    directory: SlackDirectory
 
-    @functools.cached_property
-    def cache(self) -> JsonCache:
-        return JsonCache(self.redis)
 
-    @functools.cached_property
-    def trail(self) -> CloudTrailReader:
-        return build_trail(self.gateway, self.redis)
+def build_trail(gateway: AwsGateway, redis: Redis | None = None) -> CloudTrailReader:
+    """One CloudTrail reader per process; with a Redis, its rate limit is shared by every process."""
 
-    @functools.cached_property
-    def finder(self) -> Finder:
-        return build_finder(self.gateway, self.cache, self.trail)
+    def client_for(account: str) -> object:
+        return gateway.client(account, "cloudtrail", "us-east-1", single_attempt=True)
 
-    @functools.cached_property
-    def directory(self) -> SlackDirectory:
-        return SlackDirectory(self.slack, self.cache)
+    if redis is None:
+        return CloudTrailReader(client_for)
+    return CloudTrailReader(client_for, limiter=RedisRateLimiter(redis))
+
+
+def assemble_runtime(settings: Settings, redis: Redis, gateway: AwsGateway, slack: WebClient) -> Runtime:
+    """The runtime wired from its connections (tests and benchmarks hand in their own)."""
+    cache = JsonCache(redis)
+    return Runtime(
+        settings=settings,
+        redis=redis,
+        gateway=gateway,
+        slack=slack,
+        cache=cache,
+        org=Organization(gateway, cache),
+        trail=build_trail(gateway, redis),
+        poster=Poster(slack, settings, redis),
+        directory=SlackDirectory(slack, cache),
+    )
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    return Runtime(
-        settings=settings,
-        redis=connect(settings.redis_url),
-        gateway=AwsGateway(settings.role_name, settings.external_id),
-        slack=make_web_client(settings),
+    return assemble_runtime(
+        settings,
+        connect(settings.redis_url),
+        AwsGateway(settings.role_name, settings.external_id),
+        make_web_client(settings),
     )

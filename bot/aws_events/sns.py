@@ -80,11 +80,6 @@ class SnsMessage:
     timestamp: str
 
 
-def parse_sns_body(body: bytes | str) -> SnsMessage:
-    """Read an SNS POST body without verifying it; use `SnsVerifier.verify` for anything you act on."""
-    return _message_from_fields(_load_fields(body))
-
-
 class SnsVerifier:
     """Checks that an SNS POST body was signed by SNS, for one of our topics, recently."""
 

@@ -19,14 +19,9 @@ from cli.doctor.aws_session import AwsConnection
 from cli.doctor.model import Check, Status, not_checked
 from cli.doctor.roles import role_checks
 from core.settings import Settings
-from workers.aws.gateway import (
-    AwsCallError,
-    AwsGateway,
-    error_code,
-    get_management_account_id,
-    get_organization_accounts,
-)
-from workers.model import Account, AccountOutcome
+from workers.aws.errors import AccountOutcome, AwsCallError, error_code
+from workers.aws.gateway import AwsGateway, get_management_account_id, get_organization_accounts
+from workers.model import Account
 
 # Codes with which AWS rejects the credentials themselves (wrong, expired, deleted).
 _REJECTED_CREDENTIAL_CODES = {

@@ -11,8 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.doctor.model import NAMES_SHOWN, Check, Status, severity
 from core.settings import Settings
-from workers.aws.gateway import AwsCallError, AwsGateway, classify, error_code
-from workers.model import Account, AccountOutcome
+from workers.aws.errors import AccountOutcome, AwsCallError, classify, error_code
+from workers.aws.gateway import AwsGateway
+from workers.model import Account
 
 # AWS's documented example key: well formed, owned by nobody, so IAM answers NoSuchEntity when
 # the role may read keys and AccessDenied when it may not.

@@ -11,6 +11,9 @@ LookupEvents is answered from those records in the caller's account (cloudtrail.
 
 Strict IAM: `iam_mode` makes IAM answer as strictly as the real one where moto is lenient
 (strict_iam.py). Latency: `latency` holds every answer that long, as a distant AWS region would.
+Holds: `hold()` keeps matching requests waiting until the test releases them, so a test can make
+"the job is still busy at AWS" last exactly as long as it needs, not for a guessed time. A hold
+comes on top of the faults: a held request, once released, meets the fault it would have met.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ _HOP_BY_HOP = {
     "content-length",
 }
 UPSTREAM_TIMEOUT = 30
+# The longest a held request waits for its release: a test that never releases cannot leave a
+# thread behind for good (the caller's own read timeout has usually given up long before).
+HOLD_LIMIT = 120.0
 # moto's default account: keys nobody issued through the proxy act as a user of this account.
 DEFAULT_ACCOUNT_ID = "123456789012"
 # Requests remembered for `seen`; the earliest are forgotten beyond this (the Stack's proxy runs long).
@@ -71,6 +77,13 @@ class Fault:
     forward: bool = False  # True: only delay, then forward to moto (a slow answer, not an error)
     account: str | None = None  # only calls made in this account (by its signer); None: any
     hits: int = 0
+    # Set by hold(): matching requests wait until it is set (release()), then go on.
+    gate: threading.Event | None = field(default=None, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Let the requests this hold keeps waiting (and any later ones) through; a no-op otherwise."""
+        if self.gate is not None:
+            self.gate.set()
 
     def applies(self, action: str, params: dict[str, str], account: str) -> bool:
         if action != self.action or (self.times is not None and self.hits >= self.times):
@@ -93,7 +106,8 @@ class SeenRequest:
 
 
 class AwsFaultProxy:
-    """Start with start(); point AWS_ENDPOINT_URL at `url`; script faults with fail() and slow().
+    """Start with start(); point AWS_ENDPOINT_URL at `url`; script faults with fail() and slow(),
+    and pauses with hold().
 
     LookupEvents is answered from what passed through (see the module docstring); record_event()
     adds history directly, e.g. events older than the proxy.
@@ -121,6 +135,7 @@ class AwsFaultProxy:
         self.latency = latency  # seconds added to every answer that is not a scripted fault
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._holds: list[Fault] = []
         self._seen: deque[SeenRequest] = deque(maxlen=MAX_SEEN_REQUESTS)
         self._owners = KeyOwners(default_account)
         self._trail = Trail(max_events_per_account)
@@ -182,17 +197,35 @@ class AwsFaultProxy:
             self._faults.append(fault)
         return fault
 
-    def remove(self, fault: Fault) -> None:
-        """Stop applying one scripted fault (others stay)."""
+    def hold(
+        self, action: str, match: Match | None = None, *, times: int | None = None, account: str | None = None
+    ) -> Fault:
+        """Hold matching requests (the first `times` of them; None: every one) until the hold's
+        release() or remove(), then let them go on to whatever fault or answer awaits them: AWS stays
+        busy exactly until the test has seen what it waits for. At most HOLD_LIMIT seconds each."""
+        held = Fault(action, match, 200, "", "", times=times, forward=True, account=account, gate=threading.Event())
         with self._lock:
-            if fault in self._faults:
-                self._faults.remove(fault)
+            self._holds.append(held)
+        return held
+
+    def remove(self, fault: Fault) -> None:
+        """Stop applying one scripted fault or hold (others stay); requests it holds go on."""
+        with self._lock:
+            for scripted in (self._faults, self._holds):
+                if fault in scripted:
+                    scripted.remove(fault)
+        fault.release()
 
     def clear(self) -> None:
-        """Drop every fault and forget the requests seen (recorded CloudTrail events are kept)."""
+        """Drop every fault and hold (releasing what it holds) and forget the requests seen
+        (recorded CloudTrail events are kept)."""
         with self._lock:
+            holds = list(self._holds)
             self._faults.clear()
+            self._holds.clear()
             self._seen.clear()
+        for held in holds:
+            held.release()
 
     @property
     def seen(self) -> list[SeenRequest]:
@@ -245,6 +278,9 @@ class AwsFaultProxy:
         account = self._owners.caller(call.key_id).account_id
         arrived = time.time()
         with self._lock:
+            holds = [h for h in self._holds if h.applies(call.action, call.params, account)]
+            for held in holds:
+                held.hits += 1
             fault = next((f for f in self._faults if f.applies(call.action, call.params, account)), None)
             if fault is not None:
                 fault.hits += 1
@@ -252,6 +288,9 @@ class AwsFaultProxy:
             self._seen.append(
                 SeenRequest(call.service, call.action, call.params, faulted=faulted, at=arrived, account=account)
             )
+        for held in holds:
+            if held.gate is not None:
+                held.gate.wait(HOLD_LIMIT)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and faulted:

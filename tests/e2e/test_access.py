@@ -14,7 +14,7 @@ from core.blockkit import SHARE_ACTION
 from standins.slack_double import Reply
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
-from tests.e2e.waiting import jobs_mentioning, sentinel_lookup, wait_for_audit
+from tests.support.waiting import jobs_mentioning, sentinel_lookup, wait_for_audit
 
 ALLOWED_CHANNEL = "C0ALLOWED"
 GROUP = "S0KEYUSERS"
@@ -55,11 +55,7 @@ def test_command_in_another_channel_is_refused_politely(locked: Stack) -> None:
     reply, url = locked.slash_command(key_of(locked), user_id=MEMBER, channel_id="C0ELSEWHERE")
     text = reply.json()["text"]
     assert f"<#{ALLOWED_CHANNEL}>" in text and f"<#{AUDIT_CHANNEL}>" in text
-    refusal = wait_for_audit(
-        redis,
-        lambda r: r.get("action") == "refused" and r.get("channel") == "C0ELSEWHERE" and r.get("user") == MEMBER,
-        what="the refusal",
-    )
+    refusal = wait_for_audit(redis, "refused", channel="C0ELSEWHERE", user=MEMBER)
     assert refusal["reason"] == "channel"
     assert jobs_mentioning(redis, url) == [], "the refusal enqueued nothing"
     # A later request from the same member, answered, shows the worker has nothing older left to post.

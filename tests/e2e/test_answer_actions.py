@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from core.blockkit import FAQ_ACTION, SHARE_ACTION
-from standins.stack import PROJECT_ROOT, Stack
+from standins.stack import Stack
+from tests.support.cli import run_cli
 
 
 def first_post(stack: Stack, response_url: str) -> dict:
@@ -84,15 +83,7 @@ def test_cli_lookup_prints_the_answer_in_the_terminal(stack: Stack) -> None:
     assert stack.org is not None
     key_id = stack.org.key("acme-prod", "deploy-bot")
     env = {k: v for k, v in stack.env().items() if not k.startswith("SLACK_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "lookup", key_id],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("lookup", key_id, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "deploy-bot" in result.stdout
     assert stack.org.accounts["acme-prod"] in result.stdout
@@ -103,14 +94,6 @@ def test_cli_lookup_prints_the_answer_in_the_terminal(stack: Stack) -> None:
 def test_cli_lookup_explains_bad_input(stack: Stack) -> None:
     """`whose-key lookup` with a malformed key says what is wrong and exits 2."""
     env = {**os.environ, **stack.moto.env()}
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "lookup", "AKIA123"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("lookup", "AKIA123", env=env, timeout=60)
     assert result.returncode == 2
     assert "7 characters long" in result.stderr

@@ -1,12 +1,13 @@
 """The AWS proxy's offline CloudTrail: IAM calls made through it to a real moto server are answered
 by LookupEvents, in the caller's account, shaped as CloudTrail shapes them, and read correctly by
-the bot's own CloudTrailReader."""
+the bot's own CloudTrailReader. Also its scripted faults: an error, and a hold until released."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from standins.aws_proxy import AwsFaultProxy
 from standins.moto_org import FAKE_CREDENTIALS, MANAGEMENT_ACCOUNT_ID, MotoServer
-from workers.cloudtrail import CloudTrailReader, TrailOutcome
+from tests.support.waiting import DEFAULT_TIMEOUT, wait_until
+from workers.aws.cloudtrail import CloudTrailReader, TrailOutcome
 
 MEMBER = "111111111111"
 OTHER_MEMBER = "222222222222"
@@ -190,6 +192,50 @@ def test_scripted_lookup_fault_wins_over_the_emulation(proxy: AwsFaultProxy) -> 
     assert fault.hits == 1
     answer = reader(proxy).who_deleted_user(MANAGEMENT_ACCOUNT_ID, "anyone")
     assert answer.outcome is TrailOutcome.NOT_PERMITTED
+
+
+def test_held_request_waits_for_its_release_then_gets_motos_answer(proxy: AwsFaultProxy) -> None:
+    """A hold keeps matching requests waiting (others pass) until released, then forwards them."""
+    iam = client(proxy, "iam")
+    user, _ = new_user_with_key(iam)
+    held = proxy.hold("GetUser", lambda params: params.get("UserName") == user)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(iam.get_user, UserName=user)
+        # Seen is recorded before the hold is waited on: from then on the answer waits for release().
+        wait_until(
+            lambda: any(r.action == "GetUser" and r.params.get("UserName") == user for r in proxy.seen),
+            what="the held GetUser to reach the proxy",
+        )
+        assert iam.list_users()["Users"], "other requests are answered meanwhile"
+        assert not answer.done(), "held until released"
+        held.release()
+        assert answer.result(timeout=DEFAULT_TIMEOUT)["User"]["UserName"] == user
+
+    assert held.hits == 1
+    proxy.remove(held)
+    assert iam.get_user(UserName=user)["User"]["UserName"] == user
+    assert held.hits == 1, "a removed hold takes no more requests"
+
+
+def test_a_released_request_meets_the_fault_scripted_for_it(proxy: AwsFaultProxy) -> None:
+    """A hold comes on top of the faults: released, the request gets its scripted error; `times`
+    bounds how many requests a hold takes."""
+    iam = client(proxy, "iam")
+    held = proxy.hold("ListUsers", times=1)
+    fault = proxy.fail("ListUsers", None, 403, "AccessDenied", "not authorized", times=1)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(iam.list_users)
+        wait_until(lambda: held.hits, what="the held ListUsers to reach the proxy")  # counted, then held
+        assert not answer.done(), "held until released"
+        held.release()
+        with pytest.raises(ClientError) as raised:
+            answer.result(timeout=DEFAULT_TIMEOUT)
+
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert "Users" in iam.list_users(), "neither takes a second request"
+    assert (held.hits, fault.hits) == (1, 1)
 
 
 def test_more_than_one_lookup_attribute_is_refused(proxy: AwsFaultProxy) -> None:

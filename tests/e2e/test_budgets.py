@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,11 +13,16 @@ from redis import Redis
 
 from core.audit import recent
 from core.blockkit import NOTIFY_ACTION, SHARE_ACTION
-from standins.stack import Stack
+from core.redis_keys import FULL_SEARCH_COUNTER, RATE_COUNTER
+from standins.stack import HttpResult, Stack
 from tests.e2e.env import TEST_ENV
+from tests.support.budget_windows import Burst, in_one_window
+from workers.lookup.full_search import POLL_INTERVAL as SLOT_POLL_INTERVAL
 
 CONCURRENCY = 1
 RATE_LIMIT = 40
+# What the person is told when their full search waits for a slot (workers/answers/wait_notice.py).
+WAITING = "full searches are running across the workspace"
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +37,8 @@ def metered() -> Iterator[Stack]:
         yield running
 
 
-def fresh_window(needed: float = 25.0) -> None:
-    """Budgets count in fixed one-minute windows: start a burst where it cannot straddle two."""
-    left = 60 - time.time() % 60
-    if left < needed:
-        time.sleep(left + 0.05)
+def redis_of(stack: Stack) -> Redis:
+    return Redis.from_url(stack.redis.url)
 
 
 def key_of(stack: Stack, account: str = "acme-prod", user: str = "deploy-bot", status: str = "Active") -> str:
@@ -59,25 +60,35 @@ def answer_on(stack: Stack, url: str, marker: str = "Owner", count: int = 1) -> 
 def test_default_budget_is_ten_full_searches_a_minute(metered: Stack) -> None:
     """One person starts 10 `deep` searches a minute; the 11th is refused at once, saying when to retry."""
     key_id = key_of(metered)
-    fresh_window()
-    replies = [metered.slash_command(f"{key_id} deep", user_id="U0DEEP001")[0].json()["text"] for _ in range(11)]
+
+    def burst(attempt: Burst) -> list[str]:
+        asker, other = attempt.person("U0DEEP"), attempt.person("U0DEEPX")
+        replies = [metered.slash_command(f"{key_id} deep", user_id=asker)[0].json()["text"] for _ in range(11)]
+        # Someone else (in the same window) is not held to this person's budget.
+        return [*replies, metered.slash_command(f"{key_id} deep", user_id=other)[0].json()["text"]]
+
+    *replies, others = in_one_window(redis_of(metered), FULL_SEARCH_COUNTER, burst)
     started = sum("Looking up" in text for text in replies)
     assert started == 10
     refusal = replies[-1]
     wait = re.search(r"try again in (\d+) seconds", refusal)
     assert wait and 1 <= int(wait.group(1)) <= 60
     print(f"\nfull-search budget: {started} deep searches started, the 11th refused (retry in {wait.group(1)} s)")
-    # Someone else is not held to this person's budget.
-    assert "Looking up" in metered.slash_command(f"{key_id} deep", user_id="U0DEEP002")[0].json()["text"]
+    assert "Looking up" in others
 
 
 def test_a_key_its_account_does_not_hold_is_charged_when_its_full_search_starts(metered: Stack) -> None:
     """A deleted key needs a full search the web cannot foresee: the worker charges it, and past
     the budget the answer says the full search did not run and when to try again."""
     gone = key_of(metered, "acme-staging", "bob", "Deleted")
-    fresh_window(40)
-    urls = [metered.slash_command(gone, user_id="U0GONE001")[1] for _ in range(11)]
-    answers = [json.dumps(answer_on(metered, url, marker=gone)[-1]) for url in urls]
+
+    def burst(attempt: Burst) -> list[str]:
+        asker = attempt.person("U0GONE")
+        urls = [metered.slash_command(gone, user_id=asker)[1] for _ in range(11)]
+        # Once every answer is out, every worker's charge is in Redis.
+        return [json.dumps(answer_on(metered, url, marker=gone)[-1]) for url in urls]
+
+    answers = in_one_window(redis_of(metered), FULL_SEARCH_COUNTER, burst)
     refused = [a for a in answers if "each person may start 10 a minute" in a]
     assert len(refused) == 1, "exactly one of 11 full searches is past the budget"
     assert re.search(r"try again in \d+ seconds", refused[0])
@@ -87,27 +98,33 @@ def test_a_key_its_account_does_not_hold_is_charged_when_its_full_search_starts(
 
 def test_full_searches_past_the_workspace_limit_wait_and_say_so(metered: Stack) -> None:
     """With one slot, three full searches at once run one after another; the waiting ones say so."""
-    slow = metered.aws.slow("GetAccessKeyLastUsed", None, 0.3)
+    keys = [
+        key_of(metered),
+        key_of(metered, "acme-prod", "alice"),
+        key_of(metered, "acme-management", "break-glass"),
+    ]
+    # Whichever search takes the slot is held at IAM until another is seen waiting for it, so a
+    # search waits however the threads happen to be scheduled.
+    held = metered.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") in keys)
     try:
-        keys = [
-            key_of(metered),
-            key_of(metered, "acme-prod", "alice"),
-            key_of(metered, "acme-management", "break-glass"),
-        ]
         reply, url = metered.slash_command(" ".join(keys) + " deep", user_id="U0WAIT001")
         assert "Looking up" in reply.json()["text"]
-        posts = answer_on(metered, url, marker="deploy-bot")
+        answer_on(metered, url, marker=WAITING)
     finally:
-        metered.aws.remove(slow)
-    waiting = [p for p in posts if "full searches are running across the workspace" in p.get("text", "")]
+        metered.aws.remove(held)
+    posts = answer_on(metered, url, marker="deploy-bot")
+    waiting = [p for p in posts if WAITING in p.get("text", "")]
     assert len(waiting) == 1, "the person is told once that their search waits"
-    records = [r for r in recent(Redis.from_url(metered.redis.url), 2000) if r.get("user") == "U0WAIT001"]
-    started = [r for r in records if r["action"] == "full_search_started"]
+    records = recent(Redis.from_url(metered.redis.url), 2000)[::-1]  # oldest first
+    started = [r for r in records if r["action"] == "full_search_started" and r.get("user") == "U0WAIT001"]
     assert len(started) == 3
+    request_id = started[0]["request_id"]
+    searches = [r["action"] for r in records if r.get("request_id") == request_id and "full_search" in r["action"]]
+    assert searches == ["full_search_started", "full_search_finished"] * 3, "one after another, never two at once"
     running = [int(r["running"]) for r in started]
     waited = sorted(float(r["waited"]) for r in started)
     assert max(running) <= CONCURRENCY
-    assert waited[-1] > 0.3, "the last search waited for the others' slots"
+    assert waited[-1] >= SLOT_POLL_INTERVAL, "a search waited (at least one poll) for the slot"
     print(f"\nsemaphore: limit {CONCURRENCY}, 3 full searches at once, running at start {running}, waited {waited} s")
 
 
@@ -159,10 +176,14 @@ def test_share_in_channel_shares_an_answer_once(metered: Stack) -> None:
 
 def test_each_button_press_counts_against_the_persons_limit(metered: Stack) -> None:
     """Button presses spend the same per-person budget as keys: past it, a press is refused."""
-    fresh_window()
-    for _ in range(RATE_LIMIT):
-        metered.block_action("whose_key_faq", "faq", user_id="U0PRESSER")
-    reply, url = metered.block_action("whose_key_faq", "faq", user_id="U0PRESSER")
+
+    def burst(attempt: Burst) -> tuple[HttpResult, str]:
+        presser = attempt.person("U0PRESS")
+        for _ in range(RATE_LIMIT):
+            metered.block_action("whose_key_faq", "faq", user_id=presser)
+        return metered.block_action("whose_key_faq", "faq", user_id=presser)
+
+    reply, url = in_one_window(redis_of(metered), RATE_COUNTER, burst)
     assert reply.status == 200
     posts = metered.slack.wait_for_hook(url, timeout=30)
     assert f"the limit is {RATE_LIMIT} per minute" in posts[0].body["text"]

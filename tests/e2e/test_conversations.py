@@ -15,7 +15,7 @@ from core.settings import Settings
 from core.slack_client import make_web_client
 from standins.slack_double import RecordedCall, Reply
 from standins.stack import BOT_TOKEN, Stack
-from tests.e2e.waiting import wait_for_jobs_finished
+from tests.support.waiting import wait_for_jobs_finished
 from workers.slack.poster import Poster
 
 _channels = itertools.count(1)

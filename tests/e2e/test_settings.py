@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from core.settings import Settings, SettingsError
 from standins.stack import PROJECT_ROOT
+from tests.support.waiting import wait_until
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "shhh-signing-secret"}
 
@@ -106,9 +106,16 @@ def first_line_with(process: subprocess.Popen[str], text: str, timeout: float) -
         lines.put(None)  # the process closed stderr: it exited
 
     threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        assert line is not None, f"the process exited (code {process.wait()}) before logging {text!r}"
-        if text in line:
-            return line
+
+    def matching_line() -> str | None:
+        """The first line read so far that contains text (each line read once, in order)."""
+        while True:
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                return None
+            assert line is not None, f"the process exited (code {process.wait()}) before logging {text!r}"
+            if text in line:
+                return line
+
+    return wait_until(matching_line, what=f"the process to log {text!r}", timeout=timeout)

@@ -203,7 +203,7 @@ def test_wait_for_hook_returns_posts_made_by_another_thread(double: SlackDouble)
     url = double.new_response_url()
     threading.Timer(0.2, lambda: WebhookClient(url).send(text="late")).start()
 
-    (post,) = double.wait_for_hook(url, timeout=5)
+    (post,) = double.wait_for_hook(url, timeout=30)  # a bound for a loaded machine, not a speed goal
 
     assert post.body["text"] == "late"
 
@@ -216,7 +216,8 @@ def test_wait_for_hook_times_out_with_a_summary(double: SlackDouble, client: Web
     with pytest.raises(TimeoutError) as caught:
         double.wait_for_hook(double.new_response_url(), timeout=0.3)
 
-    assert 0.3 <= time.monotonic() - started < 3
+    # It waited its whole timeout first (how much longer it took is the machine's load, not the double's).
+    assert time.monotonic() - started >= 0.3
     assert "chat.postMessage" in str(caught.value)
     assert TOKEN not in str(caught.value)
 

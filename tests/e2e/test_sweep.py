@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from standins.moto_org import AccountSpec, UserSpec
-from standins.stack import PROJECT_ROOT, Stack
+from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, EVENTS_TOKEN, TEST_ENV, iam_in
 from tests.support.aws_events import cloudtrail_event, post_event
+from tests.support.cli import run_cli
 
 ORGANIZATION = (
     AccountSpec("management", (UserSpec("admin", {"slack-user-id": "U0ADMIN01"}),)),
@@ -33,15 +33,7 @@ def org_stack() -> Iterator[Stack]:
 
 def sweep(stack: Stack, *options: str) -> subprocess.CompletedProcess[str]:
     """`whose-key sweep` as an operator runs it, with the bot's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", "sweep", *options],
-        cwd=PROJECT_ROOT,
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("sweep", *options, env=stack.env(), timeout=120)
 
 
 def notices_about(stack: Stack, key_id: str, word: str) -> list[dict]:

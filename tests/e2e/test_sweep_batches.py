@@ -7,7 +7,6 @@ WHOSE_KEY_SWEEP_BATCH_USERS=2 makes an account of 7 users "very large" (4 batche
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +21,7 @@ from core.redis_keys import SNAPSHOT, SWEEP_BATCH_KEYS, redis_key
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
-from tests.e2e.waiting import wait_until
+from tests.support.waiting import wait_until
 from workers.sweep.state import SweepProgress, SweepSummary
 
 BIG = "big-account"
@@ -54,11 +53,14 @@ def sweep(stack: Stack, timeout: float = 120) -> tuple[str, SweepSummary]:
 def wait_finished(stack: Stack, sweep_id: str, timeout: float) -> SweepSummary:
     """The sweep's report once it has finished (a positive signal, polled)."""
     progress = SweepProgress(redis_of(stack))
-    deadline = time.monotonic() + timeout
-    while (report := progress.summary(sweep_id)) is None or not report.finished:
-        assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
-        time.sleep(0.1)
-    return report
+
+    def finished() -> SweepSummary | None:
+        report = progress.summary(sweep_id)
+        return report if report is not None and report.finished else None
+
+    return wait_until(
+        finished, what=lambda: f"sweep {sweep_id} finished: {progress.summary(sweep_id)}", timeout=timeout
+    )
 
 
 def snapshot_users(stack: Stack, account_name: str) -> dict[str, str]:

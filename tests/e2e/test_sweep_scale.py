@@ -9,9 +9,6 @@ for (the AWS proxy's hold), so no test depends on how long anything takes."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,9 +21,10 @@ from core.contract import SweepRequest
 from core.queue import JobQueue
 from core.redis_keys import SWEEP_LAST, SWEEP_STATE, redis_key
 from standins.moto_org import AccountSpec, UserSpec
-from standins.stack import PROJECT_ROOT, Stack
+from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
-from tests.e2e.waiting import wait_until
+from tests.support.cli import run_cli
+from tests.support.waiting import wait_until
 from workers.sweep.state import SweepProgress, SweepSummary
 
 TEAMS = [f"team-{i:02d}" for i in range(10)]
@@ -75,13 +73,16 @@ def start_sweep(stack: Stack) -> str:
 def wait_for_sweep(stack: Stack, sweep_id: str, *, finished: bool, timeout: float = 120) -> SweepSummary:
     """The sweep's report once it has begun (at least one account done) or, with finished, once it ended."""
     progress = SweepProgress(redis_of(stack))
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def reached() -> SweepSummary | None:
         report = progress.summary(sweep_id)
-        if report is not None and (report.finished if finished else report.done >= 1):
-            return report
-        assert time.monotonic() < deadline, f"sweep {sweep_id}: {report}"
-        time.sleep(0.1)
+        return report if report is not None and (report.finished if finished else report.done >= 1) else None
+
+    return wait_until(
+        reached,
+        what=lambda: f"sweep {sweep_id} {'finished' if finished else 'begun'}: {progress.summary(sweep_id)}",
+        timeout=timeout,
+    )
 
 
 def answered(stack: Stack, key_id: str) -> None:
@@ -137,15 +138,7 @@ def test_unreadable_account_is_reported_through_the_workers(scale: Stack) -> Non
     """`whose-key sweep` through the workers reports an account whose role cannot be assumed, exits 1,
     tells the audit channel once and stores the summary for the hygiene report."""
     assert scale.org is not None
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "sweep"],
-        cwd=PROJECT_ROOT,
-        env=scale.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli("sweep", env=scale.env(), timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     account = scale.org.accounts[UNREADABLE]
     assert f"swept {len(ORGANIZATION)} accounts" in result.stdout

@@ -1,19 +1,15 @@
 """Key events as AWS delivers them, posted to a running stack, and what the tests read back: the
-DMs at the loopback Slack, the audit trail, fresh IAM users to act on."""
+DMs at the loopback Slack, fresh IAM users to act on (the audit trail: tests/support/waiting.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis import Redis
-
-from core.audit import recent
 from standins.slack_double import RecordedCall
 from standins.stack import HttpResult, Stack, http_post
 from tests.e2e.env import EVENTS_TOKEN, iam_in
@@ -108,18 +104,6 @@ def dms_about(stack: Stack, channel: str, key_id: str, *, delivered_only: bool =
 def wait_for_dm(stack: Stack, channel: str, key_id: str, timeout: float = 30) -> RecordedCall:
     stack.slack.wait_for(lambda _: bool(dms_about(stack, channel, key_id)), timeout=timeout)
     return dms_about(stack, channel, key_id)[0]
-
-
-def wait_for_audit(redis: Redis, action: str, timeout: float = 30, **fields: str) -> dict[str, str]:
-    """The newest audit record of `action` whose fields include `fields`; waits for it to appear."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for record in recent(redis, 500):
-            if record.get("action") == action and all(record.get(k) == v for k, v in fields.items()):
-                return record
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no audit record {action} {fields}")
-        time.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from core.settings import Settings
 from standins.redis_server import RedisServer
 from standins.slack_double import SlackDouble
 
-# Property tests: a quick budget for every run, so the unit layer stays well under its 20-second
-# budget, and the earlier 500 examples on demand (HYPOTHESIS_PROFILE=thorough). No deadline: a
+# Property tests: a quick budget for every run, so the unit layer stays within about half a
+# minute, and the earlier 500 examples on demand (HYPOTHESIS_PROFILE=thorough). No deadline: a
 # 2-core machine running other suites must not turn a slow example into a failure.
 settings.register_profile("quick", max_examples=60, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,17 +5,17 @@ loopback Slack double."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 from redis import Redis
 
-from bot.access import GROUP_CACHE_TTL, AccessPolicy
+from bot.access import GROUP_CACHE_TTL, AccessPolicy, Refusal
 from core.budget import WINDOW as RATE_WINDOW
-from core.redis_keys import USERGROUP_MEMBERS, redis_key
+from core.redis_keys import RATE_COUNTER, USERGROUP_MEMBERS, redis_key
 from core.settings import Settings
 from core.slack_client import make_web_client
 from standins.slack_double import Reply, SlackDouble
+from tests.support.budget_windows import Burst, in_one_window
 
 ALLOWED = "C0ALLOWED"
 AUDIT = "C0AUDIT01"
@@ -23,22 +23,12 @@ GROUP = "S0KEYUSERS"
 OTHER_GROUP = "S0SECOPS"
 MEMBER = "U0MEMBER1"
 OUTSIDER = "U0OUTSIDE"
-# Seconds before the end of a rate window within which a test waits for the next one to begin.
-WINDOW_MARGIN = 1
 
 
 def policy(settings: Settings, redis: Redis, **fields: object) -> AccessPolicy:
     """The web's policy with some settings changed, its Slack client pointing at the double."""
     changed = dataclasses.replace(settings, **fields)  # type: ignore[arg-type]
     return AccessPolicy(changed, redis, make_web_client(changed))
-
-
-def fresh_rate_window() -> None:
-    """Pace a rate-limit test so all its requests fall in one minute window: if the current window
-    ends within WINDOW_MARGIN seconds, wait for the next one to start."""
-    left = RATE_WINDOW - time.time() % RATE_WINDOW
-    if left < WINDOW_MARGIN:
-        time.sleep(left + 0.05)
 
 
 def test_without_restrictions_anyone_may_ask_anywhere(slack_settings: Settings, redis: Redis) -> None:
@@ -109,25 +99,33 @@ def test_membership_unknown_fails_closed_and_is_not_cached(
 def test_rate_limit_counts_requests_per_person_per_minute(slack_settings: Settings, redis: Redis) -> None:
     """Requests are counted per person: up to the limit is served, past it is refused with when to retry."""
     limited = policy(slack_settings, redis, rate_limit=5)
-    fresh_rate_window()
-    assert limited.charge(MEMBER, requests=3) is None
-    assert limited.charge(MEMBER, requests=2) is None
-    refusal = limited.charge(MEMBER, requests=1)
+
+    def burst(attempt: Burst) -> list[Refusal | None]:
+        member, outsider = attempt.person("U0MEMBER"), attempt.person("U0OUTSIDE")
+        charges = [(member, 3), (member, 2), (member, 1), (outsider, 5)]
+        return [limited.charge(user, requests=requests) for user, requests in charges]
+
+    # All in one minute window, read from the counters' keys (a try the minute turned in is redone).
+    first, second, refusal, others = in_one_window(redis, RATE_COUNTER, burst)
+    assert first is None and second is None
     assert refusal is not None and refusal.reason == "rate_limit"
     assert "made 6 requests" in refusal.message and "the limit is 5 per minute" in refusal.message
     wait = int(refusal.message.split("try again in ")[1].split(" ")[0])
     assert 0 < wait <= RATE_WINDOW
-    assert limited.charge(OUTSIDER, requests=5) is None  # someone else has their own budget
+    assert others is None  # someone else has their own budget
 
 
 def test_requests_without_a_person_use_no_budget(slack_settings: Settings, redis: Redis) -> None:
     """Nothing is charged to nobody (a request without a user ID), and charging nothing costs nothing."""
     limited = policy(slack_settings, redis, rate_limit=2)
-    fresh_rate_window()
     for _ in range(5):
         assert limited.charge(None, requests=1) is None
         assert limited.charge(MEMBER, requests=0) is None
+    # Nothing was counted, in any minute window: no counter exists at all.
+    assert list(redis.scan_iter(redis_key(RATE_COUNTER, "*"))) == []
     assert limited.charge(MEMBER, requests=2) is None
+    (counter,) = redis.scan_iter(redis_key(RATE_COUNTER, MEMBER, "*"))
+    assert redis.get(counter) == b"2", "the whole budget was left"
 
 
 def test_rate_limit_zero_turns_it_off(slack_settings: Settings, redis: Redis) -> None:

@@ -19,14 +19,13 @@ from workers.aws.cloudtrail import (
     LOOKBACK,
     THROTTLE_BACKOFF,
     THROTTLE_RETRIES,
-    AccountRateLimiter,
     CloudTrailReader,
     TrailAnswer,
     TrailEvent,
     TrailOutcome,
 )
-from workers.aws.gateway import AwsCallError
-from workers.model import AccountOutcome
+from workers.aws.cloudtrail_rate import AccountRateLimiter
+from workers.aws.errors import AccountOutcome, AwsCallError
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"

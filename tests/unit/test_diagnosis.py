@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.faq import FAQ, MAX_ANSWER_CHARS
+from workers.aws.errors import AccountOutcome
 from workers.lookup.diagnosis import Cause, Diagnosis, cause_title, diagnose
 from workers.lookup.finding import History, KeyFinding, Unsearched, Verdict
-from workers.model import Account, AccountOutcome, LastUsed, Owner
+from workers.model import Account, LastUsed, Owner
 
 KNOWLEDGE = Path("/work/shared/knowledge/invalid-access-key-id.txt")
 

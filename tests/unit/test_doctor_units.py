@@ -18,8 +18,8 @@ from cli.doctor.roles import role_failure
 from cli.doctor.settings import settings_checks
 from cli.doctor.slack import scope_check
 from core.settings import Settings
-from workers.aws.gateway import AwsCallError
-from workers.model import Account, AccountOutcome
+from workers.aws.errors import AccountOutcome, AwsCallError
+from workers.model import Account
 
 SECRET = "secret-access-key-never-shown"
 SETTINGS = Settings(slack_bot_token="xoxb-test", slack_signing_secret="signing")

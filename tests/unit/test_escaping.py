@@ -16,8 +16,9 @@ from bot import messages
 from core.key_events import KeyEvent
 from core.parse import parse_command, parse_free_text
 from core.slack_text import channel_link, code, escape, mention
+from workers.aws.errors import AccountOutcome
 from workers.lookup.finding import History, KeyFinding, Suggestion, Unsearched, Verdict
-from workers.model import Account, AccountOutcome, LastUsed, Owner
+from workers.model import Account, LastUsed, Owner
 from workers.render.answer import render_answer
 from workers.render.heads_up import render_owner_heads_up
 from workers.render.notice import NoticeFacts, render_notice, render_notice_record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
@@ -14,29 +13,17 @@ from slack_sdk import WebClient
 from core.contract import Reply
 from core.jobs import JOBS, LOOKUP_QUEUE
 from core.settings import Settings
-from standins.redis_server import RedisServer
 from workers.aws.gateway import AwsGateway
 from workers.process.worker import make_worker
-from workers.runtime import Runtime
+from workers.runtime import assemble_runtime
 
 MARKER = "TYPED-BY-SOMEONE-7f3a"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    """A throwaway Redis started for this test."""
-    server = RedisServer()
-    server.start()
-    try:
-        yield Redis.from_url(server.url)
-    finally:
-        server.close()
 
 
 def test_a_failed_job_is_logged_without_its_arguments(redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
     """A job that fails on arguments holding typed text logs the failure, never that text."""
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
-    runtime = Runtime(settings, redis, AwsGateway(settings.role_name, None), WebClient(timeout=1))
+    runtime = assemble_runtime(settings, redis, AwsGateway(settings.role_name, None), WebClient(timeout=1))
     # delivery_id must be a string: the job fails while reading its arguments.
     reply_job = next(spec.func for spec in JOBS if spec.args is Reply)
     job = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer).enqueue(

@@ -1,35 +1,20 @@
 """A key's state change and its pending notice are written in one step, once per change; a
 pending notice is rescheduled after a failed delivery and given up after its age; copies of a
-one-off notice claim once. On one throwaway redis-server."""
+one-off notice claim once. On the unit run's throwaway redis-server."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
 
 from core.key_events import KeyEvent
-from standins.redis_server import RedisServer
-from workers.notices.pending import PENDING_SET, PendingNotices
+from core.redis_keys import PENDING_NOTICE, PENDING_NOTICES, redis_key
+from workers.notices.pending import PendingNotices
 from workers.notices.transitions import Change, KeyStates
 
 KEY = "AKIAWO645SY5CEDEPLOY"
 ACCOUNT = "444455556666"
 DAY = 24 * 3600
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
-
-
-@pytest.fixture
-def redis(server: RedisServer) -> Iterator[Redis]:
-    client = Redis.from_url(server.url)
-    yield client
-    client.flushdb()  # our own throwaway server, emptied between tests
 
 
 def event(kind: str = "deactivated", source: str = "eventbridge") -> KeyEvent:
@@ -112,6 +97,6 @@ def test_pending_records_live_in_the_declared_names(redis: Redis) -> None:
     states, pending = KeyStates(redis), PendingNotices(redis, DAY)
     draft = pending.draft(event(), "c")
     states.record(KEY, "Inactive", "c", draft, first_sighting_is_news=True)
-    assert PENDING_SET == "whose-key:pending-notices"
-    assert draft.record_key.startswith("whose-key:pending-notice:")
+    assert redis.zscore(redis_key(PENDING_NOTICES), draft.notice_id) is not None
+    assert draft.record_key.startswith(redis_key(PENDING_NOTICE, ""))
     assert 0 < int(redis.ttl(draft.record_key)) <= DAY + 3600

@@ -4,9 +4,11 @@ long it lives, and every key built the same way under whose-key's prefix."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import redis_keys
-from core.redis_keys import ALL_NAMES, ANSWER, AUDIT, KEY_STATE, PREFIX, RedisName, redis_key
+from core.redis_keys import ALL_NAMES, PREFIX, RedisName, redis_key
 
 
 def test_every_name_is_listed() -> None:
@@ -41,21 +43,19 @@ def test_fixed_lifetimes_are_positive_and_others_say_so(name: RedisName) -> None
         assert name.ttl > 0 and name.seconds == name.ttl
 
 
-@pytest.mark.parametrize(
-    ("name", "parts", "key"),
-    [
-        (ANSWER, ("0f3c",), "whose-key:answer:0f3c"),  # one part
-        (KEY_STATE, ("AKIARZPUZDIKGB2VALC4",), "whose-key:key-state:AKIARZPUZDIKGB2VALC4"),
-        (AUDIT, (), "whose-key:audit"),  # a single key: the stem alone
-        (ANSWER, ("a", "b", "c"), "whose-key:answer:a:b:c"),  # parts joined by ":"
-    ],
-)
-def test_redis_key_format(name: RedisName, parts: tuple[str, ...], key: str) -> None:
-    """redis_key gives `whose-key:<stem>[:<part>…]`."""
-    assert redis_key(name, *parts) == key
+# Parts as callers pass them: IDs, hashes and timestamps, never holding the separator.
+parts = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=12), max_size=3)
+
+
+@given(first=st.sampled_from(ALL_NAMES), first_parts=parts, second=st.sampled_from(ALL_NAMES), second_parts=parts)
+def test_different_families_or_parts_never_share_a_key(
+    first: RedisName, first_parts: list[str], second: RedisName, second_parts: list[str]
+) -> None:
+    """Two keys are the same only for the same family and the same parts, so no writer reads another's state."""
+    same_key = redis_key(first, *first_parts) == redis_key(second, *second_parts)
+    assert same_key == (first == second and first_parts == second_parts)
 
 
 def test_every_key_starts_with_the_prefix() -> None:
     """Every family's keys start with PREFIX, so ACLs and SCANs can be scoped to whose-key."""
-    assert PREFIX == "whose-key:"
     assert all(redis_key(name, "x").startswith(PREFIX + name.stem + ":") for name in ALL_NAMES)

@@ -16,9 +16,10 @@ import pytest
 from core.blockkit import Message
 from core.faq import FAQ, render_faq
 from core.parse import contains_secret, parse_command
+from workers.aws.errors import AccountOutcome
 from workers.lookup.diagnosis import diagnose
 from workers.lookup.finding import KeyFinding, Unsearched, Verdict
-from workers.model import Account, AccountOutcome, LastUsed, Owner
+from workers.model import Account, LastUsed, Owner
 from workers.render.answer import LEAK_WARNING, render_answer, render_failure
 from workers.render.terminal import render_terminal
 

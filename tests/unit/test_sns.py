@@ -21,7 +21,6 @@ from bot.aws_events.sns import (
     SnsMessage,
     SnsVerificationError,
     SnsVerifier,
-    parse_sns_body,
 )
 from core.sns_urls import UntrustedSnsUrl, confirm_subscription, fetch_https
 
@@ -442,9 +441,7 @@ def test_unknown_signature_version_fails(verifier: SnsVerifier, key: rsa.RSAPriv
     ],
 )
 def test_malformed_body_fails(verifier: SnsVerifier, raw: bytes) -> None:
-    """Bodies that are not an SNS message are refused as malformed, by parse and by verify."""
-    with pytest.raises(SnsVerificationError, match="^malformed"):
-        parse_sns_body(raw)
+    """Bodies that are not an SNS message are refused as malformed."""
     with pytest.raises(SnsVerificationError, match="^malformed"):
         verifier.verify(raw)
 
@@ -465,19 +462,6 @@ def test_malformed_body_fails(verifier: SnsVerifier, raw: bytes) -> None:
 def test_missing_signature_fields_are_malformed(verifier: SnsVerifier, fields: dict[str, str]) -> None:
     """A message lacking what verification needs is refused as malformed."""
     assert refused(verifier, {"SignatureVersion": "2", **fields}).startswith("malformed")
-
-
-def test_parse_reads_fields_without_verifying() -> None:
-    """parse_sns_body returns the message fields and ignores the signature."""
-    fields = confirmation(Signature="whatever", SignatureVersion="2")
-    assert parse_sns_body(json.dumps(fields)) == SnsMessage(
-        type="SubscriptionConfirmation",
-        message_id=fields["MessageId"],
-        topic_arn=TOPIC,
-        message=fields["Message"],
-        subscribe_url=SUBSCRIBE_URL,
-        timestamp=fields["Timestamp"],
-    )
 
 
 @pytest.mark.parametrize(
@@ -613,13 +597,11 @@ def test_confirm_subscription_job_code_refuses_non_sns_url(
 
 
 def test_confirm_subscription_job_code_refuses_unknown_topic(verifier: SnsVerifier) -> None:
-    """A parsed but unverified confirmation for a foreign topic is not confirmed."""
+    """A confirmation for a foreign topic that reached the job unverified is not confirmed."""
     foreign = "arn:aws:sns:us-east-1:999999999999:someone-else"
-    message = parse_sns_body(json.dumps(confirmation(TopicArn=foreign)))
+    subscribe_url = confirmation(TopicArn=foreign)["SubscribeURL"]
     with pytest.raises(UntrustedSnsUrl, match="topic not allowed"):
-        confirm_subscription(
-            message.subscribe_url or "", message.topic_arn, frozenset({TOPIC}), open_url=lambda u: pytest.fail("open")
-        )
+        confirm_subscription(subscribe_url, foreign, frozenset({TOPIC}), open_url=lambda u: pytest.fail("open"))
 
 
 def test_confirm_subscription_job_code_reports_open_failure(verifier: SnsVerifier, key: rsa.RSAPrivateKey) -> None:

@@ -11,8 +11,8 @@ from core.contract import SweepUserBatch, from_json, to_json
 from core.jobs import spec_for
 from core.queue import JobQueue
 from core.settings import Settings, SettingsError
+from workers.aws.errors import AccountOutcome
 from workers.jobs.sweep import user_batch_failed
-from workers.model import AccountOutcome
 from workers.sweep.batches import LargeAccount, next_batch, split
 from workers.sweep.state import SweepProgress
 

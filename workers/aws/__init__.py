@@ -1,3 +1,3 @@
-"""AWS access: the gateway (clients, assumed-role sessions, error classification), Organizations,
-IAM, CloudTrail and its rate limit.
+"""AWS access: error classification (errors.py), the gateway (clients, assumed-role sessions),
+Organizations, IAM users and their access keys, CloudTrail and its rate limit.
 """

@@ -6,7 +6,7 @@ A session's own calls are recorded in the region they were made in; only us-east
 so "none found" for a session means none in us-east-1, not "never used".
 
 LookupEvents allows 2 requests a second per account and region. Every call takes a slot from a
-limiter first (in a worker, one shared by the whole cluster through Redis: trail_rate.py), botocore
+limiter first (in a worker, one shared by the whole cluster through Redis: cloudtrail_rate.py), botocore
 never retries on its own (its retries would skip the limiter), and a throttled call backs off and
 tries again a few times; when CloudTrail stays busy the answer says so and keeps everything else.
 """
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -31,7 +30,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from workers.aws.gateway import AwsCallError, error_code, is_throttling
+from workers.aws.cloudtrail_rate import AccountRateLimiter, RateLimiter
+from workers.aws.errors import AwsCallError, error_code, is_denied, is_throttling
 
 # LookupEvents only reaches back this far.
 LOOKBACK = timedelta(days=90)
@@ -42,8 +42,6 @@ PAGE_SIZE = 50
 # THROTTLE_BACKOFF seconds (with jitter, so throttled workers do not come back together).
 THROTTLE_RETRIES = 3
 THROTTLE_BACKOFF = 0.5
-
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 
 
 @dataclass(frozen=True)
@@ -74,46 +72,6 @@ class TrailAnswer:
     event: TrailEvent | None = None
     # One line for the user: why CloudTrail could not be read, or that only part of it was.
     detail: str = ""
-
-
-class RateLimiter(Protocol):
-    def wait(self, account_id: str) -> bool:
-        """Block until a call to account_id is allowed and claim it; False: too busy, do not call."""
-
-
-class AccountRateLimiter:
-    """Spaces calls so no account gets more than `per_second`; accounts never wait for each other.
-
-    A token bucket holding a single token: a bucket of two would allow a burst of two followed by
-    a steady two per second, which puts three calls into one second and gets throttled.
-    """
-
-    def __init__(
-        self,
-        per_second: float,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if per_second <= 0:
-            raise ValueError("per_second must be positive")
-        self._interval = 1.0 / per_second
-        self._sleep = sleep
-        self._clock = clock
-        self._next_free: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, account_id: str) -> bool:
-        """Block until a call to account_id is allowed, and claim it (in this process only)."""
-        # The slot is claimed under the lock but slept for outside it, so a thread waiting on one
-        # account never holds up threads calling other accounts.
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_free.get(account_id, now))
-            self._next_free[account_id] = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
-        return True
 
 
 Record = dict[str, Any]
@@ -251,7 +209,7 @@ def _failed(exc: ClientError | BotoCoreError, account_id: str, unknown: str) -> 
     if isinstance(exc, EndpointConnectionError):
         return _cannot_read(TrailOutcome.UNREACHABLE, account_id, "could not reach the AWS endpoint", unknown)
     code = error_code(exc) or "unknown error"
-    if code in _DENIED_CODES:
+    if is_denied(exc):
         return _cannot_read(TrailOutcome.NOT_PERMITTED, account_id, code, unknown)
     # Throttling reaches here only after the backoffs gave up, so it is reported, not retried.
     return _cannot_read(TrailOutcome.UNREACHABLE, account_id, code, unknown)

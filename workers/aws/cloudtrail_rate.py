@@ -15,20 +15,25 @@ on one hash per account and region:
 recorded as sent and reaching CloudTrail (request signing, a busy core, the network) without a
 third call falling into one of CloudTrail's seconds. That margin costs throughput (1.6 calls a
 second rather than 2), which is cheaper than a throttled call and its back-off.
+
+`AccountRateLimiter` paces one process alone: the CloudTrail reader's default when there is no
+Redis, and the Redis limiter's fallback when Redis fails.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.coordination import Script, scripts
 from core.redis_keys import CLOUDTRAIL_RATE, redis_key
-from workers.aws.cloudtrail import AccountRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,9 @@ REGION = "us-east-1"
 # KEYS[1]: the account and region's hash. ARGV: slot spacing (ms), longest acceptable wait (ms),
 # window (ms). Claims the next free slot (field `next`: when it is free, ms) and returns the ms to
 # wait for it, or -1 when that is longer than allowed (nothing is claimed then).
-_RESERVE_SLOT = """
+_RESERVE_SLOT = Script(
+    "cloudtrail-reserve-slot",
+    """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local interval = tonumber(ARGV[1])
@@ -63,12 +70,15 @@ if redis.call('PTTL', KEYS[1]) < keep then
   redis.call('PEXPIRE', KEYS[1], keep)
 end
 return wait
-"""
+""",
+)
 
 # KEYS[1]: the same hash. ARGV: window (ms), burst. Field `sent`: the send times (ms) of the last
 # `burst` calls, newest first. Returns 0 when this call may go now (and records it as sent), else
 # the ms until the oldest of those leaves the window.
-_RECORD_SEND = """
+_RECORD_SEND = Script(
+    "cloudtrail-record-send",
+    """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -89,7 +99,48 @@ if redis.call('PTTL', KEYS[1]) < window then
   redis.call('PEXPIRE', KEYS[1], window)
 end
 return 0
-"""
+""",
+)
+
+
+class RateLimiter(Protocol):
+    def wait(self, account_id: str) -> bool:
+        """Block until a call to account_id is allowed and claim it; False: too busy, do not call."""
+
+
+class AccountRateLimiter:
+    """Spaces calls so no account gets more than `per_second`; accounts never wait for each other.
+
+    A token bucket holding a single token: a bucket of two would allow a burst of two followed by
+    a steady two per second, which puts three calls into one second and gets throttled.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self._interval = 1.0 / per_second
+        self._sleep = sleep
+        self._clock = clock
+        self._next_free: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, account_id: str) -> bool:
+        """Block until a call to account_id is allowed, and claim it (in this process only)."""
+        # The slot is claimed under the lock but slept for outside it, so a thread waiting on one
+        # account never holds up threads calling other accounts.
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_free.get(account_id, now))
+            self._next_free[account_id] = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+        return True
 
 
 class RedisRateLimiter:
@@ -107,8 +158,8 @@ class RedisRateLimiter:
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
-        self._reserve = redis.register_script(_RESERVE_SLOT)
-        self._record_send = redis.register_script(_RECORD_SEND)
+        self._reserve = scripts(redis)[_RESERVE_SLOT]
+        self._record_send = scripts(redis)[_RECORD_SEND]
         # At most `burst` calls within `window`: CloudTrail's allowance for one second (or for as
         # long as one call's share lasts, below one a second), widened by the arrival margin.
         self.burst = max(1, math.floor(per_second))

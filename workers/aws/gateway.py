@@ -1,5 +1,5 @@
 """The thin AWS layer: clients with one shared Config, cached assumed-role sessions per account,
-typed errors, and `get_*` functions that paginate and return plain data.
+and `get_*` functions that paginate and return plain data (failures classified by errors.py).
 
 Nothing here decides what a result means for the user; the finder does that.
 """
@@ -17,14 +17,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
 
+from workers.aws.errors import classified
 from workers.constants import (
     AWS_CONNECT_TIMEOUT,
     AWS_MAX_ATTEMPTS,
@@ -35,7 +29,7 @@ from workers.constants import (
     SESSION_DURATION,
     SESSION_REFRESH_MARGIN,
 )
-from workers.model import Account, AccountOutcome
+from workers.model import Account
 
 CLIENT_CONFIG = Config(
     # total_max_attempts counts the first try; botocore's `max_attempts` key counts only retries,
@@ -52,54 +46,6 @@ SWEEP_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "adaptive", "t
 SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 # IAM, STS and Organizations are global; their endpoints live in us-east-1.
 GLOBAL_REGION = "us-east-1"
-
-_THROTTLING_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "SlowDown",
-}
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-_SUSPENDED_CODES = {"AccountSuspended", "SuspendedAccount", "OptInRequired", "InvalidClientTokenId"}
-
-
-class AwsCallError(Exception):
-    """An AWS call failed; `outcome` says how, in the finder's terms."""
-
-    def __init__(self, outcome: AccountOutcome, detail: str) -> None:
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return type(exc).__name__
-
-
-def classify(exc: BaseException, *, assuming_role: bool = False) -> AwsCallError:
-    """Map a botocore failure to a typed outcome with a short, secret-free detail."""
-    code = error_code(exc)
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return AwsCallError(AccountOutcome.TIMED_OUT, "AWS did not answer in time")
-    if isinstance(exc, EndpointConnectionError):
-        return AwsCallError(AccountOutcome.TIMED_OUT, "could not reach the AWS endpoint")
-    if code in _THROTTLING_CODES:
-        return AwsCallError(AccountOutcome.THROTTLED, f"throttled by AWS ({code}) after retries")
-    if code in _SUSPENDED_CODES and not assuming_role:
-        return AwsCallError(AccountOutcome.SUSPENDED, f"the account is not usable ({code})")
-    if assuming_role:
-        if code in _DENIED_CODES:
-            return AwsCallError(
-                AccountOutcome.ASSUME_ROLE_FAILED,
-                "could not assume the role (missing, or its trust policy does not allow whose-key)",
-            )
-        return AwsCallError(AccountOutcome.ASSUME_ROLE_FAILED, f"could not assume the role ({code})")
-    if code in _DENIED_CODES:
-        return AwsCallError(AccountOutcome.ACCESS_DENIED, f"access denied ({code})")
-    return AwsCallError(AccountOutcome.ERROR, f"AWS error ({code or 'unknown'})")
 
 
 @dataclass
@@ -212,10 +158,8 @@ class AwsGateway:
     def hub_account(self) -> str:
         """The account whose credentials whose-key runs with (cached for the process)."""
         if self._hub_account is None:
-            try:
+            with classified():
                 arn = self.hub_client("sts").get_caller_identity()["Arn"]
-            except (ClientError, BotoCoreError) as exc:
-                raise classify(exc) from exc
             self._partition = arn.split(":")[1]
             self._hub_account = arn.split(":")[4]
         return self._hub_account
@@ -286,10 +230,8 @@ class AwsGateway:
         }
         if self.external_id:
             params["ExternalId"] = self.external_id
-        try:
+        with classified(assuming_role=True):
             creds = self.hub_client("sts").assume_role(**params)["Credentials"]
-        except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, assuming_role=True) from exc
         expiration = creds["Expiration"]
         expires_at = expiration.timestamp() if isinstance(expiration, datetime) else time.time() + SESSION_DURATION
         credentials = {
@@ -300,32 +242,20 @@ class AwsGateway:
         return _AssumedRole(credentials, expires_at)
 
 
-def _call(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise classify(exc) from exc
-
-
+@classified()
 def get_organization_accounts(org_client: Any) -> Iterator[Account]:
     """Every account of the organization (all pages)."""
-    try:
-        for page in org_client.get_paginator("list_accounts").paginate():
-            for item in page["Accounts"]:
-                yield Account(id=item["Id"], name=item.get("Name"), status=item.get("Status", "ACTIVE"))
-    except (ClientError, BotoCoreError) as exc:
-        raise classify(exc) from exc
+    for page in org_client.get_paginator("list_accounts").paginate():
+        for item in page["Accounts"]:
+            yield Account(id=item["Id"], name=item.get("Name"), status=item.get("Status", "ACTIVE"))
 
 
+@classified()
 def get_management_account_id(org_client: Any) -> str:
-    return str(_call(org_client.describe_organization)["Organization"]["MasterAccountId"])
+    return str(org_client.describe_organization()["Organization"]["MasterAccountId"])
 
 
+@classified()
 def get_key_account(sts_client: Any, key_id: str) -> str:
     """The account that owns any access key ID, from sts:GetAccessKeyInfo."""
-    return str(_call(sts_client.get_access_key_info, AccessKeyId=key_id)["Account"])
-
-
-def is_throttling(exc: BaseException) -> bool:
-    """True for AWS's "slow down" answers, which a caller may wait out and retry."""
-    return error_code(exc) in _THROTTLING_CODES
+    return str(sts_client.get_access_key_info(AccessKeyId=key_id)["Account"])

@@ -1,21 +1,29 @@
-"""The AWS layer's reads of one key's truth in IAM: its user and status now, and the managed
-policies on its user. Plain data out, AwsCallError (typed) for failures, like workers/aws/gateway.py,
-which builds the clients; kept apart so neither module outgrows one screenful of concerns."""
+"""IAM access keys in one account: a user's keys, a key's last use, its user and its status now.
+Typed, plain data back; "this key (or its user) does not exist" is None or [], anything else a
+classified AwsCallError (workers/aws/errors.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from workers.aws.errors import AccountOutcome, AwsCallError, unless_missing
+from workers.aws.iam_users import list_user_names
+from workers.model import LastUsed
 
-from workers.aws.gateway import AwsCallError, classify, error_code
-from workers.aws.iam import get_key_last_used, get_user_access_keys, list_user_names
-from workers.model import AccountOutcome
 
-# AWS attaches one of these (AWSCompromisedKeyQuarantine, …V2, …V3) to a user whose key it found
-# exposed; they deny the actions an attacker would use first.
-QUARANTINE_POLICY_PREFIX = "AWSCompromisedKeyQuarantine"
+@dataclass(frozen=True)
+class AccessKeyMetadata:
+    key_id: str
+    status: str
+    created: str | None
+
+
+@dataclass(frozen=True)
+class KeyLastUsed:
+    user_name: str
+    last_used: LastUsed
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,43 @@ class KeyStatus:
     user_name: str
     status: str  # Active | Inactive
     created: str | None
+
+
+def get_user_access_keys(iam_client: Any, user_name: str) -> list[AccessKeyMetadata]:
+    """The user's access keys with status and creation date; [] when the user does not exist."""
+    pages = unless_missing(lambda: list(iam_client.get_paginator("list_access_keys").paginate(UserName=user_name)))
+    if pages is None:
+        return []
+    keys: list[AccessKeyMetadata] = []
+    for page in pages:
+        for item in page["AccessKeyMetadata"]:
+            created = item.get("CreateDate")
+            keys.append(
+                AccessKeyMetadata(
+                    key_id=item["AccessKeyId"],
+                    status=item["Status"],
+                    created=created.isoformat() if isinstance(created, datetime) else None,
+                )
+            )
+    return keys
+
+
+def get_key_last_used(iam_client: Any, key_id: str) -> KeyLastUsed | None:
+    """The user and last use of a key, or None when IAM says this account has no such key."""
+    response = unless_missing(lambda: iam_client.get_access_key_last_used(AccessKeyId=key_id)) or {}
+    user_name = response.get("UserName")
+    if not user_name:
+        return None
+    used = response.get("AccessKeyLastUsed", {})
+    date = used.get("LastUsedDate")
+    return KeyLastUsed(
+        user_name=user_name,
+        last_used=LastUsed(
+            date=date.isoformat() if isinstance(date, datetime) else None,
+            service=_known(used.get("ServiceName")),
+            region=_known(used.get("Region")),
+        ),
+    )
 
 
 def get_key_user(iam_client: Any, key_id: str) -> str | None:
@@ -66,31 +111,12 @@ def _status_from_key_lists(iam_client: Any, key_id: str, hint_user: str | None) 
         found = _status_in(iam_client, key_id, hint_user)
         if found is not None:
             return found
+    # The one place keys need the users' list (iam_users.py): IAM will not name the key's user.
     for user_name in list_user_names(iam_client):
         if user_name != hint_user and (found := _status_in(iam_client, key_id, user_name)) is not None:
             return found
     return None
 
 
-def get_attached_user_policy_arns(iam_client: Any, user_name: str) -> list[str]:
-    """ARNs of the managed policies attached to a user (all pages); [] when the user is gone."""
-    arns: list[str] = []
-    try:
-        for page in iam_client.get_paginator("list_attached_user_policies").paginate(UserName=user_name):
-            arns.extend(str(item["PolicyArn"]) for item in page["AttachedPolicies"])
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return []
-        raise classify(exc) from exc
-    except BotoCoreError as exc:
-        raise classify(exc) from exc
-    return arns
-
-
-def quarantine_policy(policy_arns: list[str]) -> str | None:
-    """The name of the AWS quarantine policy among a user's attached policies, if any."""
-    for arn in policy_arns:
-        name = arn.rsplit("/", 1)[-1]
-        if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn and name.startswith(QUARANTINE_POLICY_PREFIX):
-            return name
-    return None
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", "N/A") else value

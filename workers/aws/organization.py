@@ -16,7 +16,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from workers.aws.gateway import AwsCallError, AwsGateway, get_management_account_id, get_organization_accounts
+from workers.aws.errors import AwsCallError
+from workers.aws.gateway import AwsGateway, get_management_account_id, get_organization_accounts
 from workers.cache import JsonCache
 from workers.constants import ACCOUNTS_CACHE_KEEP, ACCOUNTS_CACHE_TTL, ACCOUNTS_RECHECK_AFTER
 from workers.model import Account

@@ -29,13 +29,13 @@ def post_digest(runtime: Runtime, report: HygieneSummary, delivery_id: str) -> b
         log.info("no WHOSE_KEY_AUDIT_CHANNEL: the key-hygiene digest has nowhere to go")
         return False
     message = render_report(report, title="Key hygiene digest")
-    deliver_once(runtime, delivery_id, Destination(channel=channel, ephemeral=False), message)
+    deliver_once(runtime.poster, delivery_id, Destination(channel=channel, ephemeral=False), message)
     upload_chart(runtime, channel, render_chart(report), f"{delivery_id}-chart")
     return True
 
 
 def upload_chart(runtime: Runtime, channel: str, png: bytes, delivery_id: str) -> None:
-    if already_delivered(runtime, delivery_id):
+    if already_delivered(runtime.redis, delivery_id):
         return
     try:
         runtime.slack.files_upload_v2(

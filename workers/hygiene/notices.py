@@ -9,12 +9,12 @@ from datetime import datetime
 
 from core.blockkit import Message
 from core.contract import Destination
+from core.coordination import claim
 from core.redis_keys import DEPARTURE_TOLD, redis_key
 from workers.hygiene.records import KeyRecord
 from workers.hygiene.summary import DepartedCheck
 from workers.hygiene.wording import key_line
 from workers.runtime import Runtime
-from workers.slack.poster import Poster
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class DepartureNotices:
 
     def _claim(self, record: KeyRecord) -> None:
         name = redis_key(DEPARTURE_TOLD, record.account_id, record.key_id, (record.owner or "").lower())
-        if self.runtime.redis.set(name, "1", nx=True, ex=DEPARTURE_TOLD.seconds):
+        if claim(self.runtime.redis, name, DEPARTURE_TOLD.seconds):
             self._marks.append(name)
             self.count += 1
             if len(self.new) < NOTICE_KEYS_SHOWN:
@@ -60,9 +60,7 @@ class DepartureNotices:
         )
         message = Message.plain(text)
         try:
-            Poster(self.runtime.slack, self.runtime.settings, self.runtime.redis).post(
-                Destination(channel=channel, ephemeral=False), message.payload()
-            )
+            self.runtime.poster.post(Destination(channel=channel, ephemeral=False), message.payload())
         except Exception:
             self.runtime.redis.delete(*self._marks)
             raise

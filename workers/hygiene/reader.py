@@ -14,6 +14,7 @@ from typing import Any
 
 from redis import Redis
 
+from core.coordination import text
 from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key
 from workers.hygiene.records import KeyRecord, parse_time, record_from_snapshot
 
@@ -44,9 +45,9 @@ def iter_records(redis: Redis) -> Iterator[KeyRecord]:
     """Every key of every snapshot, one at a time."""
     prefix = redis_key(SNAPSHOT, "")
     for name in redis.scan_iter(match=prefix + "*", count=ACCOUNTS_PER_PAGE):
-        account_id = _text(name)[len(prefix) :]
+        account_id = text(name)[len(prefix) :]
         for key_id, raw in redis.hscan_iter(name, count=KEYS_PER_PAGE):
-            record = record_from_snapshot(account_id, _text(key_id), raw)
+            record = record_from_snapshot(account_id, text(key_id), raw)
             if record is not None:
                 yield record
 
@@ -74,7 +75,3 @@ def read_sweep_summary(redis: Redis) -> SweepSummary | None:
         keys=int(data.get("keys") or 0),
         unreadable=unreadable,
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -18,20 +18,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from workers.aws.gateway import AwsCallError, AwsGateway
-from workers.aws.iam import (
-    AccessKeyMetadata,
-    KeyLastUsed,
+from workers.aws.errors import AccountOutcome, AwsCallError
+from workers.aws.gateway import AwsGateway
+from workers.aws.iam_keys import AccessKeyMetadata, KeyLastUsed, get_key_last_used, get_user_access_keys
+from workers.aws.iam_users import (
     UserDetails,
-    get_key_last_used,
+    get_attached_user_policy_arns,
     get_user,
-    get_user_access_keys,
     list_user_names,
+    quarantine_policy,
 )
-from workers.aws.iam_keys import get_attached_user_policy_arns, quarantine_policy
 from workers.lookup.finding import KeyFinding, Unsearched, Verdict
-from workers.lookup.owners import owner_from_tags
-from workers.model import Account, AccountOutcome
+from workers.model import Account
+from workers.slack.owners import owner_from_tags
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from workers.aws.errors import AccountOutcome
 from workers.lookup.causes import Cause, cause_title
 from workers.lookup.finding import KeyFinding, Verdict
-from workers.model import AccountOutcome
 
 __all__ = ["Cause", "Diagnosis", "cause_title", "diagnose"]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from workers.aws.cloudtrail import CloudTrailReader, TrailAnswer, TrailOutcome
-from workers.aws.gateway import AwsCallError, AwsGateway
-from workers.aws.iam import get_user
+from workers.aws.errors import AwsCallError
+from workers.aws.gateway import AwsGateway
+from workers.aws.iam_users import get_user
 from workers.lookup.finding import History, KeyFinding, Verdict
 
 

@@ -28,13 +28,8 @@ from redis.exceptions import RedisError
 
 from core.keyids import account_from_key_id, is_temporary
 from workers.aws.cloudtrail import CloudTrailReader
-from workers.aws.cloudtrail_rate import RedisRateLimiter
-from workers.aws.gateway import (
-    AwsCallError,
-    AwsGateway,
-    get_key_account,
-    start_counting_calls,
-)
+from workers.aws.errors import AccountOutcome, AwsCallError
+from workers.aws.gateway import AwsGateway, get_key_account, start_counting_calls
 from workers.aws.organization import Organization
 from workers.cache import JsonCache, MemoryCache
 from workers.lookup.account_read import AccountLook, AccountReader
@@ -42,7 +37,8 @@ from workers.lookup.enrich import Enricher
 from workers.lookup.finding import KeyFinding, Unsearched, Verdict
 from workers.lookup.full_search import FullSearchRefused
 from workers.lookup.key_index import IndexedKey, indexed_key
-from workers.model import Account, AccountOutcome
+from workers.model import Account
+from workers.runtime import Runtime, build_trail
 
 # Accounts searched at once in a full search: enough to hide latency, few enough to stay
 # under IAM's per-account and STS's per-hub request rates.
@@ -59,7 +55,7 @@ class SearchGate(Protocol):
     def full_search(self, key_id: str) -> AbstractContextManager[None]: ...
 
 
-__all__ = ["AccountLook", "Finder", "build_finder", "build_trail"]
+__all__ = ["AccountLook", "Finder", "build_finder", "finder_for"]
 
 
 class Finder:
@@ -239,31 +235,29 @@ class Finder:
             return None
 
 
-def build_trail(gateway: AwsGateway, redis: Redis | None = None) -> CloudTrailReader:
-    """One CloudTrail reader per process; with a Redis, its rate limit is shared by every process."""
-
-    def client_for(account: str) -> object:
-        return gateway.client(account, "cloudtrail", "us-east-1", single_attempt=True)
-
-    if redis is None:
-        return CloudTrailReader(client_for)
-    return CloudTrailReader(client_for, limiter=RedisRateLimiter(redis))
-
-
 def build_finder(gateway: AwsGateway, cache: JsonCache, trail: CloudTrailReader | None = None) -> Finder:
     """The finder with the organization's shared account list, the key index (when there is a
     Redis) and CloudTrail enrichment."""
     redis = None if isinstance(cache, MemoryCache) else cache.redis
-    trail = trail or build_trail(gateway, redis)
-    hints: KeyHints | None = None
-    if redis is not None:
-        shared = redis
+    return Finder(gateway, Organization(gateway, cache), Enricher(gateway, trail or build_trail(gateway, redis)),
+                  index_hints(redis))  # fmt: skip
 
-        def hints_from_index(key_id: str) -> IndexedKey | None:
-            return indexed_key(shared, key_id)
 
-        hints = hints_from_index
-    return Finder(gateway, Organization(gateway, cache), Enricher(gateway, trail), hints)
+def finder_for(runtime: Runtime) -> Finder:
+    """A worker's finder, on the runtime's shared organization, CloudTrail reader and key index."""
+    return Finder(runtime.gateway, runtime.org, Enricher(runtime.gateway, runtime.trail), index_hints(runtime.redis))
+
+
+def index_hints(redis: Redis | None) -> KeyHints | None:
+    """A lookup's first guess from the key index, when there is a Redis."""
+    if redis is None:
+        return None
+    shared = redis
+
+    def hints_from_index(key_id: str) -> IndexedKey | None:
+        return indexed_key(shared, key_id)
+
+    return hints_from_index
 
 
 def _user_in(hint: IndexedKey | None, account_id: str | None) -> str | None:

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from workers.model import Account, AccountOutcome, LastUsed, Owner
+from workers.aws.errors import AccountOutcome
+from workers.model import Account, LastUsed, Owner
 
 
 class Verdict(StrEnum):

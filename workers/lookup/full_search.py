@@ -19,6 +19,7 @@ from redis import Redis
 
 from core.audit import audit
 from core.budget import charge_full_searches, full_search_refusal_text
+from core.coordination import LeaseSemaphore
 from core.redis_keys import SEARCH_SLOTS, redis_key
 from core.settings import Settings
 
@@ -30,20 +31,6 @@ LEASE_SECONDS = 360
 MAX_WAIT = 120.0
 POLL_INTERVAL = 0.2
 
-# Take a slot if fewer than ARGV[2] leases are live (ARGV[2] = 0: no limit). Redis's own clock,
-# so workers on machines whose clocks differ agree on which leases ended.
-_ACQUIRE = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
-local running = redis.call('ZCARD', KEYS[1])
-local limit = tonumber(ARGV[2])
-if limit > 0 and running >= limit then return -running end
-redis.call('ZADD', KEYS[1], t + tonumber(ARGV[3]), ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-return running + 1
-"""
-
 
 class FullSearchRefused(Exception):
     """The full search did not run; the message says why, in words for the person."""
@@ -53,15 +40,15 @@ class SearchSlots:
     """The workspace-wide semaphore on full searches."""
 
     def __init__(self, redis: Redis, limit: int, *, max_wait: float = MAX_WAIT) -> None:
-        self.redis = redis
         self.limit = limit
         self.max_wait = max_wait
-        self._acquire = redis.register_script(_ACQUIRE)
-        self.name = redis_key(SEARCH_SLOTS)
+        self._slots = LeaseSemaphore(
+            redis, redis_key(SEARCH_SLOTS), limit, lease=LEASE_SECONDS, ttl=SEARCH_SLOTS.seconds
+        )
 
     def try_take(self, holder: str) -> int:
         """Searches running including this one (> 0) when taken; minus those running when not."""
-        return int(self._acquire(keys=[self.name], args=[holder, self.limit, LEASE_SECONDS, SEARCH_SLOTS.seconds]))
+        return self._slots.acquire(holder)
 
     @contextlib.contextmanager
     def hold(self, holder: str, on_wait: Callable[[int], None] | None = None) -> Iterator[int]:
@@ -82,7 +69,7 @@ class SearchSlots:
         try:
             yield running
         finally:
-            self.redis.zrem(self.name, holder)
+            self._slots.release(holder)
 
 
 class FullSearchGate:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 
 from core.key_events import KeyEvent
 from core.keyids import account_from_key_id
-from workers.aws.gateway import AwsCallError
-from workers.aws.iam import get_user
+from workers.aws.errors import AwsCallError
 from workers.aws.iam_keys import KeyStatus, get_key_status
+from workers.aws.iam_users import get_user
 from workers.runtime import Runtime
 
 # Why an event was dropped, as the audit trail records it.
@@ -39,7 +39,7 @@ class Confirmation:
 def confirm(runtime: Runtime, event: KeyEvent) -> Confirmation:
     """Check the event against the organization and IAM; never trusts a field of it unchecked."""
     try:
-        accounts = runtime.finder.org.accounts(must_include=event.account_id)
+        accounts = runtime.org.accounts(must_include=event.account_id)
     except AwsCallError as exc:
         raise ConfirmationUnavailable(f"the organization's accounts could not be listed ({exc.detail})") from exc
     if event.account_id not in accounts:

@@ -15,11 +15,10 @@ from core.audit import audit
 from core.contract import Destination
 from core.key_events import KeyEvent
 from workers.aws.cloudtrail import TrailAnswer, TrailOutcome
-from workers.aws.gateway import AwsCallError
-from workers.aws.iam import get_user
+from workers.aws.errors import AwsCallError
 from workers.aws.iam_keys import get_key_user
+from workers.aws.iam_users import get_user
 from workers.lookup.key_index import index_entry
-from workers.lookup.owners import owner_from_tags
 from workers.model import Owner
 from workers.notices.confirm import confirm
 from workers.notices.pending import PendingNotices
@@ -27,6 +26,7 @@ from workers.notices.transitions import Change, KeyStates
 from workers.render.notice import NoticeFacts, render_notice, render_notice_record
 from workers.runtime import Runtime
 from workers.slack.delivery import deliver_once
+from workers.slack.owners import owner_from_tags
 from workers.slack.poster import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class Notifier:
             )
             return {"notified": False, "reason": "no owner and no audit channel"}
         try:
-            deliver_once(self.runtime, delivery_id, destination, message)
+            deliver_once(self.runtime.poster, delivery_id, destination, message)
         except DeliveryError as exc:
             # Slack down: the notice stays pending for the owner. Slack refusing the DM (user gone,
             # DMs closed): the audit channel is told instead.
@@ -167,7 +167,7 @@ class Notifier:
                 # The notice names the owner itself; the reason is plain text, escaped when rendered.
                 fallback = replace(facts, no_owner_reason="the DM to the owner failed")
                 to_audit = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
-                deliver_once(self.runtime, delivery_id, to_audit, render_notice(event, fallback))
+                deliver_once(self.runtime.poster, delivery_id, to_audit, render_notice(event, fallback))
                 recipient = "audit"
             else:
                 raise
@@ -189,7 +189,7 @@ class Notifier:
         """A one-line copy for the audit channel of a notice that went to the owner."""
         audit_channel = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
         try:
-            deliver_once(self.runtime, f"audit-{delivery_id}", audit_channel, render_notice_record(event, facts))
+            deliver_once(self.runtime.poster, f"audit-{delivery_id}", audit_channel, render_notice_record(event, facts))
         except DeliveryError:
             log.warning("audit record not posted to the audit channel", extra={"key": event.key_id})
 
@@ -237,7 +237,7 @@ class Notifier:
 
     def _accounts(self) -> dict[str, str]:
         try:
-            return {a.id: a.label for a in self.runtime.finder.org.accounts().values()}
+            return {a.id: a.label for a in self.runtime.org.accounts().values()}
         except AwsCallError:
             return {}
 

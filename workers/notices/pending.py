@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from core.contract import from_json, to_json
+from core.coordination import claim, release, text
 from core.key_events import KeyEvent
 from core.redis_keys import NOTICE_DELIVERY_LOCK, PENDING_NOTICE, PENDING_NOTICES, redis_key
 
@@ -67,7 +68,7 @@ class PendingNotices:
         raw = self.redis.hgetall(redis_key(PENDING_NOTICE, ident))
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         return PendingNotice(
             notice_id=ident,
             event=from_json(KeyEvent, json.loads(fields["event"])),
@@ -80,7 +81,7 @@ class PendingNotices:
         """Notice IDs whose next attempt is due, oldest first."""
         until = time.time() if now is None else now
         members = self.redis.zrangebyscore(PENDING_SET, "-inf", until, start=0, num=limit)
-        return [_text(m) for m in members if isinstance(m, bytes | str)]
+        return [text(m) for m in members if isinstance(m, bytes | str)]
 
     def count(self) -> int:
         return int(self.redis.zcard(PENDING_SET))
@@ -105,12 +106,7 @@ class PendingNotices:
 
     def lock(self, ident: str) -> bool:
         """Take the right to deliver this notice now (one process at a time)."""
-        name = redis_key(NOTICE_DELIVERY_LOCK, ident)
-        return bool(self.redis.set(name, "1", nx=True, ex=NOTICE_DELIVERY_LOCK.seconds))
+        return claim(self.redis, redis_key(NOTICE_DELIVERY_LOCK, ident), NOTICE_DELIVERY_LOCK.seconds)
 
     def unlock(self, ident: str) -> None:
-        self.redis.delete(redis_key(NOTICE_DELIVERY_LOCK, ident))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        release(self.redis, redis_key(NOTICE_DELIVERY_LOCK, ident))

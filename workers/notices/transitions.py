@@ -9,6 +9,7 @@ from enum import IntEnum
 
 from redis import Redis
 
+from core.coordination import Script, scripts, text
 from core.redis_keys import KEY_STATE, NOTICE_SENT, redis_key
 from workers.notices.pending import PENDING_SET, NoticeDraft
 
@@ -29,7 +30,8 @@ end
 # so a retried job that recorded a change still delivers its notice while anyone else sees
 # "unchanged". KEYS[1] = the record; ARGV = new state, cause, TTL, "1" when a first sighting is
 # news (an event, not the sweep), then the pending notice (or nothing).
-_COMPARE_AND_SET = (
+_COMPARE_AND_SET = Script(
+    "key-state-compare-and-set",
     _WRITE_PENDING
     + """
 local old = redis.call('GET', KEYS[1])
@@ -46,17 +48,18 @@ local result = 2
 if old then result = 1 end
 if #ARGV > 4 and (result == 1 or ARGV[4] == '1') then write_pending(5) end
 return result
-"""
+""",
 )
 
 # A one-off notice (an exposure): KEYS[1] = its claim; ARGV = claim TTL, then the pending notice.
-_CLAIM_ONCE = (
+_CLAIM_ONCE = Script(
+    "notice-claim-once",
     _WRITE_PENDING
     + """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then return 0 end
 if #ARGV > 1 then write_pending(2) end
 return 1
-"""
+""",
 )
 
 
@@ -74,8 +77,8 @@ class Change(IntEnum):
 class KeyStates:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._script = redis.register_script(_COMPARE_AND_SET)
-        self._claim = redis.register_script(_CLAIM_ONCE)
+        self._script = scripts(redis)[_COMPARE_AND_SET]
+        self._claim = scripts(redis)[_CLAIM_ONCE]
 
     def record(
         self,
@@ -99,8 +102,7 @@ class KeyStates:
         raw = self.redis.get(redis_key(KEY_STATE, key_id))
         if not raw:
             return None
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return text.split("|", 1)[0]
+        return text(raw).split("|", 1)[0]
 
     def claim_once(self, name: str, notice: NoticeDraft | None = None, ttl: int = NOTICE_SENT.seconds) -> bool:
         """True the first time `name` is claimed (for one-off notices such as an exposure); the

@@ -26,9 +26,7 @@ from rq.serializers import JSONSerializer
 
 from core.jobs import BACKGROUND_QUEUE, QUEUES, decode_arguments
 from core.settings import Settings
-from workers.process.digest_schedule import start_digest_schedule
-from workers.process.notice_schedule import start_notice_retry_schedule
-from workers.process.sweep_schedule import start_sweep_schedule
+from workers.process.schedules import start_schedules
 from workers.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -153,10 +151,8 @@ def run_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUES, *, bur
     """One RQ worker process on `queue_names`, served in that order (lookups first)."""
     runtime = build_runtime(settings)
     worker = make_worker(runtime, queue_names)
-    runtime.finder.org.warm()
+    runtime.org.warm()
     if BACKGROUND_QUEUE in queue_names:  # only processes that run background work schedule it
-        start_sweep_schedule(runtime.redis, settings.sweep_interval)
-        start_digest_schedule(runtime.redis, settings.report_interval)
-        start_notice_retry_schedule(runtime.redis, settings.notice_retry_interval)
+        start_schedules(runtime.redis, settings)
     log.info("worker starting", extra={"queues": list(queue_names), "settings": repr(settings)})
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

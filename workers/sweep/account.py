@@ -21,39 +21,39 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from core.coordination import text
 from core.key_events import KeyEvent
 from core.redis_keys import SNAPSHOT, redis_key
-from workers.aws.gateway import SWEEP_CLIENT_CONFIG, AwsCallError, start_counting_calls
-from workers.aws.iam import get_key_last_used, get_user_access_keys, get_user_tags, list_user_names
+from workers.aws.errors import AccountOutcome, AwsCallError
+from workers.aws.gateway import SWEEP_CLIENT_CONFIG, start_counting_calls
+from workers.aws.iam_keys import get_key_last_used, get_user_access_keys
+from workers.aws.iam_users import get_user_tags, list_user_names
 from workers.constants import ACCOUNT_CONCURRENCY
 from workers.lookup.key_index import remember_many
-from workers.lookup.owners import owner_from_tags
-from workers.model import Account, AccountOutcome
-from workers.notices.notifier import Notifier
+from workers.model import Account
 from workers.runtime import Runtime
+from workers.slack.owners import owner_from_tags
 from workers.sweep.lock import AssumePace
+from workers.sweep.state import AccountResult
 
 log = logging.getLogger(__name__)
 
 Snapshot = dict[str, dict[str, Any]]  # key ID -> snapshot entry
 
 
+class ChangeNotices(Protocol):
+    """Whoever tells owners about the changes a sweep finds (the notifier). Handed in, so the sweep
+    reads and compares and never depends on how notices are confirmed, rendered or delivered."""
+
+    def handle(self, event: KeyEvent, cause: str | None = None) -> dict[str, Any]: ...
+
+    def retry_pending(self) -> dict[str, Any]: ...
+
+
 class SweepStopped(Exception):
     """The sweep's stop flag was set (its job timed out, or it lost its lock): work left undone."""
-
-
-@dataclass
-class AccountResult:
-    account: Account
-    outcome: AccountOutcome
-    keys: int = 0
-    deactivated: int = 0  # keys found deactivated since the last sweep
-    deleted: int = 0  # keys gone since the last sweep
-    notified: int = 0  # notices actually sent about them
-    aws_calls: int = 0
-    detail: str = ""
 
 
 @dataclass
@@ -69,10 +69,10 @@ def snapshot_key(account_id: str) -> str:
 
 
 def sweep_account(
-    runtime: Runtime, account: Account, sweep_id: str, stop: threading.Event | None = None
+    runtime: Runtime, account: Account, sweep_id: str, notices: ChangeNotices, stop: threading.Event | None = None
 ) -> AccountResult:
     """Read, compare, notify and write back one account, whatever its size (one process)."""
-    outcome = sweep_or_split(runtime, account, sweep_id, stop, split_above=None)
+    outcome = sweep_or_split(runtime, account, sweep_id, notices, stop, split_above=None)
     assert isinstance(outcome, AccountResult)  # never split without split_above
     return outcome
 
@@ -81,6 +81,7 @@ def sweep_or_split(
     runtime: Runtime,
     account: Account,
     sweep_id: str,
+    notices: ChangeNotices,
     stop: threading.Event | None = None,
     *,
     split_above: int | None,
@@ -99,7 +100,7 @@ def sweep_or_split(
         current = read_users(iam, account, names, stop)
     except AwsCallError as exc:
         return unreadable(account, exc, stats.calls)
-    return settle_account(runtime, account, current, sweep_id, stats.calls)
+    return settle_account(runtime, account, current, sweep_id, stats.calls, notices)
 
 
 def unreadable(account: Account, exc: AwsCallError, aws_calls: int) -> AccountResult:
@@ -108,20 +109,19 @@ def unreadable(account: Account, exc: AwsCallError, aws_calls: int) -> AccountRe
 
 
 def settle_account(
-    runtime: Runtime, account: Account, current: Snapshot, sweep_id: str, aws_calls: int
+    runtime: Runtime, account: Account, current: Snapshot, sweep_id: str, aws_calls: int, notices: ChangeNotices
 ) -> AccountResult:
     """Compare what was read with the account's last snapshot, raise the notices, write it back.
     Safe to run twice for one sweep: the notifier tells each change once."""
     stored = runtime.redis.hgetall(snapshot_key(account.id))
-    previous = {_text(k): json.loads(v) for k, v in stored.items()}
+    previous = {text(k): json.loads(v) for k, v in stored.items()}
     result = AccountResult(account, AccountOutcome.FOUND, keys=len(current), aws_calls=aws_calls)
-    notifier = Notifier(runtime)
     for key_id, entry in current.items():
         kind = "deactivated" if entry["status"] == "Inactive" else "reactivated"
-        _count(result, kind, notifier.handle(_event(kind, account, key_id, entry["user"], sweep_id), sweep_id))
+        _count(result, kind, notices.handle(_event(kind, account, key_id, entry["user"], sweep_id), sweep_id))
     for key_id in previous.keys() - current.keys():
         event = _event("deleted", account, key_id, previous[key_id].get("user"), sweep_id)
-        _count(result, "deleted", notifier.handle(event, sweep_id))
+        _count(result, "deleted", notices.handle(event, sweep_id))
     write_snapshot(runtime, account, current)
     return result
 
@@ -214,7 +214,3 @@ def _event(kind: str, account: Account, key_id: str, user: str | None, sweep_id:
     return KeyEvent(
         kind, account_id=account.id, event_id=f"{sweep_id}-{key_id}", key_id=key_id, user_name=user, source="sweep"
     )
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -23,24 +23,30 @@ from typing import Any
 
 from redis import Redis
 
+from core.coordination import Script, scripts, text
 from core.redis_keys import SWEEP_BATCH_KEYS, SWEEP_BATCHES, SWEEP_BATCHES_DONE, redis_key
-from workers.model import AccountOutcome
+from workers.aws.errors import AccountOutcome
 
 # KEYS: plan hash. ARGV: TTL, AWS calls spent listing, then one JSON list of user names per batch.
 # Returns the number of batches of the plan in force (the first one stored for this sweep).
-_PLAN = """
+_PLAN = Script(
+    "sweep-batches-plan",
+    """
 if redis.call('HSETNX', KEYS[1], 'batches', #ARGV - 2) == 1 then
   redis.call('HSET', KEYS[1], 'aws_calls', ARGV[2])
   for i = 3, #ARGV do redis.call('HSET', KEYS[1], 'users:' .. (i - 3), ARGV[i]) end
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return tonumber(redis.call('HGET', KEYS[1], 'batches'))
-"""
+""",
+)
 
 # KEYS: plan hash, done set, keys hash. ARGV: batch, TTL, AWS calls, failure JSON or "", then
 # key ID and entry JSON pairs. A batch's keys and its "done" mark land together, once.
 # Returns {batches done, batches planned}.
-_RECORD = """
+_RECORD = Script(
+    "sweep-batches-record",
+    """
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'aws_calls', ARGV[3])
   if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'failure', ARGV[4]) end
@@ -48,7 +54,8 @@ if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 end
 return {redis.call('SCARD', KEYS[2]), tonumber(redis.call('HGET', KEYS[1], 'batches') or -1)}
-"""
+""",
+)
 
 
 def split(names: Sequence[str], size: int) -> list[list[str]]:
@@ -69,8 +76,8 @@ class LargeAccount:
         self._plan_name = redis_key(SWEEP_BATCHES, sweep_id, account_id)
         self._done_name = redis_key(SWEEP_BATCHES_DONE, sweep_id, account_id)
         self._keys_name = redis_key(SWEEP_BATCH_KEYS, sweep_id, account_id)
-        self._plan = redis.register_script(_PLAN)
-        self._record = redis.register_script(_RECORD)
+        self._plan = scripts(redis)[_PLAN]
+        self._record = scripts(redis)[_RECORD]
 
     def plan(self, user_names: Sequence[str], batch_size: int, aws_calls: int) -> int:
         """Store the batches once; returns how many there are in the plan in force."""
@@ -101,7 +108,7 @@ class LargeAccount:
         return int(total) >= 0 and int(done) >= int(total)
 
     def keys(self) -> dict[str, dict[str, Any]]:
-        return {_text(k): json.loads(v) for k, v in self.redis.hgetall(self._keys_name).items()}
+        return {text(k): json.loads(v) for k, v in self.redis.hgetall(self._keys_name).items()}
 
     def aws_calls(self) -> int:
         return int(self.redis.hget(self._plan_name, "aws_calls") or 0)
@@ -126,7 +133,3 @@ class LargeAccount:
             return None
         failed = json.loads(raw)
         return AccountOutcome(failed["outcome"]), str(failed["detail"])
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from core.contract import new_sweep_id
 from workers.constants import SWEEP_CONCURRENCY
-from workers.jobs.sweep import finalize
 from workers.runtime import Runtime
-from workers.sweep.account import sweep_account
+from workers.sweep.account import ChangeNotices, sweep_account
+from workers.sweep.coordinator import finalize
 from workers.sweep.lock import SweepLock
 from workers.sweep.state import SweepProgress, SweepSummary
 
@@ -31,6 +31,7 @@ class SweepRunning(Exception):
 
 def run_local(
     runtime: Runtime,
+    notices: ChangeNotices,
     *,
     requested_by: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
@@ -46,14 +47,14 @@ def run_local(
     progress = SweepProgress(runtime.redis)
     try:
         with lock.kept(sweep_id, stop):
-            runtime.finder.org.refresh()
-            accounts = list(runtime.finder.org.accounts().values())
+            runtime.org.refresh()
+            accounts = list(runtime.org.accounts().values())
             progress.start(sweep_id, len(accounts), requested_by)
             pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep")
             try:
                 # Each task runs in a copy of this thread's context, taken here.
                 tasks = [
-                    pool.submit(contextvars.copy_context().run, sweep_account, runtime, a, sweep_id, stop)
+                    pool.submit(contextvars.copy_context().run, sweep_account, runtime, a, sweep_id, notices, stop)
                     for a in accounts
                 ]
                 for done, task in enumerate(as_completed(tasks), start=1):

@@ -17,45 +17,20 @@ from collections.abc import Iterator
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.coordination import LeaseLock
 from core.redis_keys import ASSUME_RATE, SWEEP_LOCK, redis_key
 from workers.constants import ASSUME_PER_SECOND
 
 log = logging.getLogger(__name__)
 
 LOCK = redis_key(SWEEP_LOCK)
-# KEYS[1] = the lock, ARGV[1] = the sweep's ID, ARGV[2] = TTL: only the holder renews or releases.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
-class SweepLock:
+class SweepLock(LeaseLock):
+    """The sweep lock: a lease lock whose owner token is the running sweep's ID."""
+
     def __init__(self, redis: Redis, ttl: int = SWEEP_LOCK.seconds) -> None:
-        self.redis = redis
-        self.ttl = ttl
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-
-    def acquire(self, sweep_id: str) -> bool:
-        """Take the lock for sweep_id; True too when sweep_id holds it already (a retried job)."""
-        if self.redis.set(LOCK, sweep_id, nx=True, ex=self.ttl):
-            return True
-        return self.renew(sweep_id)
-
-    def renew(self, sweep_id: str) -> bool:
-        return bool(self._renew(keys=[LOCK], args=[sweep_id, self.ttl]))
-
-    def release(self, sweep_id: str) -> bool:
-        return bool(self._release(keys=[LOCK], args=[sweep_id]))
-
-    def holder(self) -> str | None:
-        raw = self.redis.get(LOCK)
-        return raw.decode() if isinstance(raw, bytes) else raw
+        super().__init__(redis, LOCK, ttl)
 
     @contextlib.contextmanager
     def kept(self, sweep_id: str, stop: threading.Event) -> Iterator[None]:

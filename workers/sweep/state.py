@@ -16,12 +16,16 @@ from typing import Any
 
 from redis import Redis
 
+from core.coordination import Script, scripts, text
 from core.redis_keys import SWEEP_DONE, SWEEP_STATE, SWEEP_UNREADABLE, redis_key
-from workers.sweep.account import AccountResult
+from workers.aws.errors import AccountOutcome
+from workers.model import Account
 
 COUNTS = ("keys", "deactivated", "deleted", "notified", "aws_calls")
 # KEYS: state hash, done set, unreadable list. ARGV: account, TTL, unreadable JSON or "", counts.
-_RECORD = """
+_RECORD = Script(
+    "sweep-record-account",
+    """
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   local names = {'keys', 'deactivated', 'deleted', 'notified', 'aws_calls'}
   for i, name in ipairs(names) do redis.call('HINCRBY', KEYS[1], name, ARGV[3 + i]) end
@@ -34,7 +38,20 @@ if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
 return {tonumber(redis.call('HGET', KEYS[1], 'done') or 0), tonumber(redis.call('HGET', KEYS[1], 'total') or -1)}
-"""
+""",
+)
+
+
+@dataclass
+class AccountResult:
+    account: Account
+    outcome: AccountOutcome
+    keys: int = 0
+    deactivated: int = 0  # keys found deactivated since the last sweep
+    deleted: int = 0  # keys gone since the last sweep
+    notified: int = 0  # notices actually sent about them
+    aws_calls: int = 0
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class SweepSummary:
 class SweepProgress:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._record = redis.register_script(_RECORD)
+        self._record = scripts(redis)[_RECORD]
 
     def start(self, sweep_id: str, accounts: int, requested_by: str) -> None:
         """Open the sweep's record; a retried coordinator keeps the first start time."""
@@ -120,7 +137,7 @@ class SweepProgress:
         return int(total) >= 0 and int(done) >= int(total)
 
     def done_accounts(self, sweep_id: str) -> set[str]:
-        return {_text(a) for a in self.redis.smembers(redis_key(SWEEP_DONE, sweep_id))}
+        return {text(a) for a in self.redis.smembers(redis_key(SWEEP_DONE, sweep_id))}
 
     def claim_finish(self, sweep_id: str) -> bool:
         """Mark the sweep finished; True only for the first caller (the report goes out once)."""
@@ -135,7 +152,7 @@ class SweepProgress:
         raw = self.redis.hgetall(redis_key(SWEEP_STATE, sweep_id))
         if not raw:
             return None
-        state = {_text(k): _text(v) for k, v in raw.items()}
+        state = {text(k): text(v) for k, v in raw.items()}
         entries = self.redis.lrange(redis_key(SWEEP_UNREADABLE, sweep_id), 0, -1)
         started = float(state.get("started", 0) or 0)
         ended = float(state.get("finished", 0) or 0) or time.time()
@@ -153,7 +170,3 @@ class SweepProgress:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

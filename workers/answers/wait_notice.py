@@ -29,6 +29,8 @@ class WaitNotice:
                 "allowed at once. Yours waits for one of them to finish and then starts by itself."
             )
             try:
-                deliver_once(self.runtime, f"{self.req.request_id}-waiting", self.req.destination, Message.plain(text))
+                deliver_once(
+                    self.runtime.poster, f"{self.req.request_id}-waiting", self.req.destination, Message.plain(text)
+                )
             except DeliveryError as exc:
                 log.info("wait notice not shown", extra={"error": str(exc)})  # the answer still comes

@@ -1,4 +1,5 @@
-"""Waiting for positive signals in end-to-end tests, never "sleep, then assert nothing happened".
+"""Waiting for positive signals, never "sleep, then assert nothing happened": the one polling loop
+(`wait_until`) and what the end-to-end tests wait for with it.
 
 Something that did not happen is only proven once something that would come after it did:
 - an audit record in the Redis stream (`core.audit.recent`), written by the web or the worker;
@@ -7,7 +8,10 @@ Something that did not happen is only proven once something that would come afte
   job in a final state (a job popped but not yet started still reads "queued" in its hash, so
   this does not miss the moment between the two);
 - a later sentinel request answered: one worker serves a queue in order, so once the sentinel's
-  answer is out, every request enqueued before it has been handled.
+  answer is out, every request enqueued before it has been handled;
+- a call held at the AWS proxy (`stack.aws.hold(...)`) counted there (its `hits`): the job that
+  made it is at that point and stays there until the test releases it, so "X happened before the
+  job got further" is an ordering, not a race against a delay.
 """
 
 from __future__ import annotations
@@ -35,42 +39,51 @@ DEFAULT_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
 # Job states after which a job does nothing more.
 FINAL_STATES = frozenset({"finished", "failed", "stopped", "canceled"})
+# The newest audit records searched for one a test waits for.
+AUDIT_RECORDS_READ = 1000
 
 
-def wait_until(check: Callable[[], T | None], *, what: str, timeout: float = DEFAULT_TIMEOUT) -> T:
-    """Poll check() until it returns something truthy and return that; TimeoutError naming `what`."""
+def wait_until(
+    check: Callable[[], T | None],
+    *,
+    what: str | Callable[[], str],
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = POLL_INTERVAL,
+) -> T:
+    """Poll check() until it returns something truthy and return that; past timeout, TimeoutError
+    naming `what` (a callable is asked then, so the message can say how things stood)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"not within {timeout:g}s: {what}")
-        time.sleep(POLL_INTERVAL)
+            raise TimeoutError(f"not within {timeout:g}s: {what() if callable(what) else what}")
+        time.sleep(interval)
 
 
 # -- the audit trail ---------------------------------------------------------------------------
 
 
-def wait_for_audit(
-    redis: Redis, match: Callable[[dict[str, str]], bool], *, what: str, timeout: float = DEFAULT_TIMEOUT
-) -> dict[str, str]:
-    """The newest audit record that match() accepts, once there is one."""
+def wait_for_audit(redis: Redis, action: str, *, timeout: float = DEFAULT_TIMEOUT, **fields: str) -> dict[str, str]:
+    """The newest audit record of `action` whose fields include `fields`, once there is one."""
 
     def found() -> dict[str, str] | None:
-        return next((record for record in recent(redis, 1000) if match(record)), None)
+        return next(
+            (
+                record
+                for record in recent(redis, AUDIT_RECORDS_READ)
+                if record.get("action") == action and all(record.get(k) == v for k, v in fields.items())
+            ),
+            None,
+        )
 
-    return wait_until(found, what=f"an audit record of {what}", timeout=timeout)
+    return wait_until(found, what=f"an audit record of {action} {fields}", timeout=timeout)
 
 
 def wait_for_lookup_answered(redis: Redis, request_id: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
     """The lookup job's `lookup_answered` record: written after every post of its answer."""
-    return wait_for_audit(
-        redis,
-        lambda r: r.get("action") == "lookup_answered" and r.get("request_id") == request_id,
-        what=f"lookup {request_id} answered",
-        timeout=timeout,
-    )
+    return wait_for_audit(redis, "lookup_answered", request_id=request_id, timeout=timeout)
 
 
 def audited_keys(record: dict[str, str]) -> list[str]:

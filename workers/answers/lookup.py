@@ -1,0 +1,184 @@
+"""A lookup, answered: find each key, render the answer, post it once, keep it for its buttons."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from core import logs
+from core.audit import audit
+from core.blockkit import Message, context
+from core.contract import Destination, LookupRequest
+from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
+from core.slack_text import channel_link, escape, mention
+from workers.answers.wait_notice import WaitNotice
+from workers.aws.errors import AwsCallError
+from workers.lookup.finder import finder_for
+from workers.lookup.finding import KeyFinding, Verdict
+from workers.lookup.full_search import FullSearchGate
+from workers.lookup.key_index import remember, similar_keys
+from workers.render.answer import render_answer, render_failure
+from workers.runtime import Runtime
+from workers.slack.delivery import already_delivered, deliver_once
+from workers.slack.poster import DeliveryError
+from workers.slack.progress import SearchProgress
+
+log = logging.getLogger(__name__)
+
+# Keys of one request are looked up side by side; each may fan out further inside.
+KEY_CONCURRENCY = 5
+WORKING_REACTION = "mag"
+
+
+def answer_lookup(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
+    """Answer one request. Safe to run again: an answered request is not posted twice."""
+    logs.request_id.set(req.request_id)
+    if already_delivered(runtime.redis, req.request_id):
+        log.info("request already answered", extra={"request_id": req.request_id})
+        return {"request_id": req.request_id, "skipped": "already answered"}
+
+    reports: list[KeyFinding] = []
+    mark_working(runtime, req, add=True)
+    # Progress only for a single key: interleaved updates for several would confuse more than help.
+    progress = None
+    if len(req.keys) == 1:
+        poster = runtime.poster
+        progress = SearchProgress(poster, req.destination, req.keys[0])
+    try:
+        reports = find_all(runtime, req, progress)
+        message = render_answer(
+            reports, secret_exposed=req.secret_pasted, problems=req.problems, request_id=req.request_id
+        )
+    except AwsCallError as exc:
+        message = render_failure(req.keys, f"the AWS Organization could not be read: {exc.detail}.")
+    keep_answer(runtime, req.request_id, message, reports)
+    # After progress updates on a response_url, the answer takes the last update's place.
+    replace_update = progress is not None and progress.shown and bool(req.destination.response_url)
+    deliver_once(runtime.poster, req.request_id, req.destination, message, replace_original=replace_update)
+    if progress is not None:
+        progress.finish()
+    mark_working(runtime, req, add=False)
+    outcome = [r.verdict.value for r in reports] or ["aws_error"]
+    audit(
+        runtime.redis,
+        "lookup_answered",
+        request_id=req.request_id,
+        user=req.asked_by,
+        channel=req.asked_in,
+        surface=req.surface,
+        keys=list(req.keys),
+        outcome=outcome,
+    )
+    post_audit_record(runtime, req, reports, outcome)
+    return {
+        "request_id": req.request_id,
+        "reports": [r.to_dict() for r in reports],
+        "aws_calls": sum(r.aws_calls for r in reports),
+        "aws_seconds": sum(r.aws_seconds for r in reports),
+    }
+
+
+def post_audit_record(runtime: Runtime, req: LookupRequest, reports: list[KeyFinding], outcome: list[str]) -> None:
+    """One compact line per lookup in the audit channel, when there is one."""
+    channel = runtime.settings.audit_channel
+    if not channel:
+        return
+    who = mention(req.asked_by) if req.asked_by else "someone"
+    where = f" in {channel_link(req.asked_in)}" if req.asked_in and req.asked_in[0] in "CG" else f" via {req.surface}"
+    found = {r.key_id: r for r in reports}
+    parts = []
+    for key_id, verdict in zip(req.keys, outcome, strict=False):
+        report = found.get(key_id)
+        owner = ""
+        if report and report.user_name and report.account:
+            owner = f" → {escape(report.user_name)} in {escape(report.account.label)}"
+        parts.append(f"`{key_id}` {verdict}{owner}")
+    text = f":memo: {who} looked up " + ", ".join(parts) + where
+    try:
+        deliver_once(
+            runtime.poster,
+            f"audit-{req.request_id}",
+            Destination(channel=channel, ephemeral=False),
+            Message(text[:3000], [context(text)]),
+        )
+    except DeliveryError:
+        log.warning("audit record not posted to the audit channel", extra={"request_id": req.request_id})
+
+
+def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: list[KeyFinding]) -> None:
+    """Keep the rendered answer and its reports a day, for the Share and Notify-owner buttons."""
+    with runtime.redis.pipeline() as pipe:
+        pipe.set(redis_key(ANSWER, request_id), json.dumps(message.payload()), ex=ANSWER.seconds)
+        pipe.set(redis_key(ANSWER_REPORTS, request_id), json.dumps([r.to_dict() for r in reports]), ex=ANSWER.seconds)
+        pipe.execute()
+
+
+def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
+    """A reaction on the asker's message while the lookup runs (mentions and DMs)."""
+    if req.working_on is None:
+        return
+    channel, ts = req.working_on.channel, req.working_on.ts
+    try:
+        if add:
+            runtime.slack.reactions_add(channel=channel, timestamp=ts, name=WORKING_REACTION)
+        else:
+            runtime.slack.reactions_remove(channel=channel, timestamp=ts, name=WORKING_REACTION)
+    except (SlackApiError, OSError) as exc:
+        # Cosmetic: the answer matters, a missing reaction (or already_reacted on a retry) does not.
+        log.info("reaction not changed", extra={"error": str(getattr(exc, "response", {}).get("error", exc))})
+
+
+def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyFinding]:
+    """Every key's report, in the order asked, looked up in parallel."""
+
+    gate = FullSearchGate(
+        runtime.redis,
+        runtime.settings,
+        user=req.asked_by,
+        request_id=req.request_id,
+        # The web charged a `deep` request when it took it; other full searches are charged here.
+        charged_at_edge=req.deep,
+        on_wait=WaitNotice(runtime, req),
+    )
+
+    finder = finder_for(runtime)
+
+    def find(key_id: str) -> KeyFinding:
+        report = finder.find(key_id, deep=req.deep, on_progress=progress, gate=gate)
+        if report.verdict is Verdict.FOUND:
+            remember(runtime.redis, report)
+            return replace(report, owner=runtime.directory.resolve(report.owner))
+        if report.verdict is not Verdict.TEMPORARY:
+            # A mistyped key often decodes to another account or to nothing: offer the near ones.
+            return replace(report, similar=tuple(similar_keys(runtime.redis, key_id)))
+        return report
+
+    if len(req.keys) == 1:
+        return [find(req.keys[0])]
+    with ThreadPoolExecutor(max_workers=min(KEY_CONCURRENCY, len(req.keys))) as pool:
+        # Contexts copied here, in the job's thread, so the request ID reaches the pool's log lines.
+        tasks = [pool.submit(contextvars.copy_context().run, find, key_id) for key_id in req.keys]
+        return [task.result() for task in tasks]
+
+
+def tell_failure(runtime: Runtime, req: LookupRequest, exc: BaseException) -> None:
+    """The lookup failed for good: tell the person instead of going silent."""
+    logs.request_id.set(req.request_id)
+    if already_delivered(runtime.redis, req.request_id):
+        return
+    reason = (
+        "Slack did not accept the answer"
+        if isinstance(exc, DeliveryError)
+        else "something failed on my side after several tries"
+    )
+    message = render_failure(req.keys, f"{reason} (reference `{req.request_id}`). Please try again in a minute.")
+    try:
+        deliver_once(runtime.poster, req.request_id, req.destination, message)
+    except DeliveryError:
+        log.error("could not tell the user about a failed lookup", extra={"request_id": req.request_id})

@@ -1,0 +1,122 @@
+"""Key hygiene, published: the report for a person, the digest, the Home tab, and what follows a
+sweep (departed owners, Home tabs refreshed). The RQ entry points are in workers/jobs/hygiene.py.
+
+All of them read the sweep's snapshots from Redis (no AWS call) in one streaming pass each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from core.audit import audit
+from core.contract import AfterSweep, HomeRequest, ReportRequest
+from core.redis_keys import HOME_VIEWERS, redis_key
+from workers.hygiene.departures import DepartureChecker
+from workers.hygiene.digest import post_digest
+from workers.hygiene.home import HomeCollector, Viewer, render_home
+from workers.hygiene.notices import DepartureNotices
+from workers.hygiene.reader import iter_records, read_sweep_summary
+from workers.hygiene.records import KeyRecord
+from workers.hygiene.summary import HygieneSummary, summarize
+from workers.hygiene.summary_message import render_report
+from workers.runtime import Runtime
+from workers.slack.delivery import deliver_once
+
+log = logging.getLogger(__name__)
+
+# A member's email (to match keys tagged with it) is looked up once a day.
+MEMBER_EMAIL_TTL = 24 * 3600
+
+
+def current_report(runtime: Runtime, records: Iterable[KeyRecord] | None = None) -> HygieneSummary:
+    """The report over every snapshot, with departed owners checked in Slack."""
+    return summarize(
+        iter_records(runtime.redis) if records is None else records,
+        datetime.now(UTC),
+        departed=DepartureChecker(runtime.slack, runtime.cache),
+        sweep=read_sweep_summary(runtime.redis),
+    )
+
+
+def send_report(runtime: Runtime, request: ReportRequest) -> dict[str, Any]:
+    """The report to the person who asked, or the digest (with its chart) to the audit channel."""
+    report = current_report(runtime)
+    if request.destination is None:
+        posted = post_digest(runtime, report, f"digest-{request.request_id}")
+        audit(runtime.redis, "digest_posted" if posted else "digest_skipped", requested_by=request.requested_by)
+    else:
+        deliver_once(runtime.poster, f"report-{request.request_id}", request.destination, render_report(report))
+    return {"keys": report.keys, "digest": request.destination is None}
+
+
+def publish_home(runtime: Runtime, request: HomeRequest) -> dict[str, Any]:
+    """Publish the Home tab of a member who opened it, and refresh it after each sweep from now on."""
+    runtime.redis.zadd(redis_key(HOME_VIEWERS), {request.user: time.time()})
+    runtime.redis.expire(redis_key(HOME_VIEWERS), HOME_VIEWERS.seconds)
+    viewer = Viewer(request.user, member_email(runtime, request.user))
+    collector = HomeCollector([viewer])
+    report = summarize(
+        collector.tap(iter_records(runtime.redis)), datetime.now(UTC), sweep=read_sweep_summary(runtime.redis)
+    )
+    runtime.slack.views_publish(user_id=viewer.user_id, view=render_home(viewer, report))
+    return {"user": viewer.user_id, "keys": viewer.total}
+
+
+def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
+    """After each sweep: announce departed owners' active keys, refresh open Home tabs.
+
+    One pass over the snapshots feeds the organization's counts, the departures and every
+    viewer's own keys.
+    """
+    now = datetime.now(UTC)
+    viewers = [Viewer(user, member_email(runtime, user)) for user in recent_viewers(runtime)]
+    collector = HomeCollector(viewers)
+    records: Iterable[KeyRecord] = collector.tap(iter_records(runtime.redis))
+    channel = runtime.settings.audit_channel
+    notices = DepartureNotices(runtime, DepartureChecker(runtime.slack, runtime.cache), now) if channel else None
+    if notices is not None:
+        records = notices.tap(records)
+    report = summarize(records, now, sweep=read_sweep_summary(runtime.redis))
+    if notices is not None and channel:
+        notices.post(channel)
+    refreshed = 0
+    for viewer in viewers:
+        try:
+            runtime.slack.views_publish(user_id=viewer.user_id, view=render_home(viewer, report))
+            refreshed += 1
+        except SlackApiError as exc:  # one member's tab must not keep the others stale
+            log.warning("home tab not refreshed", extra={"user": viewer.user_id, "error": exc.response.get("error")})
+    return {
+        "sweep_id": request.sweep_id,
+        "keys": report.keys,
+        "departed_announced": notices.count if notices else 0,
+        "homes_refreshed": refreshed,
+    }
+
+
+def recent_viewers(runtime: Runtime) -> list[str]:
+    """Members who opened the Home tab within HOME_VIEWERS' lifetime (older ones are dropped)."""
+    name = redis_key(HOME_VIEWERS)
+    runtime.redis.zremrangebyscore(name, 0, time.time() - HOME_VIEWERS.seconds)
+    return [m.decode() if isinstance(m, bytes) else str(m) for m, _ in runtime.redis.zscan_iter(name)]
+
+
+def member_email(runtime: Runtime, user_id: str) -> str | None:
+    """The member's email from users.info (cached), to match keys whose owner tag is an email."""
+    name = "member-email:" + user_id
+    cached = runtime.cache.get(name)
+    if isinstance(cached, str):
+        return cached or None
+    try:
+        profile = (runtime.slack.users_info(user=user_id).get("user") or {}).get("profile") or {}
+    except (SlackApiError, OSError):
+        return None  # keys tagged with the member ID still show
+    email = str(profile.get("email") or "")
+    runtime.cache.set(name, email, MEMBER_EMAIL_TTL)
+    return email or None
