@@ -30,6 +30,10 @@ class Asker:
     teams: tuple[str, ...] = ()  # the asker's own workspace(s), as the payload names them
     home_team: str | None = None  # the workspace that installed whose-key
 
+    def audited(self) -> dict[str, str | None]:
+        """Who asked, as every audit record of a request names them."""
+        return {"user": self.user, "channel": self.channel, "team": self.team, "surface": self.surface}
+
 
 def lookup_request(
     parsed: ParsedRequest,
@@ -81,16 +85,7 @@ def admit(policy: AccessPolicy, asker: Asker, parsed: ParsedRequest | None = Non
 
 def _audited(policy: AccessPolicy, asker: Asker, refusal: Refusal | None, keys: list[str] | None) -> Refusal | None:
     if refusal is not None:
-        audit(
-            policy.redis,
-            "refused",
-            user=asker.user,
-            channel=asker.channel,
-            team=asker.team,
-            surface=asker.surface,
-            reason=refusal.reason,
-            keys=keys or None,
-        )
+        audit(policy.redis, "refused", **asker.audited(), reason=refusal.reason, keys=keys or None)
     return refusal
 
 
@@ -104,16 +99,7 @@ def submit_lookup(jobs: JobQueue, request: LookupRequest, asker: Asker) -> bool:
             extra={"request_id": request.request_id, "error": type(exc).__name__, "surface": asker.surface},
         )
         return False
-    audit(
-        jobs.redis,
-        "lookup_requested",
-        request_id=request.request_id,
-        user=asker.user,
-        channel=asker.channel,
-        team=asker.team,
-        surface=asker.surface,
-        keys=list(request.keys),
-    )
+    audit(jobs.redis, "lookup_requested", request_id=request.request_id, **asker.audited(), keys=list(request.keys))
     return True
 
 

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 
 from core.logs import configure_logging
-from core.settings import Settings, SettingsError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def main() -> None:
     configure_logging()
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        sys.exit(f"whose-key socket: {exc}")
+    settings = Settings.for_process("socket")
     if not settings.slack_app_token:
         # Not an error: HTTP mode is in use. Idle rather than exit, because Procfile runners
         # (honcho, foreman) stop every process when one exits.

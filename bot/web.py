@@ -21,7 +21,7 @@ from bot.body_guard import MAX_BODY, check_aws_body, check_slack_body
 from core.logs import configure_logging
 from core.queue import JobQueue
 from core.redis_keys import connect
-from core.settings import Settings, SettingsError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,7 @@ def create_wsgi_app() -> Flask:
 
 
 def load_settings_or_exit() -> Settings:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        sys.exit(f"whose-key web: {exc}")
+    settings = Settings.for_process("web")
     if not settings.slack_signing_secret:
         # Even with Socket Mode configured, whatever reaches /slack/events must be verified.
         sys.exit("whose-key web: SLACK_SIGNING_SECRET is required for the HTTP endpoint")

@@ -104,138 +104,51 @@ class JobSpec:
         return safe_job_id(self.job_id(args)) if self.job_id is not None else None
 
 
+def _interactive(args: type, func: str, job_id: Callable[[Any], str], **more: Any) -> JobSpec:
+    """A job someone waits for: the lookup queue, a quick post, retried at once then soon."""
+    return JobSpec(args, func, LOOKUP_QUEUE, more.pop("timeout", QUICK_TIMEOUT), INTERACTIVE_RETRY, job_id, **more)
+
+
+def _background(args: type, func: str, timeout: int, job_id: Callable[[Any], str] | None, **more: Any) -> JobSpec:
+    """A job nobody waits for: the background queue, backing off further between retries."""
+    return JobSpec(args, func, BACKGROUND_QUEUE, timeout, more.pop("retry", BACKGROUND_RETRY), job_id, **more)
+
+
+def _press_id(press: Any) -> str:
+    return f"action-{press.delivery_id}"
+
+
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec(
-        LookupRequest,
-        "workers.jobs.lookup.lookup_keys",
-        LOOKUP_QUEUE,
-        LOOKUP_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda r: f"lookup-{r.request_id}",
-        on_failure="workers.jobs.lookup.report_failure",
-        describe=lambda r: f"lookup {len(r.keys)} key(s) for {r.asked_by}",
-    ),
-    JobSpec(
-        SharePress,
-        "workers.jobs.buttons.share_answer",
-        LOOKUP_QUEUE,
-        QUICK_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda p: f"action-{p.delivery_id}",
-    ),  # fmt: skip
-    JobSpec(
-        FaqPress,
-        "workers.jobs.buttons.show_faq",
-        LOOKUP_QUEUE,
-        QUICK_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda p: f"action-{p.delivery_id}",
-    ),  # fmt: skip
-    JobSpec(
-        NotifyPress,
-        "workers.jobs.buttons.notify_owner",
-        LOOKUP_QUEUE,
-        QUICK_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda p: f"action-{p.delivery_id}",
-    ),  # fmt: skip
-    JobSpec(
-        Reply,
-        "workers.jobs.buttons.post_reply",
-        LOOKUP_QUEUE,
-        QUICK_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda r: f"reply-{r.delivery_id}",
-    ),  # fmt: skip
-    JobSpec(
-        HomeRequest,
-        "workers.jobs.hygiene.publish_home",
-        LOOKUP_QUEUE,
-        QUICK_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda h: f"home-{h.event_id or h.user}",
-    ),  # fmt: skip
-    JobSpec(
-        ReportRequest,
-        "workers.jobs.hygiene.send_report",
-        BACKGROUND_QUEUE,
-        HYGIENE_TIMEOUT,
-        INTERACTIVE_RETRY,
-        job_id=lambda r: f"report-{r.request_id}",
-        queue_for=lambda r: BACKGROUND_QUEUE if r.destination is None else LOOKUP_QUEUE,
-    ),
-    JobSpec(
-        KeyEvent,
-        "workers.jobs.key_events.handle_key_event",
-        BACKGROUND_QUEUE,
-        KEY_EVENT_TIMEOUT,
-        BACKGROUND_RETRY,
-        job_id=lambda e: f"event-{e.dedupe_id or e.event_id}",
-    ),  # fmt: skip
-    # Slack's subscription confirmation carries no ID of its own; confirming twice is harmless.
-    JobSpec(
-        SnsConfirmation,
-        "workers.jobs.key_events.confirm_sns_subscription",
-        BACKGROUND_QUEUE,
-        SNS_CONFIRM_TIMEOUT,
-        BACKGROUND_RETRY,
-        job_id=None,
-    ),  # fmt: skip
-    JobSpec(
-        SweepRequest,
-        "workers.jobs.sweep.run_sweep",
-        BACKGROUND_QUEUE,
-        SWEEP_TIMEOUT,
-        (2, (5, 30)),
-        job_id=lambda s: s.sweep_id,
-    ),  # fmt: skip
-    JobSpec(
-        SweepAccount,
-        "workers.jobs.sweep.sweep_account",
-        BACKGROUND_QUEUE,
-        SWEEP_ACCOUNT_TIMEOUT,
-        FAN_OUT_RETRY,
-        job_id=lambda a: f"{a.sweep_id}-{a.account_id}",
-        on_failure="workers.jobs.sweep.account_job_failed",
-        describe=lambda a: f"sweep {a.account_id}",
-    ),
-    JobSpec(
-        SweepUserBatch,
-        "workers.jobs.sweep.sweep_user_batch",
-        BACKGROUND_QUEUE,
-        SWEEP_ACCOUNT_TIMEOUT,
-        FAN_OUT_RETRY,
-        job_id=lambda b: f"{b.sweep_id}-{b.account_id}-users-{b.batch}",
-        on_failure="workers.jobs.sweep.user_batch_failed",
-        describe=lambda b: f"sweep {b.account_id} users #{b.batch}",
-        at_front=True,
-    ),
-    JobSpec(
-        SweepFinish,
-        "workers.jobs.sweep.finish_sweep",
-        BACKGROUND_QUEUE,
-        QUICK_TIMEOUT,
-        BACKGROUND_RETRY,
-        job_id=lambda f: f"{f.sweep_id}-finish",
-    ),  # fmt: skip
-    JobSpec(
-        AfterSweep,
-        "workers.jobs.hygiene.after_sweep",
-        BACKGROUND_QUEUE,
-        HYGIENE_TIMEOUT,
-        BACKGROUND_RETRY,
-        job_id=lambda a: f"after-sweep-{a.sweep_id}",
-    ),  # fmt: skip
+    _interactive(LookupRequest, "workers.jobs.lookup.lookup_keys", lambda r: f"lookup-{r.request_id}",
+                 timeout=LOOKUP_TIMEOUT, on_failure="workers.jobs.lookup.report_failure",
+                 describe=lambda r: f"lookup {len(r.keys)} key(s) for {r.asked_by}"),
+    _interactive(SharePress, "workers.jobs.buttons.share_answer", _press_id),
+    _interactive(FaqPress, "workers.jobs.buttons.show_faq", _press_id),
+    _interactive(NotifyPress, "workers.jobs.buttons.notify_owner", _press_id),
+    _interactive(Reply, "workers.jobs.buttons.post_reply", lambda r: f"reply-{r.delivery_id}"),
+    _interactive(HomeRequest, "workers.jobs.hygiene.publish_home", lambda h: f"home-{h.event_id or h.user}"),
+    # A person's report is interactive; the digest (no destination) is background work.
+    _interactive(ReportRequest, "workers.jobs.hygiene.send_report", lambda r: f"report-{r.request_id}",
+                 timeout=HYGIENE_TIMEOUT,
+                 queue_for=lambda r: BACKGROUND_QUEUE if r.destination is None else LOOKUP_QUEUE),
+    _background(KeyEvent, "workers.jobs.key_events.handle_key_event", KEY_EVENT_TIMEOUT,
+                lambda e: f"event-{e.dedupe_id or e.event_id}"),
+    # An SNS subscription confirmation carries no ID of its own; confirming twice is harmless.
+    _background(SnsConfirmation, "workers.jobs.key_events.confirm_sns_subscription", SNS_CONFIRM_TIMEOUT, None),
+    _background(SweepRequest, "workers.jobs.sweep.run_sweep", SWEEP_TIMEOUT, lambda s: s.sweep_id,
+                retry=(2, (5, 30))),
+    _background(SweepAccount, "workers.jobs.sweep.sweep_account", SWEEP_ACCOUNT_TIMEOUT,
+                lambda a: f"{a.sweep_id}-{a.account_id}", retry=FAN_OUT_RETRY,
+                on_failure="workers.jobs.sweep.account_job_failed", describe=lambda a: f"sweep {a.account_id}"),
+    _background(SweepUserBatch, "workers.jobs.sweep.sweep_user_batch", SWEEP_ACCOUNT_TIMEOUT,
+                lambda b: f"{b.sweep_id}-{b.account_id}-users-{b.batch}", retry=FAN_OUT_RETRY,
+                on_failure="workers.jobs.sweep.user_batch_failed",
+                describe=lambda b: f"sweep {b.account_id} users #{b.batch}", at_front=True),
+    _background(SweepFinish, "workers.jobs.sweep.finish_sweep", QUICK_TIMEOUT, lambda f: f"{f.sweep_id}-finish"),
+    _background(AfterSweep, "workers.jobs.hygiene.after_sweep", HYGIENE_TIMEOUT, lambda a: f"after-sweep-{a.sweep_id}"),
     # The schedule already claims one retry per interval for the whole cluster.
-    JobSpec(
-        NoticeRetry,
-        "workers.jobs.notices.retry_pending_notices",
-        BACKGROUND_QUEUE,
-        NOTICE_RETRY_TIMEOUT,
-        None,
-        job_id=None,
-    ),  # fmt: skip
-)
+    _background(NoticeRetry, "workers.jobs.notices.retry_pending_notices", NOTICE_RETRY_TIMEOUT, None, retry=None),
+)  # fmt: skip
 
 _BY_ARGS = {spec.args: spec for spec in JOBS}
 _BY_FUNC = {spec.func: spec for spec in JOBS}

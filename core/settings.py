@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -90,6 +91,14 @@ class Settings:
         )
 
     __str__ = __repr__
+
+    @classmethod
+    def for_process(cls, process: str, *, require_signing_secret: bool = True) -> Settings:
+        """A process's settings from its environment; a bad one stops it with one line naming it."""
+        try:
+            return cls.from_env(require_signing_secret=require_signing_secret)
+        except SettingsError as exc:
+            sys.exit(f"whose-key {process}: {exc}")
 
     @classmethod
     def from_env(

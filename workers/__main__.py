@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from core.logs import configure_logging
-from core.settings import Settings, SettingsError
+from core.settings import Settings
 
 
 def main() -> None:
@@ -15,10 +15,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=("interactive", "all"), help="run one worker process of the pool")
     args = parser.parse_args()
     configure_logging()
-    try:
-        settings = Settings.from_env(require_signing_secret=False)
-    except SettingsError as exc:
-        sys.exit(f"whose-key worker: {exc}")
+    settings = Settings.for_process("worker", require_signing_secret=False)
     # Imported after settings: nothing heavy before they check out.
     if args.serve is None:
         from workers.process.pool import run_pool

@@ -6,17 +6,15 @@ Nothing is loaded whole: a page of accounts and a page of one account's keys at 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from redis import Redis
 
 from core.coordination import text
 from core.redis_keys import SNAPSHOT, SWEEP_LAST, redis_key
-from workers.hygiene.records import KeyRecord, parse_time, record_from_snapshot
+from workers.hygiene.records import KeyRecord, json_object, parse_time, record_from_snapshot
 
 # Redis COUNT hints: accounts per SCAN page, keys per HSCAN page.
 ACCOUNTS_PER_PAGE = 500
@@ -55,13 +53,8 @@ def iter_records(redis: Redis) -> Iterator[KeyRecord]:
 def read_sweep_summary(redis: Redis) -> SweepSummary | None:
     """The last sweep's summary, or None before the first sweep finished."""
     raw = redis.get(redis_key(SWEEP_LAST))
-    if raw is None:
-        return None
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = None if raw is None else json_object(raw)
+    if data is None:
         return None
     unreadable = tuple(
         UnreadAccount(str(u.get("account", "")), str(u.get("label") or u.get("account", "")), str(u.get("detail", "")))

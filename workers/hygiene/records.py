@@ -77,13 +77,19 @@ class KeyRecord:
         return tuple(found)
 
 
-def record_from_snapshot(account_id: str, key_id: str, raw: bytes | str) -> KeyRecord | None:
-    """The record behind one snapshot entry; None for an entry that is not a key's JSON."""
+def json_object(raw: bytes | str) -> dict[str, Any] | None:
+    """A JSON object read from Redis; None for anything else (a value from another version, say)."""
     try:
         data: Any = json.loads(raw)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def record_from_snapshot(account_id: str, key_id: str, raw: bytes | str) -> KeyRecord | None:
+    """The record behind one snapshot entry; None for an entry that is not a key's JSON."""
+    data = json_object(raw)
+    if data is None:
         return None
     return KeyRecord(
         key_id=key_id,

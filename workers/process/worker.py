@@ -14,7 +14,6 @@ that keeps job arguments out of RQ's failure log lines.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from core.jobs import BACKGROUND_QUEUE, QUEUES, decode_arguments
 from core.settings import Settings
 from workers.process.schedules import start_schedules
 from workers.runtime import Runtime, build_runtime
+from workers.ticker import ticking
 
 log = logging.getLogger(__name__)
 
@@ -98,24 +98,17 @@ class WhoseKeyWorker(SimpleWorker):
     def _heartbeats(self, job: Job) -> Iterator[None]:
         """Beat every HEARTBEAT_EVERY seconds while the job runs (SimpleWorker has no horse to watch)."""
         self._execution = None
-        stop = threading.Event()
 
         def beat() -> None:
-            while not stop.wait(HEARTBEAT_EVERY):
-                if self._execution is None:
-                    continue
-                try:
-                    self.maintain_heartbeats(job, self._execution)
-                except Exception:  # noqa: BLE001 - a missed beat must not kill the job
-                    log.warning("heartbeat failed", extra={"job_id": job.id})
+            if self._execution is None:
+                return
+            try:
+                self.maintain_heartbeats(job, self._execution)
+            except Exception:  # noqa: BLE001 - a missed beat must not kill the job
+                log.warning("heartbeat failed", extra={"job_id": job.id})
 
-        beater = threading.Thread(target=beat, name="heartbeat", daemon=True)
-        beater.start()
-        try:
+        with ticking(HEARTBEAT_EVERY, beat, name="heartbeat"):
             yield
-        finally:
-            stop.set()
-            beater.join(timeout=1)
 
 
 class HideJobArguments(logging.Filter):

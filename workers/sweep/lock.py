@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from core.coordination import LeaseLock
 from core.redis_keys import ASSUME_RATE, SWEEP_LOCK, redis_key
 from workers.constants import ASSUME_PER_SECOND
+from workers.ticker import ticking
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +37,19 @@ class SweepLock(LeaseLock):
     def kept(self, sweep_id: str, stop: threading.Event) -> Iterator[None]:
         """Renew the lock every third of its TTL while the block runs; set `stop` if it is lost
         (another sweep took over after this one stalled): the block then stops its work."""
-        done = threading.Event()
 
-        def renew() -> None:
-            while not done.wait(self.ttl / 3):
-                try:
-                    if not self.renew(sweep_id):
-                        log.warning("sweep lock lost; stopping", extra={"sweep": sweep_id, "holder": self.holder()})
-                        stop.set()
-                        return
-                except RedisError as exc:  # a blip: the next renewal tries again, well within the TTL
-                    log.warning("sweep lock not renewed", extra={"sweep": sweep_id, "error": str(exc)})
+        def renew() -> bool:
+            try:
+                if not self.renew(sweep_id):
+                    log.warning("sweep lock lost; stopping", extra={"sweep": sweep_id, "holder": self.holder()})
+                    stop.set()
+                    return False
+            except RedisError as exc:  # a blip: the next renewal tries again, well within the TTL
+                log.warning("sweep lock not renewed", extra={"sweep": sweep_id, "error": str(exc)})
+            return True
 
-        renewer = threading.Thread(target=renew, name="sweep-lock", daemon=True)
-        renewer.start()
-        try:
+        with ticking(self.ttl / 3, renew, name="sweep-lock"):
             yield
-        finally:
-            done.set()
-            renewer.join(timeout=1)
 
 
 class AssumePace:
