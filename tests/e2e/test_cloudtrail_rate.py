@@ -4,10 +4,9 @@ AWS proxy."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from redis import Redis
@@ -17,6 +16,7 @@ from standins.redis_server import RedisServer
 from standins.stack import Stack
 from tests.e2e.env import iam_in
 from tests.e2e.test_outcomes import Answer, account
+from tests.support.racing import race
 from workers.aws.cloudtrail_rate import RedisRateLimiter
 
 SLOT = 0.625  # seconds between reserved slots: 2 calls per 1 s + the 0.25 s arrival margin
@@ -37,23 +37,6 @@ def new_account() -> str:
     return f"{uuid.uuid4().int % 10**12:012d}"
 
 
-def claim_together(count: int, claim: Callable[[], object]) -> list[object]:
-    results: list[object] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        result = claim()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    return results
-
-
 def test_the_limiter_spaces_two_calls_per_second_plus_the_arrival_margin(own_redis: Redis) -> None:
     """2 calls a second become at most 2 calls in 1.25 s (the margin for arrival), slots 0.625 s apart."""
     limiter = RedisRateLimiter(own_redis)
@@ -67,7 +50,7 @@ def test_racing_callers_reserve_distinct_slots_in_order(own_redis: Redis) -> Non
     limiter = RedisRateLimiter(own_redis)
     account_id = new_account()
 
-    waits = claim_together(6, lambda: limiter.reserve(account_id))
+    waits = race(6, lambda: limiter.reserve(account_id))
 
     assert sorted(w / 1000 for w in waits) == pytest.approx([SLOT * n for n in range(6)], abs=0.05)  # type: ignore[operator]
 
@@ -78,7 +61,7 @@ def test_a_call_goes_only_when_fewer_than_two_left_within_the_window(own_redis: 
     limiter = RedisRateLimiter(own_redis, arrival_margin=600)
     account_id = new_account()
 
-    assert claim_together(2, lambda: limiter.try_send(account_id)) == [0, 0]
+    assert race(2, lambda: limiter.try_send(account_id)) == [0, 0]
     third = limiter.try_send(account_id)
     assert limiter.window_ms - 60_000 < third <= limiter.window_ms
     assert limiter.try_send(account_id) > 0, "the refused call was not recorded as sent"
@@ -102,7 +85,7 @@ def test_a_slot_too_far_off_is_refused_and_not_claimed(own_redis: Redis) -> None
     limiter = RedisRateLimiter(own_redis, sleep=lambda _s: None, max_wait=1.0)
     account_id = new_account()
 
-    results = claim_together(5, lambda: limiter.wait(account_id))
+    results = race(5, lambda: limiter.wait(account_id))
 
     assert results.count(True) == 2  # now and in 0.625 s; 1.25 s is past the longest wait
     assert results.count(False) == 3
@@ -113,7 +96,7 @@ def test_accounts_have_buckets_of_their_own(own_redis: Redis) -> None:
     waits: list[float] = []
     limiter = RedisRateLimiter(own_redis, sleep=waits.append)
     busy = new_account()
-    claim_together(2, lambda: limiter.wait(busy))
+    race(2, lambda: limiter.wait(busy))
     before = len(waits)
 
     assert limiter.wait(new_account())

@@ -7,39 +7,16 @@ from __future__ import annotations
 
 import ast
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from redis import Redis
 
 from core.coordination import LeaseLock, LeaseSemaphore, Script, claim, release, scripts, text
+from tests.support.racing import race
 
-T = TypeVar("T")
 RACERS = 16
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def race(n: int, attempt: Callable[[], T]) -> list[T]:
-    """Run `attempt` in n threads released at the same moment; their results."""
-    start = threading.Barrier(n)
-    results: list[T] = []
-    lock = threading.Lock()
-
-    def one() -> None:
-        start.wait()
-        result = attempt()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert len(results) == n
-    return results
 
 
 def test_one_caller_among_racing_threads_takes_a_claim(redis: Redis) -> None:

@@ -5,7 +5,6 @@ with the same request; a very large account's batch jobs go ahead of accounts no
 from __future__ import annotations
 
 import inspect
-import threading
 import typing
 
 import pytest
@@ -18,6 +17,7 @@ from core.contract import Destination, Reply, SweepAccount, SweepRequest, SweepU
 from core.jobs import JOBS, LOOKUP_QUEUE, JobSpec, spec_for
 from core.queue import JobQueue
 from standins.redis_server import RedisServer
+from tests.support.racing import race
 from workers.runtime import Runtime
 
 
@@ -66,22 +66,8 @@ def test_web_processes_racing_with_one_request_enqueue_it_once(redis: Redis, red
     """Eight threads, each with its own connection (as eight web processes would), enqueue the same
     sweep at the same moment: one job, queued once; the others are told it is there."""
     request = SweepRequest(requested_by="test", sweep_id="sweep-race")
-    start = threading.Barrier(8)
-    results: list[str] = []
-    lock = threading.Lock()
 
-    def race() -> None:
-        own = JobQueue(Redis.from_url(redis_server.url))
-        start.wait()
-        job_id = own.enqueue(request)
-        with lock:
-            results.append(job_id)
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    results = race(8, lambda: JobQueue(Redis.from_url(redis_server.url)).enqueue(request))
 
     assert results == ["sweep-race"] * 8
     assert JobQueue(redis).queues["whose-key-background"].job_ids == ["sweep-race"]

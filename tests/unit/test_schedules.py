@@ -21,6 +21,7 @@ from core.contract import ReportRequest
 from core.jobs import BACKGROUND_QUEUE
 from core.redis_keys import SWEEP_LAST, redis_key
 from core.settings import Settings
+from tests.support.racing import race
 from workers.notices.pending import PENDING_SET
 from workers.process.schedules import SCHEDULES, interval_of, run_if_due, start_schedule, start_schedules
 from workers.sweep.lock import SweepLock
@@ -70,18 +71,7 @@ def test_a_slot_is_claimed_once_per_interval(redis: Redis, name: str, func: str,
     slot lapses the next interval's job goes out."""
     schedule = BY_NAME[name]
     ready_to_run(redis)
-    start = threading.Barrier(8)
-    results: list[str | None] = []
-
-    def look() -> None:
-        start.wait()
-        results.append(run_if_due(redis, schedule, 3600))
-
-    threads = [threading.Thread(target=look) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    results = race(8, lambda: run_if_due(redis, schedule, 3600))
     assert len([r for r in results if r is not None]) == 1
     assert run_if_due(redis, schedule, 3600) is None
     assert 3500 < redis.ttl(redis_key(schedule.slot)) <= 3600
