@@ -39,7 +39,10 @@ def ensure_environment(extra: str) -> None:
     if wanted in installed or (extra == "demo" and wanted.replace("demo:", "dev:") in installed):
         return
     print(f"installing whose-key[{extra}] into {VENV.relative_to(ROOT)} …", flush=True)
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{extra}]"])
+    # --no-compile: byte-compiling every installed module (moto, botocore, matplotlib) took half the
+    # install's time; Python compiles what is imported, once, on first use instead.
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+         "-e", f".[{extra}]"])  # fmt: skip
     STAMP.write_text(" ".join(installed + [wanted]))
 
 
