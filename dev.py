@@ -40,9 +40,14 @@ def ensure_environment(extra: str) -> None:
         return
     print(f"installing whose-key[{extra}] into {VENV.relative_to(ROOT)} …", flush=True)
     # --no-compile: byte-compiling every installed module (moto, botocore, matplotlib) took half the
-    # install's time; Python compiles what is imported, once, on first use instead.
+    # demo's first run; the demo imports a fraction of them. The test suite starts hundreds of
+    # processes, which must not each compile from source (PYTHONDONTWRITEBYTECODE may be set), so
+    # a test install compiles everything once, on both cores.
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
          "-e", f".[{extra}]"])  # fmt: skip
+    if extra != "demo":  # a file that does not compile is only slower to import: not a failure
+        subprocess.run([str(PYTHON), "-m", "compileall", "-q", "-j", "0", str(VENV)], check=False,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
     STAMP.write_text(" ".join(installed + [wanted]))
 
 
