@@ -156,26 +156,26 @@ def parse_command(text: str | None) -> ParsedRequest:
             return ParsedRequest(Action.REPORT)
 
     deep = "deep" in words
-    keys: list[str] = []
-    problems: list[KeyProblem] = []
+    # Dicts as ordered sets: a long paste of distinct tokens is deduplicated in linear time.
+    keys: dict[str, None] = {}
+    problems: dict[KeyProblem, None] = {}
     extra: list[str] = []
     for token in tokens:
         if token.lower() in {"deep", "help", "faq"}:
             continue
         problem = check_key_id(token)
         if problem is None:
-            if token not in keys:
-                keys.append(token)
+            keys.setdefault(token)
         elif _is_ordinary_word(token):
             extra.append(token)
-        elif problem not in problems:
-            problems.append(problem)
+        else:
+            problems.setdefault(problem)
     if not keys and not problems and not secret:
         return ParsedRequest(Action.HELP)  # nothing key-like was typed: say how to use it
     dropped = max(0, len(keys) - MAX_KEYS_PER_REQUEST)
     return ParsedRequest(
         Action.LOOKUP,
-        keys=tuple(keys[:MAX_KEYS_PER_REQUEST]),
+        keys=tuple(keys)[:MAX_KEYS_PER_REQUEST],
         problems=tuple(problems),
         deep=deep,
         secret_pasted=secret,

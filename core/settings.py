@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -240,12 +240,31 @@ def _redact_url(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password (and a bare `redis://secret@host` user) replaced by ***."""
+    """The URL with its secrets replaced by ***: a password (`redis://:pw@host`, `user:pw@host`), a
+    bare `redis://token@host` user (a password too), and secret query parameters (`?password=`)."""
     parsed = urlparse(url)
-    if "@" not in parsed.netloc:
-        return url
-    credentials, host = parsed.netloc.rsplit("@", 1)
-    user = credentials.split(":", 1)[0] if ":" in credentials else ""
-    # redis://:password@host and redis://user:password@host; a lone "redis://token@host" is a password too.
-    hidden = f"{user}:***" if ":" in credentials and user else "***"
-    return parsed._replace(netloc=f"{hidden}@{host}").geturl()
+    if "@" in parsed.netloc:
+        credentials, host = parsed.netloc.rsplit("@", 1)
+        user = credentials.split(":", 1)[0] if ":" in credentials else ""
+        hidden = f"{user}:***" if ":" in credentials and user else "***"
+        parsed = parsed._replace(netloc=f"{hidden}@{host}")
+    if parsed.query:
+        pairs = parse_qsl(parsed.query, keep_blank_values=True)
+        query = "&".join(f"{name}={'***' if _is_secret(name) else value}" for name, value in pairs)
+        parsed = parsed._replace(query=query)
+    return parsed.geturl()
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL (password, bare token user, secret query values), to mask in text."""
+    parsed = urlparse(url)
+    found = []
+    if "@" in parsed.netloc:
+        credentials = parsed.netloc.rsplit("@", 1)[0]
+        found.append(credentials.split(":", 1)[1] if ":" in credentials else credentials)
+    found += [value for name, value in parse_qsl(parsed.query, keep_blank_values=True) if _is_secret(name)]
+    return [secret for secret in found if secret]
+
+
+def _is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in ("pass", "token", "secret", "auth", "key"))

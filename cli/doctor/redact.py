@@ -1,16 +1,14 @@
-"""Passwords out of URLs and error text before the doctor prints them."""
+"""Secrets out of URLs and error text before the doctor prints them (the settings' one helper)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from core.settings import redact_url, url_secrets
 
-
-def redact_url(url: str) -> str:
-    password = urlparse(url).password
-    return url.replace(f":{password}@", ":***@") if password else url
+__all__ = ["redact_text", "redact_url"]
 
 
 def redact_text(text: str, url: str) -> str:
-    """text with the password of url (if any) masked, e.g. in a driver's error message."""
-    password = urlparse(url).password
-    return text.replace(password, "***") if password else text
+    """text with the secrets of url (if any) masked, e.g. in a driver's error message."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text

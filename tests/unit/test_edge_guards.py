@@ -13,6 +13,8 @@ import pytest
 
 from bot.body_guard import MAX_DEPTH, check_aws_body, check_slack_body
 from bot.members import outside_teams, teams_of_action, teams_of_command, teams_of_event
+from cli.doctor.redact import redact_text
+from cli.doctor.redact import redact_url as doctor_redact_url
 from core.settings import Settings, SettingsError, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +127,22 @@ def test_redis_password_is_never_printed(url: str) -> None:
     settings = Settings.from_env({**BASE, "REDIS_URL": url})
     assert "hunter2pass" not in repr(settings) and "hunter2pass" not in redact_url(url)
     assert "redis.internal" in redact_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://redis.internal:6379/0?password=hunter2pass", "redis://hunter2pass@redis.internal:6379/0",
+     "rediss://app:hunter2pass@redis.internal:6380/0?ssl_cert_reqs=required&token=hunter2pass"],
+)  # fmt: skip
+def test_every_form_of_redis_secret_is_hidden_in_logs_and_the_doctor(url: str) -> None:
+    """A password in the query, a bare token user, or both: neither the settings' repr (the start-up
+    log line) nor the doctor's redaction of the URL and of an error naming it shows the secret."""
+    settings = Settings.from_env({**BASE, "REDIS_URL": url})
+    error = f"Error connecting to {url}: auth failed for hunter2pass"
+
+    assert "hunter2pass" not in repr(settings)
+    assert "hunter2pass" not in doctor_redact_url(url) and "redis.internal" in doctor_redact_url(url)
+    assert "hunter2pass" not in redact_text(error, url)
 
 
 def test_new_settings_are_read_and_validated() -> None:

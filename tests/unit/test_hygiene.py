@@ -165,6 +165,14 @@ def test_csv_has_the_columns_and_neutralises_formulas() -> None:
     assert rows[0]["last_used_service"] == "s3" and rows[0]["owner"] == "U0OWNER01"
 
 
+@pytest.mark.parametrize("user", ["=cmd", "+1", "-1", "@SUM(A1)", "\t=cmd", "\r=cmd"])
+def test_every_cell_a_spreadsheet_would_read_as_a_formula_stays_text(user: str) -> None:
+    """Cells starting with = + - @, or with a tab or carriage return before one, get a leading quote."""
+    out = io.StringIO()
+    write_csv(iter([key(1, user=user)]), out, NOW)
+    assert next(csv.DictReader(io.StringIO(out.getvalue())))["iam_user"] == "'" + user
+
+
 def test_json_lines_are_one_object_per_key() -> None:
     """--json writes one parseable object per line."""
     out = io.StringIO()

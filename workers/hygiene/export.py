@@ -67,6 +67,10 @@ def write_json_lines(
 
 
 def _spreadsheet_safe(values: dict[str, Any]) -> dict[str, Any]:
-    # A cell starting with = + - @ is a formula to spreadsheets; IAM user names and tags come from
-    # outside, so such cells are prefixed with a quote to stay text.
-    return {k: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for k, v in values.items()}
+    # A cell starting with = + - @ (or a tab or carriage return before one) is a formula to
+    # spreadsheets; IAM user names and tags come from outside, so such cells are prefixed with a
+    # quote to stay text.
+    return {k: "'" + v if isinstance(v, str) and v[:1] in _FORMULA_STARTS else v for k, v in values.items()}
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
