@@ -10,18 +10,17 @@ from typing import Any
 import pytest
 
 from core.contract import (
+    BUTTON_PRESSES,
     AfterSweep,
+    ButtonPress,
     ContractError,
     Destination,
-    FaqPress,
     HomeRequest,
     LookupRequest,
     MessageRef,
     NoticeRetry,
-    NotifyPress,
     Reply,
     ReportRequest,
-    SharePress,
     SnsConfirmation,
     SweepAccount,
     SweepFinish,
@@ -44,6 +43,17 @@ DESTINATION = Destination(
     ephemeral=False,
 )
 
+
+def press_of(cls: type[ButtonPress]) -> ButtonPress:
+    return cls(
+        delivery_id=f"press-{cls.__name__}",
+        request_id="0f3c|AKIARZPUZDIKGB2VALC4",
+        user="U0ASKER01",
+        channel="C0INCIDENT",
+        response_url="https://hooks.slack.com/actions/T0/2/def",
+    )
+
+
 # One instance of every job argument type, with every field set away from its default.
 FULL: dict[type, Any] = {
     LookupRequest: LookupRequest(
@@ -58,27 +68,8 @@ FULL: dict[type, Any] = {
         problems=("`AKIA0` is 5 characters long; access key IDs are exactly 20.",),
         working_on=MessageRef("C0INCIDENT", "1700000001.000200"),
     ),
-    SharePress: SharePress(
-        delivery_id="press-SharePress",
-        request_id="0f3c|AKIARZPUZDIKGB2VALC4",
-        user="U0ASKER01",
-        channel="C0INCIDENT",
-        response_url="https://hooks.slack.com/actions/T0/2/def",
-    ),
-    FaqPress: FaqPress(
-        delivery_id="press-FaqPress",
-        request_id="0f3c|AKIARZPUZDIKGB2VALC4",
-        user="U0ASKER01",
-        channel="C0INCIDENT",
-        response_url="https://hooks.slack.com/actions/T0/2/def",
-    ),
-    NotifyPress: NotifyPress(
-        delivery_id="press-NotifyPress",
-        request_id="0f3c|AKIARZPUZDIKGB2VALC4",
-        user="U0ASKER01",
-        channel="C0INCIDENT",
-        response_url="https://hooks.slack.com/actions/T0/2/def",
-    ),
+    # The three button presses share their fields; each is a job of its own.
+    **{cls: press_of(cls) for cls in BUTTON_PRESSES.values()},
     Reply: Reply(
         delivery_id="Ev0123",
         destination=DESTINATION,
