@@ -4,6 +4,10 @@
   in WHOSE_KEY_ALLOWED_TEAMS) and guests (unless WHOSE_KEY_ALLOW_GUESTS) are refused, then the
   allowed channels and user groups apply. Guest status and group membership come from Slack,
   cached in Redis; when Slack cannot say, the answer is no (fail closed), saying why.
+- `check_admin`: who may see organization-wide views (the report, the Home tab's counts): members
+  of WHOSE_KEY_ADMIN_USERGROUPS, after `check`. With none set, nobody in Slack.
+- `shared_outside`: whether a conversation is shared beyond this workspace, so an answer there
+  goes to the asker privately.
 - `charge`: what the request costs against the person's budgets: requests (keys asked about and
   buttons pressed, WHOSE_KEY_RATE_LIMIT a minute) and full searches (WHOSE_KEY_FULL_SEARCH_LIMIT).
 
@@ -21,12 +25,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.members import GuestCheck, outside_teams
 from core.budget import charge_full_searches, charge_requests, full_search_refusal_text
-from core.redis_keys import USERGROUP_MEMBERS, redis_key
+from core.conversations import is_shared_outside
+from core.membership import GroupMembers
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-GROUP_CACHE_TTL = USERGROUP_MEMBERS.seconds
 
 # Refusals that mean "Slack could not tell us", not "no": they must never stop a later retry.
 UNCHECKED = frozenset({"membership_unknown", "member_unknown"})
@@ -41,7 +44,7 @@ class Refusal:
     """Why a request is not served, in words for the person who asked."""
 
     # Short code for the audit trail: other_workspace, guest, member_unknown, channel, usergroup,
-    # membership_unknown, rate_limit, full_search_budget.
+    # membership_unknown, admins_unset, not_admin, shared_conversation, rate_limit, full_search_budget.
     reason: str
     message: str
 
@@ -57,6 +60,7 @@ class AccessPolicy:
         self.redis = redis
         self.client = client
         self.guests = GuestCheck(redis, client)
+        self.groups = GroupMembers(redis, client)
 
     def check(
         self,
@@ -68,6 +72,37 @@ class AccessPolicy:
     ) -> Refusal | None:
         """None when this person may ask here; else the polite refusal. Raises RedisError."""
         return self._workspace(teams, home_team) or self._guest(user) or self._channel(channel) or self._groups(user)
+
+    def check_admin(self, user: str | None) -> Refusal | None:
+        """None when this person may see organization-wide views; run after `check`. Raises RedisError."""
+        groups = self.settings.admin_usergroups
+        if not groups:
+            return Refusal(
+                "admins_unset",
+                ":lock: The organization-wide report is for whose-key's admins, and none are set: an operator "
+                "names their user groups in `WHOSE_KEY_ADMIN_USERGROUPS`."
+                + (
+                    f" The weekly digest goes to <#{self.settings.audit_channel}>."
+                    if self.settings.audit_channel
+                    else ""
+                ),
+            )
+        names = ", ".join(f"<!subteam^{g}>" for g in sorted(groups))
+        try:
+            if user and self.groups.in_any(user, groups):
+                return None
+        except (SlackApiError, OSError) as exc:
+            log.warning("admin group membership unknown", extra={"error": _slack_error(exc)})
+            return Refusal("membership_unknown", COULD_NOT_CHECK.format(what="group membership"))
+        return Refusal(
+            "not_admin",
+            f":lock: The organization-wide report is for members of {names}. You can look up any key "
+            "with `/whose-key AKIA…`, and your own keys are on my Home tab.",
+        )
+
+    def shared_outside(self, channel: str | None) -> bool:
+        """True when people of another workspace or organization can read `channel`. Raises RedisError."""
+        return bool(channel) and is_shared_outside(self.redis, self.client, str(channel))
 
     def charge(self, user: str | None, *, requests: int, full_searches: int = 0) -> Refusal | None:
         """Count the request against the person's budgets; the refusal when one is used up."""
@@ -131,7 +166,7 @@ class AccessPolicy:
         if user is None:
             return Refusal("usergroup", f":lock: whose-key is limited to members of {names}.")
         try:
-            if any(self._is_member(user, group) for group in sorted(groups)):
+            if self.groups.in_any(user, groups):
                 return None
         except (SlackApiError, OSError) as exc:
             log.warning("user group membership unknown", extra={"error": _slack_error(exc)})
@@ -141,18 +176,6 @@ class AccessPolicy:
             f":lock: whose-key is limited to members of {names}. Ask one of its managers to add you "
             "if you need to look up keys.",
         )
-
-    def _is_member(self, user: str, group: str) -> bool:
-        cache = redis_key(USERGROUP_MEMBERS, group)
-        if not self.redis.exists(cache):
-            members = self.client.usergroups_users_list(usergroup=group).get("users") or []
-            with self.redis.pipeline() as pipe:
-                pipe.delete(cache)
-                # A placeholder keeps an empty group cached too.
-                pipe.sadd(cache, "-", *members)
-                pipe.expire(cache, GROUP_CACHE_TTL)
-                pipe.execute()
-        return bool(self.redis.sismember(cache, user))
 
 
 def _slack_error(exc: Exception) -> str:

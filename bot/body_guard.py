@@ -1,22 +1,41 @@
-"""What a body must look like before any endpoint reads it, so that no body can crash the web.
+"""What a request must be before any endpoint reads it: verified before it is parsed, and
+well-formed before Bolt or the AWS receiver see it, so that no body can crash the web and no
+stranger can make it spend CPU on parsing.
 
-Checked before signatures and before Bolt or the AWS receiver parse anything: the content type,
-UTF-8, JSON that parses and is not nested deeper than MAX_DEPTH, form bodies that decode, and an
-SNS header only on what is shaped like an SNS message. A body that fails is answered 400 (or 413
-when too large) with the reason, never a 500.
+In this order, cheapest first (`check_slack_request`, `check_aws_request`):
+
+1. size: a Slack body over SLACK_MAX_BODY or an AWS one over AWS_MAX_BODY is 413;
+2. authenticity, on the raw bytes: the Slack signature (HMAC-SHA256 of the timestamp and body,
+   timestamp within SIGNATURE_WINDOW_SECONDS) or the events bearer token (constant time); an SNS
+   message must name one of our topics in its `x-amz-sns-topic-arn` header (its signature is
+   inside the JSON, so the verifier checks it after parsing, on at most AWS_MAX_BODY bytes);
+   anything else is 401, and nothing of the body has been decoded (except Slack's SSL check, a
+   form of at most SSL_CHECK_MAX_BODY bytes that Bolt answers with an empty 200);
+3. form (`check_slack_body`, `check_aws_body`): the content type, UTF-8, JSON that parses and is
+   not nested deeper than MAX_DEPTH, form bodies that decode, and an SNS header only on what is
+   shaped like an SNS message; 400 with the reason, never a 500.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 # Slack's and AWS's payloads nest a dozen levels at most; anything far deeper is an attack.
 MAX_DEPTH = 64
-# The largest body any endpoint takes (Slack's payloads are far smaller; AWS's are capped lower).
-MAX_BODY = 1024 * 1024
+# Slack's bodies are a few KB (a modal submission with many blocks stays far under this).
+SLACK_MAX_BODY = 64 * 1024
+# EventBridge events are at most 256 KB; SNS wraps them in a little more.
+AWS_MAX_BODY = 300 * 1024
+# How far a Slack request's timestamp may be from our clock, either way: Slack's own replay window.
+SIGNATURE_WINDOW_SECONDS = 300
+# Slack's SSL check (`ssl_check=1&token=...`) is a few dozen bytes; Bolt answers it with an empty
+# 200 before its own signature check, so one that small passes unsigned (and does nothing else).
+SSL_CHECK_MAX_BODY = 512
 
 SLACK_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
 # EventBridge API destinations send JSON; SNS sends its JSON as text/plain.
@@ -25,13 +44,74 @@ SNS_FIELDS = ("Type", "MessageId", "TopicArn", "Timestamp", "Signature")
 
 Problem = tuple[str, int]
 
+TOO_LARGE: Problem = ("body too large", 413)
+
+
+def check_slack_request(headers: Mapping[str, str], body: bytes, *, signing_secret: str, now: float) -> Problem | None:
+    """None when /slack/events may hand this request to Bolt; else (reason, status). Size, then
+    the signature on the raw bytes, and only then the body's form."""
+    if len(body) > SLACK_MAX_BODY:
+        return TOO_LARGE
+    if not slack_signature_valid(headers, body, signing_secret, now) and not _is_ssl_check(headers, body):
+        return "missing or wrong Slack signature", 401
+    return check_slack_body(headers, body)
+
+
+def _is_ssl_check(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether a (tiny) form body is Slack's SSL check, which Bolt answers 200 and acts on no further."""
+    if len(body) > SSL_CHECK_MAX_BODY or _mime(headers) != "application/x-www-form-urlencoded":
+        return False
+    try:
+        return ("ssl_check", "1") in parse_qsl(body.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
+def slack_signature_valid(headers: Mapping[str, str], body: bytes, signing_secret: str, now: float) -> bool:
+    """Whether X-Slack-Signature is Slack's v0 HMAC of this timestamp and these exact bytes."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    offered = headers.get("x-slack-signature", "")
+    if not signing_secret or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        return False
+    digest = hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return hmac.compare_digest(offered.encode("utf-8", "replace"), b"v0=" + digest.hexdigest().encode())
+
+
+def check_aws_request(
+    headers: Mapping[str, str], body: bytes, *, tokens: Sequence[str], sns_topics: frozenset[str]
+) -> Problem | None:
+    """None when /aws/events may hand this request to the receiver; else (reason, status). Size,
+    then the bearer token (or, for SNS, a topic of ours), and only then the body's form."""
+    if len(body) > AWS_MAX_BODY:
+        return TOO_LARGE
+    if headers.get("x-amz-sns-message-type"):
+        # SNS always names the topic in this header; a message for a topic we do not take is
+        # refused before its JSON (and the signature inside it) is read.
+        if headers.get("x-amz-sns-topic-arn", "") not in sns_topics:
+            return "SNS message for a topic this endpoint does not take", 401
+    elif not any(tokens):
+        return "this endpoint is not configured: WHOSE_KEY_EVENTS_TOKEN is unset", 401
+    elif not bearer_token_valid(headers.get("authorization", ""), tokens):
+        return "missing or wrong bearer token", 401
+    return check_aws_body(headers, body)
+
+
+def bearer_token_valid(authorization: str, tokens: Sequence[str]) -> bool:
+    """Whether an Authorization header is `Bearer <one of tokens>`. Constant time against every
+    token, all always compared, so the timing tells neither which one matched nor how much."""
+    offered = authorization.encode("utf-8", "replace")
+    matches = [hmac.compare_digest(offered, f"Bearer {token}".encode()) for token in tokens if token]
+    return any(matches)
+
 
 def check_slack_body(headers: Mapping[str, str], body: bytes) -> Problem | None:
-    """None when /slack/events may read this body; else (reason, status)."""
+    """None when /slack/events may read this (already verified) body; else (reason, status)."""
     mime = _mime(headers)
     if mime not in SLACK_TYPES:
         return f"unsupported content type {mime or '(none)'!r}: Slack sends form or JSON bodies", 400
-    text, problem = _text(body)
+    text, problem = _text(body, SLACK_MAX_BODY)
     if problem:
         return problem
     if mime == "application/json":
@@ -84,11 +164,11 @@ def _shape_problem(payload: dict[str, Any]) -> Problem | None:
 
 
 def check_aws_body(headers: Mapping[str, str], body: bytes) -> Problem | None:
-    """None when /aws/events may read this body; else (reason, status)."""
+    """None when /aws/events may read this (already authenticated) body; else (reason, status)."""
     mime = _mime(headers)
     if mime not in AWS_TYPES:
         return f"unsupported content type {mime!r}: send JSON", 400
-    text, problem = _text(body)
+    text, problem = _text(body, AWS_MAX_BODY)
     if problem:
         return problem
     parsed, problem = _json_problem(text, "the body")
@@ -107,9 +187,9 @@ def _mime(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _text(body: bytes) -> tuple[str, Problem | None]:
-    if len(body) > MAX_BODY:
-        return "", ("body too large", 413)
+def _text(body: bytes, limit: int) -> tuple[str, Problem | None]:
+    if len(body) > limit:
+        return "", TOO_LARGE
     try:
         return body.decode("utf-8"), None
     except UnicodeDecodeError:

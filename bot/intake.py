@@ -26,7 +26,7 @@ class Asker:
     user: str | None
     channel: str | None
     team: str | None
-    surface: str  # command | mention | dm | button
+    surface: str  # command | mention | dm | button | home
     teams: tuple[str, ...] = ()  # the asker's own workspace(s), as the payload names them
     home_team: str | None = None  # the workspace that installed whose-key
 
@@ -81,6 +81,11 @@ def admit(policy: AccessPolicy, asker: Asker, parsed: ParsedRequest | None = Non
     """Vet and charge in one go: a request (or button press, parsed=None) costs one per key, or one."""
     keys = list(parsed.keys) if parsed is not None else None
     return vet(policy, asker, keys) or charge(policy, asker, requests=len(keys) if keys else 1, parsed=parsed)
+
+
+def admit_admin(policy: AccessPolicy, asker: Asker) -> Refusal | None:
+    """Whether the asker, already admitted, may see organization-wide views; audited when not."""
+    return _audited(policy, asker, policy.check_admin(asker.user), None)
 
 
 def _audited(policy: AccessPolicy, asker: Asker, refusal: Refusal | None, keys: list[str] | None) -> Refusal | None:

@@ -13,7 +13,7 @@ from core.blockkit import Message, section
 from core.faq import render_faq
 from core.keyids import KeyProblem
 from core.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
-from core.slack_text import code, escape
+from core.slack_text import code, escape, mention
 
 # A reply as Bolt's ack/respond take it: a Message's payload and its response type.
 AckReply = dict[str, Any]
@@ -27,7 +27,7 @@ USAGE = (
     f"{MAX_KEYS_PER_REQUEST} at once, separated by spaces)\n"
     "• `/whose-key AKIA… deep` search every account, not just the one the key names\n"
     "• `/whose-key faq` common questions about access keys\n"
-    "• `/whose-key report` key hygiene across the organization: old, unused and ownerless keys\n"
+    "• `/whose-key report` key hygiene across the organization (for admins): old, unused and ownerless keys\n"
     "• Mention me in a thread or DM me with a key; I answer there.\n"
     "Only the access key ID (AKIA…/ASIA…) is needed: never paste the secret key."
 )
@@ -100,6 +100,21 @@ UNAVAILABLE = (
     ":warning: whose-key cannot take requests right now: its job queue is unreachable. "
     "Nothing was looked up. Please try again in a few minutes; if it persists, tell the team that runs whose-key."
 )
+
+
+NOT_SHARED_HERE = (
+    ":lock: I cannot share this answer here: this conversation is shared with people outside this "
+    "workspace, and whose-key shows key owners only to its own members. Share it in an internal channel."
+)
+
+
+def answered_privately(user: str | None) -> dict[str, Any]:
+    """The line left in a shared conversation's thread where a private answer went."""
+    who = mention(user) if user else "You"
+    return Message.plain(
+        f":lock: {who}, I answered you privately (only you can see it): this conversation is shared with "
+        "people outside this workspace, and whose-key shows key owners only to its own members."
+    ).payload()
 
 
 def unavailable() -> AckReply:

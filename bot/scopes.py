@@ -6,6 +6,9 @@ from __future__ import annotations
 
 BOT_SCOPES: tuple[str, ...] = (
     "app_mentions:read",  # mentions in channels and threads
+    "channels:read",  # conversations.info: is a public channel shared with another organization?
+    "groups:read",  # ... a private channel
+    "mpim:read",  # ... a group DM
     "chat:write",  # answers, notices, progress
     "commands",  # /whose-key
     "files:write",  # the digest's chart in the audit channel
@@ -15,5 +18,5 @@ BOT_SCOPES: tuple[str, ...] = (
     "reactions:write",  # the reaction while a lookup runs
     "users:read",  # owners who left (users.info: deleted), the Home tab viewer's email
     "users:read.email",  # owners tagged by email
-    "usergroups:read",  # WHOSE_KEY_ALLOWED_USERGROUPS
+    "usergroups:read",  # WHOSE_KEY_ALLOWED_USERGROUPS and WHOSE_KEY_ADMIN_USERGROUPS
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -17,7 +18,14 @@ from werkzeug.exceptions import HTTPException
 from bot.app import create_app
 from bot.aws_events.endpoint import AwsEventReceiver
 from bot.aws_events.sns import SnsVerifier
-from bot.body_guard import MAX_BODY, check_aws_body, check_slack_body
+from bot.body_guard import (
+    AWS_MAX_BODY,
+    SLACK_MAX_BODY,
+    TOO_LARGE,
+    Problem,
+    check_aws_request,
+    check_slack_request,
+)
 from core.logs import configure_logging
 from core.queue import JobQueue
 from core.redis_keys import connect
@@ -26,7 +34,10 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 # A body up to this size is read and dropped before a 413 (see drain_body); a larger one is not.
-DRAIN_LIMIT = 8 * MAX_BODY
+# Reading costs little CPU (no parsing), and lets an honest client see the answer.
+DRAIN_LIMIT = 8 * 1024 * 1024
+# The most each guarded path reads; a body announced larger is refused before a byte is read.
+BODY_LIMITS = {"/slack/events": SLACK_MAX_BODY, "/aws/events": AWS_MAX_BODY}
 
 
 def create_web_app(settings: Settings, client: WebClient | None = None, sns: SnsVerifier | None = None) -> Flask:
@@ -36,16 +47,30 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
     slack = SlackRequestHandler(create_app(settings, jobs, client=client))
     aws_events = AwsEventReceiver(settings, jobs, sns)
     web = Flask("whose-key")
-    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    guards = {"/slack/events": check_slack_body, "/aws/events": check_aws_body}
+    web.config["MAX_CONTENT_LENGTH"] = max(BODY_LIMITS.values())
+    tokens = [t for t in (settings.events_token, settings.events_token_previous) if t]
+    secret = settings.slack_signing_secret or ""  # none: every Slack request is refused
+
+    def check(path: str, headers: dict[str, str], body: bytes) -> Problem | None:
+        if path == "/slack/events":
+            return check_slack_request(headers, body, signing_secret=secret, now=time.time())
+        return check_aws_request(headers, body, tokens=tokens, sns_topics=settings.sns_topics)
 
     @web.before_request
     def guard_body() -> tuple[Response, int] | None:
-        # Before signatures and parsers: no body, however malformed, reaches them to crash them.
-        guard = guards.get(request.path)
-        if guard is None or request.method != "POST":
+        # Size, then signature or token on the raw bytes, then form: a stranger's body is never
+        # parsed, and no body, however malformed, reaches Bolt or the receiver to crash them.
+        limit = BODY_LIMITS.get(request.path)
+        if limit is None or request.method != "POST":
             return None
-        problem = guard({k.lower(): v for k, v in request.headers.items()}, request.get_data())
+        if (request.content_length or 0) > limit:
+            problem: Problem | None = TOO_LARGE
+            drain_body()
+        else:
+            # A chunked body has no length to check: read one byte past the limit (werkzeug stops
+            # there), and the guard's own size check answers 413 for it.
+            request.max_content_length = limit + 1
+            problem = check(request.path, {k.lower(): v for k, v in request.headers.items()}, request.get_data())
         if problem is None:
             return None
         reason, status = problem

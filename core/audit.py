@@ -32,7 +32,10 @@ def audit(redis: Redis, action: str, **fields: Any) -> None:
     log.info("audit %s", action, extra={"audit": record})
     flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in record.items()}
     try:
-        redis.xadd(AUDIT_STREAM, flat, maxlen=AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(AUDIT_STREAM, flat, maxlen=AUDIT_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(AUDIT_STREAM, AUDIT.seconds)  # a trail nobody writes to for a year is dropped
+            pipe.execute()
     except RedisError as exc:
         log.warning("audit record not stored in Redis", extra={"error": type(exc).__name__, "action": action})
 

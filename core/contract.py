@@ -135,6 +135,10 @@ class HomeRequest:
 
     user: str
     event_id: str | None = None
+    # Set by the web's access check: the refusal to show instead of any keys, and whether the
+    # viewer may see the organization's counts.
+    refusal: str | None = None
+    admin: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,15 @@ class RedisName:
 
 # -- the edge (bot/) ------------------------------------------------------------------------------
 # Set of a Slack user group's members, so access checks do not call Slack on every request.
-USERGROUP_MEMBERS = RedisName("usergroup", 300, "members of an allowed user group (set)")
+USERGROUP_MEMBERS = RedisName("usergroup", 300, "members of an allowed or admin user group (set)")
 # Keys one person asked about in one minute window (counter), for the per-person rate limit.
 RATE_COUNTER = RedisName("rate", 120, "keys asked about by one person in one minute")
 # Full searches one person started in one minute window (counter), for the full-search budget.
 FULL_SEARCH_COUNTER = RedisName("full-searches", 120, "full searches started by one person in one minute")
 # Whether a member is a guest (restricted or ultra-restricted), from users.info.
 MEMBER_KIND = RedisName("member-kind", 600, "'guest' or 'member' for one Slack user")
+# Whether a conversation is shared with another workspace or organization (conversations.info).
+CONVERSATION_KIND = RedisName("conversation-kind", 600, "'shared' or 'internal' for one channel or DM")
 # An Events API event ID claimed by the first delivery; Slack retries within about an hour.
 EVENT_CLAIM = RedisName("event", 2 * 3600, "an Events API or AWS event already taken")
 
@@ -51,8 +53,9 @@ ANSWER = RedisName("answer", DAY, "a rendered answer (JSON)")
 ANSWER_REPORTS = RedisName("reports", DAY, "the key reports of an answer (JSON)")
 # Marks a delivery done, so a retried job never posts the same answer twice.
 DELIVERED = RedisName("answered", DAY, "a delivery that Slack took")
-# Who had an answer's key owner notified, and when (JSON), so the owner gets one DM per answer and key.
-OWNER_NOTIFIED = RedisName("owner-notified", DAY, "who notified a key's owner about one answer, and when")
+# Who had a key's owner notified, and when (JSON): one DM per owner and key per cooldown
+# (WHOSE_KEY_NOTIFY_COOLDOWN), across every answer and person.
+OWNER_NOTIFIED = RedisName("owner-notified", None, "who had a key's owner notified, and when; TTL = the cooldown")
 # Who shared an answer in its channel, and when (JSON), so an answer is shared once.
 ANSWER_SHARED = RedisName("shared", DAY, "who shared an answer in the channel, and when")
 # Posts made to one response_url (only a hash of the URL is stored): Slack takes 5 in 30 minutes.
@@ -64,7 +67,7 @@ CACHE = RedisName("cache", None, "a cached JSON value; TTL set per entry")
 # One-off claims ("only one worker refreshes the account list"); TTL set per claim.
 CLAIM = RedisName("claim", None, "a short claim taken by one process")
 # Every key ID seen, with its user and account, for "did you mean" and notices (hash, no TTL).
-KEY_INDEX = RedisName("key-index", None, "key ID -> user, account and owner (hash)")
+KEY_INDEX = RedisName("key-index", 180 * DAY, "key ID -> user, account and owner (hash); TTL renewed by each write")
 # CloudTrail LookupEvents' rate limit (2 a second per account and region), shared by every worker
 # (hash): when the next slot is free and when the last calls were sent (ms, Redis clock). Lives
 # one window (1.25 s) past the last slot claimed or call sent.
@@ -86,11 +89,11 @@ NOTICE_DELIVERY_LOCK = RedisName("notice-delivery", 120, "a notice being deliver
 # Taken by the worker that enqueues the periodic retry of pending notices; lives one interval.
 NOTICE_RETRY_SLOT = RedisName("notice-retry-slot", None, "the current retry interval's slot; TTL = the interval")
 # One account's keys as the last sweep saw them (hash of key ID -> JSON); replaced by each sweep.
-SNAPSHOT = RedisName("snapshot", None, "one account's keys as last swept (hash)")
+SNAPSHOT = RedisName("snapshot", 30 * DAY, "one account's keys as last swept (hash)")
 # Taken by the worker that enqueues the periodic sweep; lives one sweep interval.
 SWEEP_SLOT = RedisName("sweep-slot", None, "the current sweep interval's slot; TTL = the interval")
 # What the last finished sweep saw (JSON: sweep_id, finished_at, accounts, keys, unreadable).
-SWEEP_LAST = RedisName("sweep-last", None, "a summary of the last finished sweep (JSON)")
+SWEEP_LAST = RedisName("sweep-last", 30 * DAY, "a summary of the last finished sweep (JSON)")
 # Held by the running sweep (value: its ID) and renewed as it goes: one sweep at a time.
 SWEEP_LOCK = RedisName("sweep-lock", 300, "the running sweep's ID; renewed while it runs")
 # One sweep's progress and counts (hash: total, done, keys, notified, started_at, …).
@@ -107,7 +110,7 @@ SWEEP_BATCH_KEYS = RedisName("sweep-batch-keys", 2 * DAY, "keys a large account'
 # AssumeRole calls started in one second, cluster-wide (counter), to spread them over time.
 ASSUME_RATE = RedisName("assume-rate", 5, "AssumeRole calls started in one second")
 # The audit trail (stream), trimmed to about AUDIT_MAXLEN entries instead of expiring.
-AUDIT = RedisName("audit", None, "the audit trail (stream, trimmed by length)")
+AUDIT = RedisName("audit", 365 * DAY, "the audit trail (stream, trimmed by length; TTL renewed by each record)")
 
 # -- key hygiene (reports, digest, Home tab) ----------------------------------------------------
 # Taken by the worker that posts the periodic digest; lives one report interval.

@@ -29,6 +29,8 @@ DEFAULT_SWEEP_BATCH_USERS = 250
 DEFAULT_FULL_SEARCH_LIMIT = 10
 # Full searches running at once across the workspace: each fans out to many AWS calls.
 DEFAULT_FULL_SEARCH_CONCURRENCY = 4
+# One "Notify owner" DM per owner and key an hour, across every answer and person who presses.
+DEFAULT_NOTIFY_COOLDOWN = 3600
 # Hosts where plain http:// to the Slack API is allowed: nothing leaves the machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -60,6 +62,8 @@ class Settings:
     events_token_previous: str | None = None
     allowed_channels: frozenset[str] = field(default_factory=frozenset)
     allowed_usergroups: frozenset[str] = field(default_factory=frozenset)
+    # Members of these user groups see organization-wide views (the report, the Home tab's counts).
+    admin_usergroups: frozenset[str] = field(default_factory=frozenset)
     audit_channel: str | None = None
     sweep_interval: int = DEFAULT_SWEEP_INTERVAL
     sweep_batch_users: int = DEFAULT_SWEEP_BATCH_USERS
@@ -73,6 +77,8 @@ class Settings:
     full_search_concurrency: int = DEFAULT_FULL_SEARCH_CONCURRENCY
     allowed_teams: frozenset[str] = field(default_factory=frozenset)
     allow_guests: bool = False
+    # Seconds before the same key's owner may be notified again through "Notify owner".
+    notify_cooldown: int = DEFAULT_NOTIFY_COOLDOWN
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -81,6 +87,7 @@ class Settings:
             f"port={self.port}, role_name={self.role_name!r}, socket_mode={self.slack_app_token is not None}, "
             f"allowed_channels={sorted(self.allowed_channels)}, "
             f"allowed_usergroups={sorted(self.allowed_usergroups)}, "
+            f"admin_usergroups={sorted(self.admin_usergroups)}, notify_cooldown={self.notify_cooldown}, "
             f"audit_channel={self.audit_channel!r}, sweep_interval={self.sweep_interval}, "
             f"sweep_batch_users={self.sweep_batch_users}, "
             f"report_interval={self.report_interval}, workers={self.workers}, "
@@ -143,6 +150,7 @@ class Settings:
             allowed_usergroups=get.id_list(
                 "WHOSE_KEY_ALLOWED_USERGROUPS", _USERGROUP_ID, "user group IDs like S0123ABCD"
             ),
+            admin_usergroups=get.id_list("WHOSE_KEY_ADMIN_USERGROUPS", _USERGROUP_ID, "user group IDs like S0123ABCD"),
             audit_channel=get.text("WHOSE_KEY_AUDIT_CHANNEL"),
             sweep_interval=get.integer("WHOSE_KEY_SWEEP_INTERVAL", DEFAULT_SWEEP_INTERVAL, minimum=0),
             sweep_batch_users=get.integer(
@@ -162,6 +170,7 @@ class Settings:
             ),
             allowed_teams=get.id_list("WHOSE_KEY_ALLOWED_TEAMS", _TEAM_ID, "team IDs like T0123ABCD or E0123ABCD"),
             allow_guests=get.flag("WHOSE_KEY_ALLOW_GUESTS", default=False),
+            notify_cooldown=get.integer("WHOSE_KEY_NOTIFY_COOLDOWN", DEFAULT_NOTIFY_COOLDOWN, minimum=60),
         )
 
     @property

@@ -18,6 +18,8 @@ from typing import IO
 REGION = r"[a-z]{2,4}(?:-[a-z]+)+-[0-9]+"
 # The only hosts SNS signing certificates and subscription URLs may come from.
 SNS_HOST = re.compile(rf"sns\.{REGION}\.amazonaws\.com(?:\.cn)?")
+# An SNS topic ARN: partition, region, account, name (a FIFO topic's ends in .fifo).
+_TOPIC_ARN = re.compile(rf"arn:(aws|aws-cn|aws-us-gov):sns:({REGION}):[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}(?:\.fifo)?")
 # Certificate paths as SNS publishes them (SimpleNotificationService-<hash>.pem); no "..", no escapes.
 _CERTIFICATE_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*/)*[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.pem")
 # Network limits for the default fetcher: never hold a web worker for long or read unbounded data.
@@ -29,10 +31,31 @@ class UntrustedSnsUrl(ValueError):
     """A URL that is not SNS's own, or a topic we were not configured for."""
 
 
-def is_sns_certificate_url(url: str) -> bool:
-    """Whether a SigningCertURL points at a .pem file on an SNS host over plain https."""
+def certificate_host_for(topic_arn: str) -> str | None:
+    """The one host a topic's signing certificates come from: SNS in the topic's own region (in
+    China's partition, under amazonaws.com.cn). None for what is not an SNS topic ARN."""
+    match = _TOPIC_ARN.fullmatch(topic_arn)
+    if match is None:
+        return None
+    partition, region = match.groups()
+    # A region of another partition (arn:aws:sns:cn-north-1:...) names no real topic.
+    if region.startswith("cn-") != (partition == "aws-cn") or region.startswith("us-gov-") != (
+        partition == "aws-us-gov"
+    ):
+        return None
+    return f"sns.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
+
+
+def is_sns_certificate_url(url: str, topic_arn: str) -> bool:
+    """Whether a SigningCertURL points at a .pem file, over plain https, on the SNS host of the
+    topic's own region: a message for a us-east-1 topic never makes us fetch from elsewhere."""
     parts = split_sns_url(url)
-    return parts is not None and not parts.query and _CERTIFICATE_PATH.fullmatch(parts.path) is not None
+    return (
+        parts is not None
+        and parts.netloc == certificate_host_for(topic_arn)
+        and not parts.query
+        and _CERTIFICATE_PATH.fullmatch(parts.path) is not None
+    )
 
 
 def is_sns_subscribe_url(url: str) -> bool:

@@ -135,6 +135,8 @@ class SlackDouble:
         # Emails match case-insensitively on Slack, so they are stored lower-cased.
         self._users_by_email: dict[str, str] = {e.lower(): uid for e, uid in (users_by_email or {}).items()}
         self._usergroups: dict[str, list[str]] = {}
+        # Conversations shared beyond the workspace (see set_conversation): channel -> flags.
+        self._conversations: dict[str, dict[str, bool]] = {}
         self._outage: int | None = None  # HTTP status every Web API call gets while Slack is "down"
         # Members with a workspace or guest flags of their own (see set_member).
         self._members: dict[str, dict[str, Any]] = {}
@@ -150,6 +152,7 @@ class SlackDouble:
             "chat.delete": self._chat_delete,
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.open": self._conversations_open,
+            "conversations.info": self._conversations_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "users.info": self._users_info,
             "reactions.add": self._reactions_add,
@@ -223,6 +226,17 @@ class SlackDouble:
         """Set the members usergroups.users.list returns for a user group."""
         with self._lock:
             self._usergroups[group_id] = list(user_ids)
+
+    def set_conversation(
+        self, channel: str, *, ext_shared: bool = False, shared: bool = False, org_shared: bool = False
+    ) -> None:
+        """Make conversations.info describe `channel` as shared with other organizations or workspaces."""
+        with self._lock:
+            self._conversations[channel] = {
+                "is_ext_shared": ext_shared,
+                "is_shared": shared,
+                "is_org_shared": org_shared,
+            }
 
     def register_method(self, method: str, handler: ApiHandler) -> None:
         """Answer a Web API method with handler(args) -> response fields (ok added)."""
@@ -494,6 +508,29 @@ class SlackDouble:
         if not users:
             raise _SlackError("users_list_not_supplied")
         return {"channel": {"id": _dm_channel(users[0])}, "no_op": True, "already_open": True}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Describe a channel or DM: internal unless set otherwise with set_conversation."""
+        channel = str(_require(args, "channel", "channel_not_found"))
+        if channel[:1] not in ("C", "G", "D"):
+            raise _SlackError("channel_not_found")
+        with self._lock:
+            flags = dict(self._conversations.get(channel, {}))
+        is_im = channel.startswith("D")
+        described: dict[str, Any] = {
+            "id": channel,
+            "is_channel": channel.startswith("C"),
+            "is_group": channel.startswith("G"),
+            "is_im": is_im,
+            "is_private": not channel.startswith("C"),
+            "is_ext_shared": False,
+            "is_shared": False,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+        }
+        if is_im:
+            described["user"] = "U" + channel[1:]
+        return {"channel": {**described, **flags}}
 
     def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         """Find a member by email, case-insensitively, as Slack does."""

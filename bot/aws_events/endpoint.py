@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.aws_events.sns import SnsVerificationError, SnsVerifier
+from bot.aws_events.sns import SnsRetryLater, SnsVerificationError, SnsVerifier
+from bot.body_guard import AWS_MAX_BODY, bearer_token_valid
 from bot.dedupe import claim_event, release_event
 from core.audit import audit
 from core.contract import SnsConfirmation
@@ -32,9 +32,6 @@ from core.queue import JobQueue
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# EventBridge events are at most 256 KB; SNS wraps them in a little more.
-MAX_BODY = 300 * 1024
 
 Reply = tuple[dict[str, Any], int]
 
@@ -46,7 +43,9 @@ class AwsEventReceiver:
         self.sns = sns or SnsVerifier(settings.sns_topics)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Reply:
-        if len(body) > MAX_BODY:
+        # The web's body guard has checked all this before parsing; checked again here so the
+        # receiver is safe on its own too.
+        if len(body) > AWS_MAX_BODY:
             return {"error": "body too large"}, 413
         sns_type = headers.get("x-amz-sns-message-type")
         if sns_type:
@@ -59,15 +58,18 @@ class AwsEventReceiver:
         return self._accept(body, source="eventbridge")
 
     def _token_matches(self, offered: str) -> bool:
-        """Constant time against the current and the previous token, both always compared, so
-        the answer's timing tells neither which one matched nor how much of it."""
-        tokens = [self.settings.events_token, self.settings.events_token_previous]
-        matches = [hmac.compare_digest(offered.encode(), f"Bearer {t}".encode()) for t in tokens if t]
-        return any(matches)
+        """The current or the previous token (WHOSE_KEY_EVENTS_TOKEN_PREVIOUS), in constant time."""
+        tokens = [t for t in (self.settings.events_token, self.settings.events_token_previous) if t]
+        return bearer_token_valid(offered, tokens)
 
     def _sns(self, body: bytes) -> Reply:
         try:
             message = self.sns.verify(body)
+        except SnsRetryLater as exc:
+            # Not a verdict on the message: the certificate could not be had now. A 5xx makes SNS
+            # deliver again later, by when the fetch may work (or the fetch budget has refilled).
+            log.warning("SNS message not verified now", extra={"reason": str(exc)})
+            return {"error": f"{exc}; deliver again later"}, 503
         except SnsVerificationError as exc:
             log.warning("SNS message refused", extra={"reason": str(exc)})
             return {"error": str(exc)}, 401

@@ -5,9 +5,11 @@ us fetch certificates for topics we ignore):
 
 1. the body is JSON with the fields its Type needs (else "malformed ...");
 2. TopicArn is one of ours (an empty allow-list refuses everything);
-3. SignatureVersion is "1" (SHA1withRSA) or "2" (SHA256withRSA), PKCS#1 v1.5;
+3. SignatureVersion is "2" (SHA256withRSA, PKCS#1 v1.5); version 1 (SHA1) is refused, and
+   deploy/ sets SignatureVersion 2 on the topic;
 4. Timestamp is at most `max_age_seconds` old and at most 5 minutes in the future;
-5. SigningCertURL is https://sns.<region>.amazonaws.com[.cn]/....pem, nothing more or less;
+5. SigningCertURL is https://sns.<the TopicArn's region>.amazonaws.com[.cn]/....pem, nothing
+   more or less;
 6. the certificate fetched from that URL is in its validity period, has an RSA key and a
    subject CN of sns.amazonaws.com or sns.<region>.amazonaws.com[.cn], and, only when the
    caller hands in `trusted_roots`, chains to one of them;
@@ -18,6 +20,11 @@ verified HTTPS, which is why no chain check is done by default. There is deliber
 environment variable or global switch that relaxes any step; tests swap the certificate source
 through the constructor and every rule above still runs.
 
+Fetching is what a stranger could make us do, so it is rationed: a URL whose fetch failed is not
+fetched again for FAILED_URL_QUIET_SECONDS, and one verifier (one per web process) fetches at most
+`max_fetches_per_minute` certificates a minute. Both refuse with SnsRetryLater, which the
+endpoint answers with a 503 so SNS delivers again later.
+
 Replays inside the freshness window are not caught here: callers dedupe on `message_id`.
 """
 
@@ -27,7 +34,7 @@ import json
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,12 +52,9 @@ from core.sns_urls import fetch_https, is_sns_certificate_url
 # Subject CNs SNS signing certificates carry: the global name or a regional one.
 _SNS_CERTIFICATE_CN = re.compile(rf"sns\.amazonaws\.com|sns\.{_REGION}\.amazonaws\.com(?:\.cn)?")
 
-# Signature versions SNS uses, and the hash each signs with.
-_SIGNATURE_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = {
-    # SHA-1 is weak, but version 1 is what SNS still sends unless the topic opts into version 2.
-    "1": hashes.SHA1,
-    "2": hashes.SHA256,
-}
+# Signature versions we accept, and the hash each signs with. Version 1 (SHA1withRSA) is not
+# among them: SHA-1 is weak, and our topic opts into version 2 (deploy/events-*.yaml).
+_SIGNATURE_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = {"2": hashes.SHA256}
 
 # Fields of the string to sign, in the order AWS documents; Subject only when present.
 _NOTIFICATION_SIGNED_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
@@ -62,10 +66,22 @@ _MESSAGE_TYPES = frozenset({"Notification"}) | _CONFIRMATION_TYPES
 _MAX_FUTURE_SKEW_SECONDS = 300
 # How many distinct signing certificates one verifier keeps; SNS rotates them rarely.
 _CERTIFICATE_CACHE_SIZE = 8
+# How long a certificate URL whose fetch failed is not fetched again.
+FAILED_URL_QUIET_SECONDS = 60
+# How many failed URLs are remembered (the oldest is forgotten first): bounds memory in a flood.
+_FAILED_URLS_KEPT = 256
+# Certificate fetches one verifier makes in any minute: SNS uses one certificate for months, so a
+# handful covers a rotation; more is someone making us fetch.
+FETCHES_PER_MINUTE = 6
 
 
 class SnsVerificationError(Exception):
     """An SNS request was refused; the message is safe to return to the caller."""
+
+
+class SnsRetryLater(SnsVerificationError):
+    """The signing certificate cannot be had right now (fetch failed, or the fetch budget is
+    spent): no verdict on the message, which SNS should deliver again later."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,7 @@ class SnsVerifier:
         trusted_roots: Sequence[x509.Certificate] | None = None,
         clock: Callable[[], float] = time.time,
         max_age_seconds: int = 3600,
+        max_fetches_per_minute: int = FETCHES_PER_MINUTE,
     ) -> None:
         """Set the topics to accept; `fetch_certificate` and `trusted_roots` exist for tests and pinning."""
         # A bare string would turn "in" into a substring test and accept look-alike ARNs.
@@ -98,6 +115,8 @@ class SnsVerifier:
             raise TypeError("allowed_topics must be a set of topic ARNs, not a string")
         if max_age_seconds <= 0:
             raise ValueError("max_age_seconds must be positive")
+        if max_fetches_per_minute <= 0:
+            raise ValueError("max_fetches_per_minute must be positive")
         if trusted_roots is not None and not trusted_roots:
             raise ValueError("trusted_roots must not be empty; pass None to skip the chain check")
         self._allowed_topics = frozenset(allowed_topics)
@@ -108,6 +127,9 @@ class SnsVerifier:
         # Per verifier, not module-wide: a certificate injected into one verifier (in tests)
         # must never be served to another that fetches from the network.
         self._certificates: OrderedDict[str, list[x509.Certificate]] = OrderedDict()
+        self._failed_at: OrderedDict[str, float] = OrderedDict()
+        self._fetched_at: deque[float] = deque()
+        self._max_fetches_per_minute = max_fetches_per_minute
         self._lock = threading.Lock()
 
     def verify(self, body: bytes | str) -> SnsMessage:
@@ -119,7 +141,7 @@ class SnsVerifier:
         self._check_fresh(message.timestamp)
         certificate_url = _required(fields, "SigningCertURL")
         signature = _decode_signature(_required(fields, "Signature"))
-        if not is_sns_certificate_url(certificate_url):
+        if not is_sns_certificate_url(certificate_url, message.topic_arn):
             raise SnsVerificationError("untrusted certificate URL")
         public_key = self._signing_key(certificate_url)
         try:
@@ -174,20 +196,24 @@ class SnsVerifier:
         return public_key
 
     def _load_certificates(self, url: str) -> list[x509.Certificate]:
-        """The certificates at a URL (leaf first), fetched once and then kept in a small LRU cache."""
+        """The certificates at a URL (leaf first), fetched once and then kept in a small LRU cache;
+        fetched only within the budget, and not again soon after a failure."""
         with self._lock:
             cached = self._certificates.get(url)
             if cached is not None:
                 self._certificates.move_to_end(url)
                 return cached
+            self._take_fetch(url)
         # Fetch outside the lock so one slow fetch does not stall verifies that hit the cache.
         try:
             pem = self._fetch(url)
         except (OSError, ValueError) as exc:
-            raise SnsVerificationError("could not fetch signing certificate") from exc
+            self._remember_failure(url)
+            raise SnsRetryLater("could not fetch signing certificate") from exc
         try:
             certificates = x509.load_pem_x509_certificates(pem)
         except ValueError:
+            self._remember_failure(url)
             raise SnsVerificationError("signing certificate is not a PEM certificate") from None
         with self._lock:
             self._certificates[url] = certificates
@@ -195,6 +221,26 @@ class SnsVerifier:
             while len(self._certificates) > _CERTIFICATE_CACHE_SIZE:
                 self._certificates.popitem(last=False)
         return certificates
+
+    def _take_fetch(self, url: str) -> None:
+        """Count one fetch of `url`, or refuse it (called with the lock held)."""
+        now = self._clock()
+        failed_at = self._failed_at.get(url)
+        if failed_at is not None and now - failed_at < FAILED_URL_QUIET_SECONDS:
+            raise SnsRetryLater("signing certificate could not be fetched a moment ago")
+        while self._fetched_at and now - self._fetched_at[0] >= 60:
+            self._fetched_at.popleft()
+        if len(self._fetched_at) >= self._max_fetches_per_minute:
+            raise SnsRetryLater("too many signing certificate fetches this minute")
+        self._fetched_at.append(now)
+
+    def _remember_failure(self, url: str) -> None:
+        """Note that `url` failed now, so it is not fetched again for a while."""
+        with self._lock:
+            self._failed_at[url] = self._clock()
+            self._failed_at.move_to_end(url)
+            while len(self._failed_at) > _FAILED_URLS_KEPT:
+                self._failed_at.popitem(last=False)
 
 
 def _load_fields(body: bytes | str) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""The answer's buttons: ack at once, then hand the work to a job."""
+"""The answer's buttons: ack at once, then hand the work to a job. Share in channel is refused
+where people of another workspace or organization would read it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import messages
+from bot.access import Refusal
 from bot.intake import Asker, admit, submit_reply
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_action
@@ -53,6 +55,9 @@ def enqueue_action(
         team = (body.get("team") or {}).get("id")
         asker = Asker(user, channel, team, "button", teams=teams_of_action(body), home_team=home_team)
         refusal = admit(services.policy, asker)
+        if refusal is None and kind == "share" and services.policy.shared_outside(channel):
+            refusal = Refusal("shared_conversation", messages.NOT_SHARED_HERE)
+            audit(jobs.redis, "refused", **asker.audited(), reason=refusal.reason, request_id=action.get("value"))
     except RedisError:
         respond(**messages.unavailable())
         return

@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, App, BoltContext
 
 from bot import messages
-from bot.intake import Asker, admit, lookup_request, submit_lookup
+from bot.intake import Asker, admit, admit_admin, charge, lookup_request, submit_lookup, vet
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_command
 from core import logs
@@ -36,20 +36,13 @@ def answer_command(command: dict[str, Any], services: Services, home_team: str |
     if parsed.action is Action.FAQ:
         return messages.faq()
     if parsed.action is Action.REPORT:
-        return request_report(command, services)
+        return request_report(command, services, home_team)
     if not parsed.has_work:
         return messages.input_problems(parsed)
 
     request_id = new_request_id()
     logs.request_id.set(request_id)
-    asker = Asker(
-        command.get("user_id"),
-        command.get("channel_id"),
-        command.get("team_id"),
-        "command",
-        teams=teams_of_command(command),
-        home_team=home_team,
-    )
+    asker = command_asker(command, home_team)
     try:
         refusal = admit(services.policy, asker, parsed)
     except RedisError:
@@ -62,13 +55,14 @@ def answer_command(command: dict[str, Any], services: Services, home_team: str |
     return messages.looking_up(parsed)
 
 
-def request_report(command: dict[str, Any], services: Services) -> dict[str, Any]:
-    """`/whose-key report`: for people allowed to ask; a worker builds it and answers privately."""
+def request_report(command: dict[str, Any], services: Services, home_team: str | None = None) -> dict[str, Any]:
+    """`/whose-key report`: for admins who may ask here; a worker sends it privately."""
     request_id = new_request_id()
     logs.request_id.set(request_id)
-    asker = Asker(command.get("user_id"), command.get("channel_id"), command.get("team_id"), "command")
+    asker = command_asker(command, home_team)
     try:
-        refusal = admit(services.policy, asker)
+        policy = services.policy
+        refusal = vet(policy, asker) or admit_admin(policy, asker) or charge(policy, asker, requests=1)
     except RedisError:
         return messages.unavailable()
     if refusal is not None:
@@ -80,6 +74,18 @@ def request_report(command: dict[str, Any], services: Services) -> dict[str, Any
         return messages.unavailable()
     audit(services.jobs.redis, "report_requested", request_id=request_id, user=asker.user, channel=asker.channel)
     return messages.report_coming()
+
+
+def command_asker(command: dict[str, Any], home_team: str | None) -> Asker:
+    """Who typed the command, where, and which workspace they belong to."""
+    return Asker(
+        command.get("user_id"),
+        command.get("channel_id"),
+        command.get("team_id"),
+        "command",
+        teams=teams_of_command(command),
+        home_team=home_team,
+    )
 
 
 def private_reply(command: dict[str, Any]) -> Destination:

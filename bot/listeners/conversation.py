@@ -1,8 +1,10 @@
 """Mentions in channels and threads, and direct messages: find the keys in free text and answer
-where the person asked, with the same answer as the slash command."""
+where the person asked, with the same answer as the slash command. In a conversation shared with
+another workspace or organization the answer goes to the asker alone, and the thread says so."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -17,6 +19,7 @@ from bot.intake import Asker, charge, lookup_request, submit_lookup, submit_repl
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_event
 from core import logs
+from core.audit import audit
 from core.contract import Destination, MessageRef
 from core.parse import Action, parse_free_text
 
@@ -78,18 +81,21 @@ def handle_conversation(
         teams=teams_of_event(body, event),
         home_team=home_team,
     )
-    destination = Destination(
-        channel=event.get("channel"), thread_ts=thread_ts, user=event.get("user"), ephemeral=False
-    )
+    in_thread = Destination(channel=event.get("channel"), thread_ts=thread_ts, user=event.get("user"), ephemeral=False)
+    destination = in_thread
     parsed = parse_free_text(event.get("text"))
     keys = list(parsed.keys)
     # Who may ask is checked before the event is claimed: a refusal, or Slack failing to answer
     # the check, must never make the bot drop Slack's later retry of the same event.
     try:
         refusal = vet(services.policy, asker, keys)
+        # Where people of another organization read along, the answer goes to the asker alone.
+        private = refusal is None and services.policy.shared_outside(asker.channel)
     except RedisError:
         tell_unavailable(client, event, thread_ts, event_id)
         return
+    if private:
+        destination = dataclasses.replace(in_thread, ephemeral=True)
     if refusal is not None:
         # One reply per event and outcome, however often Slack redelivers it.
         prefix = "unchecked" if refusal.unchecked else "refused"
@@ -123,6 +129,9 @@ def handle_conversation(
     if not queued:
         release_event(jobs.redis, event_id)
         tell_unavailable(client, event, thread_ts, event_id)
+    elif private:
+        audit(jobs.redis, "answered_privately", **asker.audited(), reason="shared_conversation")
+        submit_reply(jobs, f"private-{event_id}", in_thread, messages.answered_privately(asker.user))
 
 
 def tell_unavailable(client: WebClient, event: dict[str, Any], thread_ts: str | None, event_id: str) -> None:

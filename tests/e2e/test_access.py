@@ -11,9 +11,11 @@ from redis import Redis
 
 from core.audit import recent
 from core.blockkit import SHARE_ACTION
+from core.redis_keys import RATE_COUNTER
 from standins.slack_double import Reply
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
+from tests.support.budget_windows import Burst, in_one_window
 from tests.support.waiting import jobs_mentioning, sentinel_lookup, wait_for_audit
 
 ALLOWED_CHANNEL = "C0ALLOWED"
@@ -33,7 +35,7 @@ def locked() -> Iterator[Stack]:
         "WHOSE_KEY_RATE_LIMIT": str(RATE_LIMIT),
     }
     with Stack(extra_env=env) as running:
-        running.slack.set_usergroup(GROUP, [MEMBER, "U0RATE001"])
+        running.slack.set_usergroup(GROUP, [MEMBER])
         yield running
 
 
@@ -101,8 +103,17 @@ def test_share_button_pressed_by_an_outsider_is_refused(locked: Stack) -> None:
 def test_rate_limit_refuses_with_a_clear_message(locked: Stack) -> None:
     """Past the per-user limit of keys a minute, the request is refused, saying when to retry."""
     key_id = key_of(locked)
-    replies = [locked.slash_command(key_id, user_id="U0RATE001", channel_id=ALLOWED_CHANNEL)[0] for _ in range(6)]
-    texts = [r.json()["text"] for r in replies]
+    redis = Redis.from_url(locked.redis.url)
+
+    def burst(attempt: Burst) -> list[str]:
+        person = attempt.person("U0RATE")
+        locked.slack.set_usergroup(GROUP, [MEMBER, person])
+        redis.delete(f"whose-key:usergroup:{GROUP}")  # the group's cached members predate this person
+        replies = [locked.slash_command(key_id, user_id=person, channel_id=ALLOWED_CHANNEL)[0] for _ in range(6)]
+        return [r.json()["text"] for r in replies]
+
+    # The six requests must be counted in one minute window, or no limit is reached.
+    texts = in_one_window(redis, RATE_COUNTER, burst)
     assert sum("Looking up" in t for t in texts) == RATE_LIMIT
     assert f"the limit is {RATE_LIMIT} per minute" in texts[-1]
 

@@ -3,6 +3,7 @@ notice from a real worker, and the owner's DM at the loopback Slack."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 from redis import Redis
 from werkzeug.serving import make_server
 
-from bot.aws_events.sns import SnsVerifier
+from bot.aws_events.sns import FETCHES_PER_MINUTE, SnsVerifier
 from bot.web import create_web_app
 from core.settings import Settings
 from standins.loopback import free_port
@@ -27,7 +28,7 @@ from tests.support.aws_events import (
     post_event,
     wait_for_dm,
 )
-from tests.support.sns_signing import TOPIC_ARN, SnsSigner
+from tests.support.sns_signing import CERT_URL, TOPIC_ARN, SnsSigner
 from tests.support.waiting import jobs_mentioning, wait_for_jobs_finished, wait_until
 
 
@@ -170,11 +171,11 @@ def test_redelivered_event_notifies_once(stack: Stack) -> None:
 # -- SNS -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sns_web(stack: Stack) -> Iterator[tuple[str, SnsSigner]]:
+@contextlib.contextmanager
+def serving_sns(stack: Stack) -> Iterator[tuple[str, SnsSigner]]:
     """The real web app over real HTTP, with an SNS verifier whose certificate source the test
-    controls (a self-signed certificate at an sns.us-east-1.amazonaws.com URL). Every check of
-    production still runs; only where the certificate bytes come from differs."""
+    controls (a self-signed certificate at an sns.us-east-1.amazonaws.com URL, fetches recorded).
+    Every check of production still runs; only where the certificate bytes come from differs."""
     signer = SnsSigner()
     env = {**stack.env(), "WHOSE_KEY_SNS_TOPICS": TOPIC_ARN}
     settings = Settings.from_env(env)
@@ -183,26 +184,41 @@ def sns_web(stack: Stack) -> Iterator[tuple[str, SnsSigner]]:
     server = make_server("127.0.0.1", port, create_web_app(settings, sns=verifier), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}", signer
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{port}", signer
+    finally:
+        server.shutdown()
 
 
-def post_sns(url: str, message: dict[str, Any]) -> HttpResult:
-    headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": message["Type"]}
+@pytest.fixture(scope="module")
+def sns_web(stack: Stack) -> Iterator[tuple[str, SnsSigner]]:
+    """One SNS-verifying web app for the module's tests (see serving_sns)."""
+    with serving_sns(stack) as served:
+        yield served
+
+
+def post_sns(url: str, message: dict[str, Any], topic: str | None = None) -> HttpResult:
+    """POST a message the way SNS does: JSON as text/plain, the type and topic in headers."""
+    headers = {
+        "Content-Type": "text/plain; charset=UTF-8",
+        "x-amz-sns-message-type": message.get("Type", "Notification"),
+        "x-amz-sns-topic-arn": topic or message.get("TopicArn", TOPIC_ARN),
+    }
     return http_post(url + "/aws/events", json.dumps(message).encode(), headers)
 
 
 def test_signed_sns_notification_is_accepted_and_notifies(
     stack: Stack, redis: Redis, sns_web: tuple[str, SnsSigner]
 ) -> None:
-    """An SNS notification carrying a deletion, correctly signed (SignatureVersion 1 and 2), notifies."""
+    """An SNS notification carrying a deletion, correctly signed (SignatureVersion 2), notifies,
+    once when delivered twice."""
     url, signer = sns_web
     key = fresh_key(stack, "acme-staging", {"owner": "bob@example.com"})
     key.delete()
-    for version in ("1", "2"):
+    for _ in range(2):
         params = {"userName": key.user_name, "accessKeyId": key.key_id}
         event = cloudtrail_event(key.account_id, "DeleteAccessKey", params)
-        reply = post_sns(url, signer.notification(json.dumps(event), version=version))
+        reply = post_sns(url, signer.notification(json.dumps(event)))
         assert reply.status in (200, 202), reply.body
     text = json.dumps(wait_for_dm(stack, "U0BOB0001", key.key_id).body)
     assert "deleted" in text
@@ -234,3 +250,65 @@ def test_sns_subscription_confirmation_is_verified_and_accepted(sns_web: tuple[s
     assert post_sns(url, confirmation).status == 200
     confirmation["Signature"] = "AAAA"
     assert post_sns(url, confirmation).status == 401
+
+
+def ignorable_event() -> str:
+    """An event whose-key acknowledges and ignores (a call that failed): verifies, changes nothing."""
+    event = cloudtrail_event("123456789012", "DeleteAccessKey", {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"})
+    event["detail"]["errorCode"] = "AccessDenied"
+    return json.dumps(event)
+
+
+def test_sns_signature_version_1_gets_401(sns_web: tuple[str, SnsSigner]) -> None:
+    """A notification correctly signed with SignatureVersion 1 (SHA1) is refused with 401."""
+    url, signer = sns_web
+    reply = post_sns(url, signer.notification("{}", version="1"))
+    assert reply.status == 401 and "signature version" in reply.json()["error"]
+
+
+def test_sns_certificate_from_another_regions_host_gets_401_unfetched(sns_web: tuple[str, SnsSigner]) -> None:
+    """A us-east-1 topic's notification pointing at sns.eu-west-1.amazonaws.com is refused, never fetched."""
+    url, signer = sns_web
+    other_region = CERT_URL.replace("us-east-1", "eu-west-1")
+    reply = post_sns(url, signer.notification("{}", cert_url=other_region))
+    assert reply.status == 401 and "certificate URL" in reply.json()["error"]
+    assert other_region not in signer.fetched
+
+
+def test_sns_for_a_topic_not_ours_gets_401(sns_web: tuple[str, SnsSigner]) -> None:
+    """An SNS message whose topic header names a topic we do not take is 401 (its body is not read)."""
+    url, signer = sns_web
+    reply = post_sns(url, signer.notification("{}"), topic=TOPIC_ARN + "-other")
+    assert reply.status == 401 and "topic" in reply.json()["error"]
+
+
+def test_sns_header_for_our_topic_on_a_non_sns_body_is_a_400(sns_web: tuple[str, SnsSigner]) -> None:
+    """An EventBridge-shaped body sent as an SNS message for our topic is refused as not an SNS message."""
+    url, _signer = sns_web
+    reply = post_sns(url, {"detail-type": "AWS API Call via CloudTrail", "detail": {}})
+    assert reply.status == 400 and "not an SNS message" in reply.json()["error"]
+
+
+def test_failed_sns_certificate_url_is_not_fetched_again_at_once(sns_web: tuple[str, SnsSigner]) -> None:
+    """A certificate URL whose fetch failed is answered 503 (retry later) and not fetched again on the
+    next deliveries: one fetch for three messages."""
+    url, signer = sns_web
+    missing = CERT_URL.replace(".pem", "-missing.pem")
+    replies = [post_sns(url, signer.notification("{}", cert_url=missing)) for _ in range(3)]
+    assert [r.status for r in replies] == [503, 503, 503]
+    assert "a moment ago" in replies[-1].json()["error"]
+    assert signer.fetched.count(missing) == 1
+
+
+def test_sns_certificate_fetches_are_capped_per_web_process(stack: Stack) -> None:
+    """Beyond six certificate fetches a minute the web answers 503 without fetching, and a cached
+    certificate still verifies."""
+    with serving_sns(stack) as (url, signer):
+        assert post_sns(url, signer.notification(ignorable_event())).status == 200  # CERT_URL fetched, cached
+        others = [CERT_URL.replace(".pem", f"-{n}.pem") for n in range(FETCHES_PER_MINUTE)]
+        statuses = [post_sns(url, signer.notification("{}", cert_url=u)).status for u in others]
+        assert statuses == [503] * FETCHES_PER_MINUTE
+        refused = post_sns(url, signer.notification("{}", cert_url=others[-1].replace(".pem", "-x.pem")))
+        assert refused.status == 503 and "too many" in refused.json()["error"]
+        assert signer.fetched == [CERT_URL, *others[:-1]]  # five more fetches fill the six
+        assert post_sns(url, signer.notification(ignorable_event())).status == 200

@@ -1,10 +1,12 @@
 """Bodies that cannot crash the web: every endpoint answers 400 or 413 with a reason (401 when
 a signature or token is missing), never a 500 or a traceback, for deeply nested or huge JSON,
 malformed forms, wrong content types and SNS headers on non-SNS bodies. Fuzzed with hypothesis
-against the running web process."""
+against the running web process. And verify before parse: size first (64 KB for Slack, 300 KB
+for AWS), then the signature or token on the raw bytes, and only then the JSON."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.parse
 from collections import Counter
@@ -133,7 +135,8 @@ def test_deeply_nested_json_is_a_400(stack: Stack, depth: int, where: str) -> No
         content_type = "application/x-www-form-urlencoded"
     else:
         body, path, content_type = text.encode(), "/aws/events", "application/json"
-    result = post(stack, path, body, content_type, sign(body))
+    auth = sign(body) if path == "/slack/events" else {"Authorization": f"Bearer {EVENTS_TOKEN}"}
+    result = post(stack, path, body, content_type, auth)
     assert result.status in (400, 413)
     assert "nested" in result.json()["error"] or "too large" in result.json()["error"]
 
@@ -162,11 +165,86 @@ def test_wrong_content_type_is_a_400(stack: Stack) -> None:
     assert result.status == 400 and "content type" in result.json()["error"]
 
 
-def test_sns_header_on_a_non_sns_body_is_a_400(stack: Stack) -> None:
-    """The SNS message-type header on an EventBridge-shaped body is refused as not an SNS message."""
+def test_sns_header_for_a_topic_not_taken_is_a_401(stack: Stack) -> None:
+    """An SNS message-type header on a web with no SNS topic configured is 401, whatever the body.
+    (For a topic it takes, a non-SNS body is a 400: see test_aws_events.py.)"""
     body = json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": {}}).encode()
     result = post(stack, "/aws/events", body, "application/json", {"x-amz-sns-message-type": "Notification"})
-    assert result.status == 400 and "not an SNS message" in result.json()["error"]
+    assert result.status == 401 and "topic" in result.json()["error"]
+
+
+# -- Verify before you parse ------------------------------------------------------------------
+
+
+def slack_json(size: int) -> bytes:
+    """A well-formed JSON object of `size` bytes."""
+    head, tail = b'{"type": "event_callback", "blob": "', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_correctly_signed_slack_body_over_64_kb_is_a_413(stack: Stack) -> None:
+    """A 70 KB body with a valid Slack signature is refused as too large: size comes before the signature."""
+    body = slack_json(70 * 1024)
+    result = post(stack, "/slack/events", body, "application/json", sign(body))
+    assert result.status == 413 and result.json()["error"] == "body too large"
+
+
+@pytest.mark.parametrize(("path", "size"), [("/slack/events", 2_000_000), ("/aws/events", 2_000_000),
+                                            ("/aws/events", 1024 * 1024)])  # fmt: skip
+def test_large_unsigned_body_is_a_413(stack: Stack, path: str, size: int) -> None:
+    """A large body with no signature or token is a 413 with the reason, answered without reading it."""
+    result = post(stack, path, slack_json(size), "application/json")
+    assert result.status == 413 and result.json()["error"] == "body too large"
+
+
+@pytest.mark.parametrize("path", ["/slack/events", "/aws/events"])
+def test_chunked_body_without_a_length_stops_at_the_limit(stack: Stack, path: str) -> None:
+    """A body sent chunked (no Content-Length) is read only up to the path's limit, then 413."""
+    host, port = stack.web_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    chunks = (b"[" * 16 * 1024 for _ in range(40))  # 640 KB in all, more than either limit
+    connection.request("POST", path, body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413 and json.loads(response.read())["error"]
+    connection.close()
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_unsigned_malformed_slack_body_is_a_401_not_a_400(stack: Stack, content_type: str) -> None:
+    """60 KB of broken JSON (or a broken form), unsigned, is 401 and logged as refused for its
+    signature: it was never parsed, or it would be a 400. Signed, the same body is the 400."""
+    body = (b"payload=%7B" if "form" in content_type else b"") + b"[" * 60_000
+    unsigned = post(stack, "/slack/events", body, content_type)
+    assert unsigned.status == 401 and "signature" in unsigned.json()["error"]
+    signed = post(stack, "/slack/events", body, content_type, sign(body))
+    assert signed.status == 400
+    refusals = [line for line in stack.logs().splitlines() if "body refused" in line]
+    assert any("missing or wrong Slack signature" in line for line in refusals), refusals[-5:]
+
+
+def test_aws_body_without_a_token_is_a_401_not_a_400(stack: Stack) -> None:
+    """250 KB of broken JSON without the bearer token is 401 (never parsed); with the token, a 400."""
+    body = b"{" * (250 * 1024)
+    assert post(stack, "/aws/events", body, "application/json").status == 401
+    wrong = post(stack, "/aws/events", body, "application/json", {"Authorization": "Bearer nope"})
+    assert wrong.status == 401 and "bearer token" in wrong.json()["error"]
+    right = post(stack, "/aws/events", body, "application/json", {"Authorization": f"Bearer {EVENTS_TOKEN}"})
+    assert right.status == 400 and "JSON" in right.json()["error"]
+
+
+def test_slacks_ssl_check_is_answered_and_does_nothing_else(stack: Stack) -> None:
+    """Slack's small SSL check form is answered 200 as Bolt does, even carrying a command's fields."""
+    before = len(stack.slack.api_calls("chat.postMessage"))
+    body = urllib.parse.urlencode({"ssl_check": "1", "token": "x", "command": "/whose-key", "text": "help"}).encode()
+    result = post(stack, "/slack/events", body, "application/x-www-form-urlencoded")
+    assert result.status == 200 and result.body == ""
+    assert len(stack.slack.api_calls("chat.postMessage")) == before
+
+
+def test_signed_slack_request_still_gets_its_answer(stack: Stack) -> None:
+    """A correctly signed slash command passes the guard and is acknowledged as before."""
+    reply, _url = stack.slash_command("help")
+    assert reply.status == 200
 
 
 def test_zz_fuzz_figures(stack: Stack) -> None:

@@ -23,6 +23,7 @@ from workers.hygiene.export import COLUMNS
 
 OWNER = "U0OWNER01"
 GONE = "U0GONE001"  # deactivated in Slack before the first sweep
+ADMINS = "S0ADMINS1"
 ORGANIZATION = (
     AccountSpec("management", (UserSpec("admin", {"slack-user-id": "U0ADMIN01"}),)),
     AccountSpec("payments", (UserSpec("api", {"slack-user-id": OWNER}, keys=2, inactive_keys=1),)),
@@ -62,8 +63,10 @@ def departure_notices(stack: Stack) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def hygiene_stack() -> Iterator[Stack]:
-    """A bot of its own, swept once, with one owner deactivated in Slack."""
-    with Stack(accounts=ORGANIZATION, extra_env=dict(TEST_ENV)) as running:
+    """A bot of its own, swept once, with one owner deactivated in Slack; the owner and the default
+    asker are admins (they see the organization's counts and the report)."""
+    with Stack(accounts=ORGANIZATION, extra_env={**TEST_ENV, "WHOSE_KEY_ADMIN_USERGROUPS": ADMINS}) as running:
+        running.slack.set_usergroup(ADMINS, [OWNER, "U0ASKER01"])
         running.slack.deactivate_user(GONE)
         sweep_and_wait(running)
         yield running

@@ -18,6 +18,7 @@ CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-e2etes
 
 class SnsSigner:
     def __init__(self) -> None:
+        self.fetched: list[str] = []  # every certificate URL the verifier asked for, in order
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         now = datetime.now(UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
@@ -33,7 +34,9 @@ class SnsSigner:
         )
 
     def fetch_certificate(self, url: str) -> bytes:
-        """The certificate source handed to the verifier: serves only the one SNS URL."""
+        """The certificate source handed to the verifier: serves only the one SNS URL, and
+        records every fetch (what the test's "certificate server" was asked for)."""
+        self.fetched.append(url)
         if url != CERT_URL:
             raise OSError(f"no certificate at {url}")
         return self.certificate.public_bytes(serialization.Encoding.PEM)

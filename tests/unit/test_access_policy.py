@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from redis import Redis
 
-from bot.access import GROUP_CACHE_TTL, AccessPolicy, Refusal
+from bot.access import AccessPolicy, Refusal
 from core.budget import WINDOW as RATE_WINDOW
 from core.redis_keys import RATE_COUNTER, USERGROUP_MEMBERS, redis_key
 from core.settings import Settings
@@ -67,7 +67,7 @@ def test_group_member_is_served_and_others_are_refused_naming_the_group(
 
 
 def test_membership_is_cached_for_a_few_minutes(slack_settings: Settings, slack: SlackDouble, redis: Redis) -> None:
-    """Group members are read from Slack once, then from Redis for GROUP_CACHE_TTL, empty groups included."""
+    """Group members are read from Slack once, then from Redis for its cache lifetime, empty groups included."""
     slack.set_usergroup(GROUP, [MEMBER])
     slack.set_usergroup(OTHER_GROUP, [])
     locked = policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP, OTHER_GROUP}))
@@ -76,7 +76,7 @@ def test_membership_is_cached_for_a_few_minutes(slack_settings: Settings, slack:
     asked = sorted(c.args["usergroup"] for c in slack.api_calls("usergroups.users.list"))
     assert asked == sorted([GROUP, OTHER_GROUP])
     for group in (GROUP, OTHER_GROUP):
-        assert 0 < redis.ttl(redis_key(USERGROUP_MEMBERS, group)) <= GROUP_CACHE_TTL
+        assert 0 < redis.ttl(redis_key(USERGROUP_MEMBERS, group)) <= USERGROUP_MEMBERS.seconds
     # Another web process shares the cache: no more calls to Slack.
     policy(slack_settings, redis, allowed_usergroups=frozenset({GROUP, OTHER_GROUP})).check(MEMBER, "C0ANY")
     assert len(slack.api_calls("usergroups.users.list")) == 2
@@ -150,3 +150,61 @@ def test_checks_apply_in_order(
     locked = policy(slack_settings, redis, allowed_channels=frozenset({ALLOWED}), allowed_usergroups=frozenset({GROUP}))
     refusal = locked.check(user, channel)
     assert refusal is not None and refusal.reason == reason
+
+
+ADMINS = "S0ADMINS1"
+
+
+def test_without_admin_groups_nobody_gets_organization_views(slack_settings: Settings, redis: Redis) -> None:
+    """No WHOSE_KEY_ADMIN_USERGROUPS (the default): everyone is refused, the refusal naming the setting."""
+    refusal = policy(slack_settings, redis, audit_channel=AUDIT).check_admin(MEMBER)
+    assert refusal is not None and refusal.reason == "admins_unset"
+    assert "`WHOSE_KEY_ADMIN_USERGROUPS`" in refusal.message and f"<#{AUDIT}>" in refusal.message
+
+
+def test_admin_groups_admit_their_members_only(slack_settings: Settings, slack: SlackDouble, redis: Redis) -> None:
+    """A member of an admin group sees organization views; anyone else is refused, naming the groups."""
+    slack.set_usergroup(ADMINS, [MEMBER])
+    admins = policy(slack_settings, redis, admin_usergroups=frozenset({ADMINS}))
+    assert admins.check_admin(MEMBER) is None
+    for user in (OUTSIDER, None):
+        refusal = admins.check_admin(user)
+        assert refusal is not None and refusal.reason == "not_admin" and f"<!subteam^{ADMINS}>" in refusal.message
+
+
+def test_admin_membership_unknown_fails_closed(slack_settings: Settings, slack: SlackDouble, redis: Redis) -> None:
+    """When Slack cannot list the admin group, nobody is taken for an admin, and the reason says so."""
+    slack.script("usergroups.users.list", Reply(200, {"ok": False, "error": "ratelimited"}))
+    refusal = policy(slack_settings, redis, admin_usergroups=frozenset({ADMINS})).check_admin(MEMBER)
+    assert refusal is not None and refusal.reason == "membership_unknown" and refusal.unchecked
+
+
+@pytest.mark.parametrize(
+    ("flags", "shared"),
+    [
+        ({}, False),  # an internal channel
+        ({"ext_shared": True}, True),  # Slack Connect with another organization
+        ({"shared": True}, True),  # shared with another workspace
+        ({"org_shared": True}, True),  # shared across an Enterprise Grid organization's workspaces
+    ],
+)
+def test_shared_conversations_are_told_apart_and_cached(
+    slack_settings: Settings, slack: SlackDouble, redis: Redis, flags: dict[str, bool], shared: bool
+) -> None:
+    """conversations.info's sharing flags decide, asked once per channel and then read from Redis."""
+    slack.set_conversation("C0SHARED1", **flags)
+    checker = policy(slack_settings, redis)
+    assert checker.shared_outside("C0SHARED1") is shared
+    assert checker.shared_outside("C0SHARED1") is shared
+    assert len(slack.api_calls("conversations.info")) == 1
+
+
+def test_a_conversation_slack_cannot_describe_counts_as_shared(
+    slack_settings: Settings, slack: SlackDouble, redis: Redis
+) -> None:
+    """Fail closed: when conversations.info fails the answer goes privately, and Slack is asked again next time."""
+    slack.script("conversations.info", Reply(200, {"ok": False, "error": "missing_scope"}))
+    checker = policy(slack_settings, redis)
+    assert checker.shared_outside("C0UNKNOWN") is True
+    assert checker.shared_outside("C0UNKNOWN") is False  # asked again: the double now says internal
+    assert checker.shared_outside(None) is False  # no conversation, nothing to share

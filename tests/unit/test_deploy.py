@@ -6,6 +6,7 @@ bot uses."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,13 +226,41 @@ def test_member_trust_pins_hub_role_and_organization() -> None:
 
 
 def test_hub_assume_role_is_limited_to_the_member_role_pattern() -> None:
-    """The hub may assume only arn:<partition>:iam::*:role/<MemberRoleName>, never '*'."""
-    (hub,) = resources_of_type(load("hub-role.yaml"), "AWS::IAM::Role").values()
+    """The hub may assume only arn:<partition>:iam::*:role/<MemberRoleName>, never '*', and only in
+    accounts of OrganizationId (aws:ResourceOrgID)."""
+    template = load("hub-role.yaml")
+    (hub,) = resources_of_type(template, "AWS::IAM::Role").values()
     assume = [s for s in identity_statements(hub) if "sts:AssumeRole" in as_list(s["Action"])]
     assert assume, "hub cannot assume the member role"
     for stmt in assume:
         assert as_list(stmt["Action"]) == ["sts:AssumeRole"]
         assert stmt["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+        assert stmt["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+    organization = template["Parameters"]["OrganizationId"]
+    assert "Default" not in organization, "the organization must be given, never guessed"
+    assert re.fullmatch(organization["AllowedPattern"], "o-a1b2c3d4e5")
+    assert not re.fullmatch(organization["AllowedPattern"], "*")
+
+
+@pytest.mark.parametrize(
+    ("arn", "allowed"),
+    [
+        ("arn:aws:iam::222222222222:role/whose-key-task", True),
+        ("arn:aws:iam::222222222222:role/service-role/whose-key-task", True),  # a role with a path
+        ("arn:aws-us-gov:iam::222222222222:user/whose-key", True),
+        # A whole account: every principal its IAM allows could assume the hub role.
+        ("arn:aws:iam::222222222222:root", False),
+        ("arn:aws:iam::222222222222:role/x:root", False),
+        ("arn:aws:iam::222222222222:role/", False),
+        ("*", False),
+        ("arn:aws:iam::*:role/whose-key-task", False),
+    ],
+)
+def test_hub_trusted_principal_is_one_role_or_user_never_a_whole_account(arn: str, allowed: bool) -> None:
+    """TrustedPrincipalArn's AllowedPattern takes one role or user ARN and refuses :root and wildcards."""
+    parameter = load("hub-role.yaml")["Parameters"]["TrustedPrincipalArn"]
+    assert bool(re.fullmatch(parameter["AllowedPattern"], arn)) is allowed
+    assert "Default" not in parameter and ":root" in parameter["ConstraintDescription"]
 
 
 def test_hub_role_grants_only_what_the_hub_calls() -> None:
@@ -533,11 +562,25 @@ def test_hub_sns_option_publishes_only_from_the_rule_to_a_signed_https_subscript
     (_api_target, sns_target) = rule_targets(rule("events-hub.yaml"))
     assert sns_target["Arn"] == {"Ref": topic_id}
     assert "RoleArn" not in sns_target
+    # Signed with SHA256 (SignatureVersion 2): the bot refuses version 1.
+    assert topic["Properties"]["SignatureVersion"] == "2"
     (topic_policy,) = resources_of_type(template, "AWS::SNS::TopicPolicy").values()
-    (publish,) = statements(topic_policy["Properties"]["PolicyDocument"])
+    publish, deny_publish, deny_subscribe = statements(topic_policy["Properties"]["PolicyDocument"])
+    assert publish["Effect"] == "Allow"
     assert publish["Principal"] == {"Service": "events.amazonaws.com"}
     assert publish["Action"] == "sns:Publish"
     assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    # Everyone else (the hub's own users and roles included) is denied Publish, whatever their
+    # identity policies say: a call without aws:SourceArn matches ArnNotEquals.
+    assert deny_publish["Effect"] == "Deny" and deny_publish["Principal"] == "*"
+    assert deny_publish["Action"] == "sns:Publish" and deny_publish["Resource"] == {"Ref": topic_id}
+    assert deny_publish["Condition"] == {"ArnNotEquals": {"aws:SourceArn": rule_arn}}
+    # And nobody may subscribe any endpoint but the bot's.
+    assert deny_subscribe["Effect"] == "Deny" and deny_subscribe["Principal"] == "*"
+    assert deny_subscribe["Action"] == "sns:Subscribe" and deny_subscribe["Resource"] == {"Ref": topic_id}
+    assert deny_subscribe["Condition"] == {
+        "StringNotEquals": {"sns:Endpoint": {"Fn::Sub": "https://${BotHost}/aws/events"}}
+    }
     (subscription,) = resources_of_type(template, "AWS::SNS::Subscription").values()
     props = subscription["Properties"]
     assert props["Protocol"] == "https"
@@ -602,5 +645,10 @@ def test_readme_explains_the_trust_model_regions_and_token_rotation() -> None:
         "## Rotating the events token",
         "WHOSE_KEY_EVENTS_TOKEN_PREVIOUS",
         "aws cloudformation deploy",
+        # The hub role and the SNS topic's own limits.
+        "aws:ResourceOrgID",
+        ":root",
+        "SignatureVersion",
+        "sns:Subscribe",
     ):
         assert needle in readme, needle

@@ -12,7 +12,7 @@ import pytest
 from core.settings import Settings, SettingsError
 from workers.hygiene.chart import render_chart
 from workers.hygiene.export import COLUMNS, write_csv, write_json_lines
-from workers.hygiene.home import HomeCollector, Viewer, render_home
+from workers.hygiene.home import HomeCollector, Viewer, render_home, render_refused_home
 from workers.hygiene.reader import SweepSummary, UnreadAccount
 from workers.hygiene.records import KeyRecord, record_from_snapshot
 from workers.hygiene.summary import LIST_LIMIT, age_bucket, summarize
@@ -146,7 +146,26 @@ def test_home_shows_the_viewers_keys_only_with_rotation_steps() -> None:
     report = summarize(collector.tap([mine, by_email, theirs]), NOW)
     view = json.dumps(render_home(viewer, report))
     assert mine.key_id in view and by_email.key_id in view and theirs.key_id not in view
-    assert "Rotating a key without breaking anything" in view and "3 access keys in 1 accounts" in view
+    assert "Rotating a key without breaking anything" in view
+    assert "Across the organization" not in view and "3 access keys" not in view  # counts are for admins
+
+
+def test_home_shows_the_organizations_counts_to_admins_only() -> None:
+    """An admin's Home tab adds the organization's counts to their own keys; anyone else's has none."""
+    records = [key(1), key(2, slack="U0OTHER01"), key(3, slack="U0OTHER01")]
+    admin, member = Viewer("U0OWNER01", admin=True), Viewer("U0MEMBER1")
+    report = summarize(HomeCollector([admin, member]).tap(records), NOW)
+    admin_view, member_view = json.dumps(render_home(admin, report)), json.dumps(render_home(member, report))
+    assert "Across the organization" in admin_view and "3 access keys in 1 accounts" in admin_view
+    assert "Across the organization" not in member_view and "access keys in" not in member_view
+
+
+def test_a_refused_home_tab_says_why_and_nothing_more() -> None:
+    """Someone whose-key does not serve gets the refusal alone: no keys, no counts, no tag help."""
+    view = render_refused_home(":wave: whose-key is for full members of this workspace, not guests.")
+    text = json.dumps(view)
+    assert view["type"] == "home" and "not guests" in text
+    assert "AKIA" not in text and "slack-user-id" not in text and "organization" not in text
 
 
 def test_home_without_keys_explains_owner_tags() -> None:

@@ -218,14 +218,11 @@ def refused(verifier: SnsVerifier, fields: dict[str, str]) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("version", ["1", "2"])
 @pytest.mark.parametrize("subject", [None, "IAM key event"])
-def test_signed_notification_verifies(
-    verifier: SnsVerifier, key: rsa.RSAPrivateKey, version: str, subject: str | None
-) -> None:
-    """A Notification SNS signed with version 1 or 2, with or without Subject, verifies and is returned."""
+def test_signed_notification_verifies(verifier: SnsVerifier, key: rsa.RSAPrivateKey, subject: str | None) -> None:
+    """A Notification SNS signed with version 2, with or without Subject, verifies and is returned."""
     fields = notification() if subject is None else notification(Subject=subject)
-    message = verifier.verify(body(sign(fields, key, version)))
+    message = verifier.verify(body(sign(fields, key)))
     assert message == SnsMessage(
         type="Notification",
         message_id=fields["MessageId"],
@@ -236,13 +233,10 @@ def test_signed_notification_verifies(
     )
 
 
-@pytest.mark.parametrize("version", ["1", "2"])
 @pytest.mark.parametrize("message_type", ["SubscriptionConfirmation", "UnsubscribeConfirmation"])
-def test_signed_confirmation_verifies(
-    verifier: SnsVerifier, key: rsa.RSAPrivateKey, version: str, message_type: str
-) -> None:
+def test_signed_confirmation_verifies(verifier: SnsVerifier, key: rsa.RSAPrivateKey, message_type: str) -> None:
     """A signed Subscription/UnsubscribeConfirmation verifies and carries its SubscribeURL."""
-    message = verifier.verify(body(sign(confirmation(message_type), key, version)).decode("utf-8"))
+    message = verifier.verify(body(sign(confirmation(message_type), key)).decode("utf-8"))
     assert (message.type, message.subscribe_url, message.topic_arn) == (message_type, SUBSCRIBE_URL, TOPIC)
 
 
@@ -262,7 +256,7 @@ def test_signed_confirmation_verifies(
         (confirmation, "SubscribeURL", SUBSCRIBE_URL.replace("Token=2336412f37fb", "Token=other")),
     ],
 )
-@pytest.mark.parametrize("version", ["1", "2"])
+@pytest.mark.parametrize("version", ["2"])
 def test_tampered_field_fails(
     verifier: SnsVerifier,
     key: rsa.RSAPrivateKey,
@@ -321,6 +315,9 @@ def test_signature_not_base64_is_malformed(verifier: SnsVerifier, key: rsa.RSAPr
         # S3 virtual-hosted buckets named "sns" would match a looser host pattern.
         "https://sns.s3.amazonaws.com/SimpleNotificationService-x.pem",
         "https://sns.s3-us-west-2.amazonaws.com/SimpleNotificationService-x.pem",
+        # A real SNS host, but not the one of the topic's own region (us-east-1).
+        "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
         # Other AWS hosts are not SNS.
         "https://s3.amazonaws.com/sns/SimpleNotificationService-x.pem",
         "https://sns.amazonaws.com.cn.evil.com/SimpleNotificationService-x.pem",
@@ -342,7 +339,7 @@ def test_untrusted_certificate_url_fails_without_fetching(
     key: rsa.RSAPrivateKey,
     url: str,
 ) -> None:
-    """A SigningCertURL that is not https://sns.<region>.amazonaws.com/....pem is refused before any fetch."""
+    """A SigningCertURL that is not https://sns.<topic's region>.amazonaws.com/....pem is refused before any fetch."""
     source.certificates[url] = pem(certificate)
     signed = sign(notification(SigningCertURL=url), key)
     assert refused(verifier, signed) == "untrusted certificate URL"
@@ -350,20 +347,29 @@ def test_untrusted_certificate_url_fails_without_fetching(
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("topic", "url"),
     [
-        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
-        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
-        "https://sns.ap-southeast-2.amazonaws.com/SimpleNotificationService-x.pem",
+        (
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:whose-key-events",
+            "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+        ),
+        (
+            "arn:aws-cn:sns:cn-north-1:123456789012:whose-key-events",
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+        ),
+        (
+            "arn:aws:sns:ap-southeast-2:123456789012:whose-key-events",
+            "https://sns.ap-southeast-2.amazonaws.com/SimpleNotificationService-x.pem",
+        ),
     ],
 )
 def test_regional_certificate_urls_are_accepted(
-    source: FakeCertificateSource, certificate: x509.Certificate, key: rsa.RSAPrivateKey, url: str
+    source: FakeCertificateSource, certificate: x509.Certificate, key: rsa.RSAPrivateKey, topic: str, url: str
 ) -> None:
-    """GovCloud, China and other regional SNS certificate hosts pass the URL rules."""
+    """GovCloud, China and other regional SNS certificate hosts pass the URL rules for their own topics."""
     source.certificates[url] = pem(certificate)
-    verifier = SnsVerifier(frozenset({TOPIC}), fetch_certificate=source, clock=clock)
-    verifier.verify(body(sign(notification(SigningCertURL=url), key)))
+    verifier = SnsVerifier(frozenset({topic}), fetch_certificate=source, clock=clock)
+    verifier.verify(body(sign(notification(SigningCertURL=url, TopicArn=topic), key)))
     assert source.fetched == [url]
 
 
@@ -416,9 +422,9 @@ def test_max_age_is_configurable(source: FakeCertificateSource, key: rsa.RSAPriv
     assert refused(verifier, signed) == "timestamp too old"
 
 
-@pytest.mark.parametrize("version", ["3", "0", "", "1.0", " 2"])
+@pytest.mark.parametrize("version", ["1", "3", "0", "", "1.0", " 2"])
 def test_unknown_signature_version_fails(verifier: SnsVerifier, key: rsa.RSAPrivateKey, version: str) -> None:
-    """Any SignatureVersion other than "1" or "2" is refused."""
+    """Any SignatureVersion other than "2" is refused, version 1 (SHA1) included."""
     signed = sign(notification(), key)
     assert refused(verifier, {**signed, "SignatureVersion": version}) == "unsupported signature version"
 
@@ -531,7 +537,7 @@ def test_certificate_cache_is_bounded_lru(source: FakeCertificateSource, key: rs
     """The cache drops the least recently used certificate, so a flood of certificate URLs cannot grow memory."""
     urls = [CERT_URL.replace(".pem", f"-{n}.pem") for n in range(_CERTIFICATE_CACHE_SIZE + 1)]
     source.certificates.update(dict.fromkeys(urls, source.certificates[CERT_URL]))
-    verifier = SnsVerifier(frozenset({TOPIC}), fetch_certificate=source, clock=clock)
+    verifier = SnsVerifier(frozenset({TOPIC}), fetch_certificate=source, clock=clock, max_fetches_per_minute=100)
     first, second, *_, newest = urls
     for url in [*urls[:-1], first, newest, first, second]:
         verifier.verify(body(sign(notification(SigningCertURL=url), key)))

@@ -77,10 +77,14 @@ def notify_owner(runtime: Runtime, press: NotifyPress) -> dict[str, Any]:
         deliver_once(runtime.poster, press.delivery_id, private, Message.plain(text))
         return {"notified": False}
     owner = report.owner.slack_user_id
-    earlier = _claim_once(runtime, OWNER_NOTIFIED, press, request_id, key_id)
+    cooldown = runtime.settings.notify_cooldown
+    earlier = _claim_once(runtime, OWNER_NOTIFIED, press, owner, key_id, ttl=cooldown)
     if earlier is not None:
-        # One DM per answer and key, however many times and by whomever the button is pressed.
-        text = f":incoming_envelope: {mention(owner)} was already notified about {code(key_id)}{_by_when(earlier)}."
+        # One DM per owner and key per cooldown, across every answer and whoever presses.
+        text = (
+            f":incoming_envelope: {mention(owner)} was already notified about {code(key_id)}{_by_when(earlier)}; "
+            f"I tell an owner about the same key at most once every {_duration(cooldown)}."
+        )
         deliver_once(runtime.poster, press.delivery_id, private, Message.plain(text))
         return {"notified": False, "already": True}
     heads_up = render_owner_heads_up(report, asker=presser, channel=press.channel)
@@ -89,7 +93,7 @@ def notify_owner(runtime: Runtime, press: NotifyPress) -> dict[str, Any]:
             runtime.poster, f"owner-{request_id}-{key_id}", Destination(channel=owner, ephemeral=False), heads_up
         )
     except Exception:
-        _release(runtime, OWNER_NOTIFIED, request_id, key_id)  # nobody was told: a later press may try
+        _release(runtime, OWNER_NOTIFIED, owner, key_id)  # nobody was told: a later press may try
         raise
     confirmation = f":incoming_envelope: I told {mention(owner)} that you are hitting errors with {code(key_id)}."
     deliver_once(runtime.poster, press.delivery_id, private, Message.plain(confirmation))
@@ -97,14 +101,16 @@ def notify_owner(runtime: Runtime, press: NotifyPress) -> dict[str, Any]:
     return {"notified": True}
 
 
-def _claim_once(runtime: Runtime, name: RedisName, press: ButtonPress, *parts: str) -> dict[str, Any] | None:
+def _claim_once(
+    runtime: Runtime, name: RedisName, press: ButtonPress, *parts: str, ttl: int | None = None
+) -> dict[str, Any] | None:
     """Claim a once-only action for this press; the earlier claim (who, when) when another press has it.
 
     A rerun of the same press (an RQ retry) finds its own claim and goes on.
     """
     key = redis_key(name, *parts)
     record = {"by": press.user, "at": time.time(), "press": press.delivery_id}
-    if claim(runtime.redis, key, name.seconds, json.dumps(record)):
+    if claim(runtime.redis, key, ttl or name.seconds, json.dumps(record)):
         return None
     earlier = json.loads(runtime.redis.get(key) or "{}")
     if not isinstance(earlier, dict) or earlier.get("press") == press.delivery_id:
@@ -126,6 +132,15 @@ def _by_when(earlier: dict[str, Any]) -> str:
     stamp = int(at)
     fallback = datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{who} on <!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _duration(seconds: int) -> str:
+    """'hour', '2 hours', '30 minutes': a cooldown in words."""
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "hour" if hours == 1 else f"{hours} hours"
+    minutes = max(1, round(seconds / 60))
+    return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _private(press: ButtonPress) -> Destination:

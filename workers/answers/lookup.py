@@ -115,8 +115,14 @@ def keep_answer(runtime: Runtime, request_id: str, message: Message, reports: li
     """Keep the rendered answer and its reports a day, for the Share and Notify-owner buttons."""
     with runtime.redis.pipeline() as pipe:
         pipe.set(redis_key(ANSWER, request_id), json.dumps(message.payload()), ex=ANSWER.seconds)
-        pipe.set(redis_key(ANSWER_REPORTS, request_id), json.dumps([r.to_dict() for r in reports]), ex=ANSWER.seconds)
+        pipe.set(redis_key(ANSWER_REPORTS, request_id), json.dumps(notify_reports(reports)), ex=ANSWER.seconds)
         pipe.execute()
+
+
+def notify_reports(reports: list[KeyFinding]) -> list[dict[str, Any]]:
+    """What "Notify owner" needs of an answer: the keys that have an owner on Slack, without the
+    per-account detail of what could not be searched (thousands of accounts, in a full search)."""
+    return [replace(r, unsearched=(), similar=()).to_dict() for r in reports if r.owner.slack_user_id]
 
 
 def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:

@@ -1,5 +1,5 @@
-"""The Home tab: the keys the viewer owns (through the owner tags), the organization's counts,
-and how owner tags work. Never anyone else's keys one by one.
+"""The Home tab: the keys the viewer owns (through the owner tags), how owner tags work, and for
+admins the organization's counts. Never anyone else's keys one by one.
 
 `HomeCollector` picks each viewer's keys out of the one stream of records that also feeds the
 organization's summary, so refreshing every viewer's tab after a sweep reads the snapshots once.
@@ -30,6 +30,8 @@ class Viewer:
     email: str | None = None
     keys: list[KeyRecord] = field(default_factory=list)
     total: int = 0
+    # Members of WHOSE_KEY_ADMIN_USERGROUPS also see the organization's counts.
+    admin: bool = False
 
     def owns(self, record: KeyRecord) -> bool:
         if record.owner_slack_id:
@@ -84,10 +86,19 @@ def render_home(viewer: Viewer, report: HygieneSummary) -> dict[str, Any]:
             blocks.append(section("*Rotating a key without breaking anything*\n" + steps))
     else:
         blocks.append(section(no_keys_text()))
-    blocks.append({"type": "divider"})
-    blocks.append(section("*Across the organization*\n" + org_text(report)))
+    if viewer.admin:
+        blocks.append({"type": "divider"})
+        blocks.append(section("*Across the organization*\n" + org_text(report)))
     blocks.append(context(_freshness(report)))
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def render_refused_home(refusal: str) -> dict[str, Any]:
+    """The Home tab of someone whose-key does not serve: why, and nothing more."""
+    return {
+        "type": "home",
+        "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "whose-key"}}, section(refusal)],
+    }
 
 
 def _key_blocks(record: KeyRecord, now: datetime) -> list[Block]:

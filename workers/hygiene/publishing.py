@@ -16,10 +16,11 @@ from slack_sdk.errors import SlackApiError
 
 from core.audit import audit
 from core.contract import AfterSweep, HomeRequest, ReportRequest
+from core.membership import GroupMembers
 from core.redis_keys import HOME_VIEWERS, redis_key
 from workers.hygiene.departures import DepartureChecker
 from workers.hygiene.digest import post_digest
-from workers.hygiene.home import HomeCollector, Viewer, render_home
+from workers.hygiene.home import HomeCollector, Viewer, render_home, render_refused_home
 from workers.hygiene.notices import DepartureNotices
 from workers.hygiene.reader import iter_records, read_sweep_summary
 from workers.hygiene.records import KeyRecord
@@ -56,16 +57,23 @@ def send_report(runtime: Runtime, request: ReportRequest) -> dict[str, Any]:
 
 
 def publish_home(runtime: Runtime, request: HomeRequest) -> dict[str, Any]:
-    """Publish the Home tab of a member who opened it, and refresh it after each sweep from now on."""
+    """Publish the Home tab of a member who opened it, and refresh it after each sweep from now on.
+
+    A member the web refused sees only why; nothing of the organization is read for them.
+    """
+    if request.refusal is not None:
+        runtime.redis.zrem(redis_key(HOME_VIEWERS), request.user)  # no refresh after sweeps either
+        runtime.slack.views_publish(user_id=request.user, view=render_refused_home(request.refusal))
+        return {"user": request.user, "refused": True}
     runtime.redis.zadd(redis_key(HOME_VIEWERS), {request.user: time.time()})
     runtime.redis.expire(redis_key(HOME_VIEWERS), HOME_VIEWERS.seconds)
-    viewer = Viewer(request.user, member_email(runtime, request.user))
+    viewer = Viewer(request.user, member_email(runtime, request.user), admin=request.admin)
     collector = HomeCollector([viewer])
     report = summarize(
         collector.tap(iter_records(runtime.redis)), datetime.now(UTC), sweep=read_sweep_summary(runtime.redis)
     )
     runtime.slack.views_publish(user_id=viewer.user_id, view=render_home(viewer, report))
-    return {"user": viewer.user_id, "keys": viewer.total}
+    return {"user": viewer.user_id, "keys": viewer.total, "admin": viewer.admin}
 
 
 def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
@@ -75,7 +83,10 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
     viewer's own keys.
     """
     now = datetime.now(UTC)
-    viewers = [Viewer(user, member_email(runtime, user)) for user in recent_viewers(runtime)]
+    admins = AdminCheck(runtime)
+    viewers = [
+        Viewer(user, member_email(runtime, user), admin=admins.is_admin(user)) for user in recent_viewers(runtime)
+    ]
     collector = HomeCollector(viewers)
     records: Iterable[KeyRecord] = collector.tap(iter_records(runtime.redis))
     channel = runtime.settings.audit_channel
@@ -105,6 +116,24 @@ def recent_viewers(runtime: Runtime) -> list[str]:
     name = redis_key(HOME_VIEWERS)
     runtime.redis.zremrangebyscore(name, 0, time.time() - HOME_VIEWERS.seconds)
     return [m.decode() if isinstance(m, bytes) else str(m) for m, _ in runtime.redis.zscan_iter(name)]
+
+
+class AdminCheck:
+    """Whether a Home tab viewer may see the organization's counts, for the refresh after a sweep
+    (the web checks at each open). When Slack cannot say, the counts are left out."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.groups = runtime.settings.admin_usergroups
+        self.members = GroupMembers(runtime.redis, runtime.slack)
+
+    def is_admin(self, user: str) -> bool:
+        if not self.groups:
+            return False
+        try:
+            return self.members.in_any(user, self.groups)
+        except (SlackApiError, OSError):
+            log.warning("admin group membership unknown; counts left out", extra={"user": user})
+            return False
 
 
 def member_email(runtime: Runtime, user_id: str) -> str | None:

@@ -43,7 +43,10 @@ def remember(redis: Redis, report: KeyFinding) -> None:
         "owner_slack_id": report.owner.slack_user_id,
         "owner_email": report.owner.email,
     }
-    redis.hset(INDEX, report.key_id, json.dumps(entry))
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(INDEX, report.key_id, json.dumps(entry))
+        pipe.expire(INDEX, KEY_INDEX.seconds)  # renewed by every write: forgotten only when unused
+        pipe.execute()
 
 
 def remember_many(redis: Redis, entries: dict[str, dict[str, str | None]]) -> None:
@@ -55,7 +58,10 @@ def remember_many(redis: Redis, entries: dict[str, dict[str, str | None]]) -> No
     for (key_id, entry), raw in zip(entries.items(), known, strict=True):
         previous = json.loads(raw) if raw else {}
         merged[key_id] = json.dumps({**previous, **{k: v for k, v in entry.items() if v is not None}})
-    redis.hset(INDEX, mapping=merged)
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(INDEX, mapping=merged)
+        pipe.expire(INDEX, KEY_INDEX.seconds)
+        pipe.execute()
 
 
 def index_entry(redis: Redis, key_id: str) -> dict[str, str | None] | None:

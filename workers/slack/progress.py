@@ -3,7 +3,8 @@
 At most MAX_UPDATES updates, the first only once the search has run START_AFTER seconds, then
 no more often than every MIN_INTERVAL: with the final answer that stays within a
 response_url's 5 posts. Command answers replace the previous ephemeral update; in channels and
-DMs one message is posted and then edited, and removed once the answer is out.
+DMs one message is posted and then edited, and removed once the answer is out; a private answer
+in a shared channel gets private updates.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class SearchProgress:
         try:
             if self.destination.response_url:
                 self.poster.post(self.destination, {**payload, "replace_original": self.updates > 1})
+            elif self.destination.ephemeral:
+                # A private answer in a shared channel: its progress stays private too, and
+                # ephemeral messages cannot be edited, so each update is a message of its own.
+                self.poster.post(self.destination, payload)
             else:
                 self.message_ts = self.poster.post_or_update(self.destination, payload, self.message_ts)
         except DeliveryError as exc:

@@ -186,6 +186,8 @@ def write_snapshot(runtime: Runtime, account: Account, current: Snapshot) -> Non
         pipe.delete(name)
         if current:
             pipe.hset(name, mapping={k: json.dumps(v) for k, v in current.items()})
+            # An account no sweep reaches any more (it left the organization) is forgotten in time.
+            pipe.expire(name, SNAPSHOT.seconds)
         pipe.execute()
     remember_many(
         runtime.redis,

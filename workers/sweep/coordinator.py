@@ -214,7 +214,7 @@ def finalize(runtime: Runtime, sweep_id: str) -> SweepSummary | None:
     report_unreadable(runtime, report)
     if first:
         summary = report.summary()
-        runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary))
+        runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary), ex=SWEEP_LAST.seconds)
         audit(runtime.redis, "sweep_finished", **{k: v for k, v in report.to_dict().items() if k != "unreadable"},
               unreadable=len(report.unreadable))  # fmt: skip
         log.info("sweep finished", extra=report.to_dict())
