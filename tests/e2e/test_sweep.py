@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from redis import Redis
 
 from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import Stack
@@ -146,3 +147,43 @@ def test_unreadable_account_is_reported_and_its_keys_are_not_taken_for_deleted(o
     # The audit channel hears about the blind spot.
     audit_posts = [c for c in org_stack.slack.api_calls("chat.postMessage") if c.body.get("channel") == AUDIT_CHANNEL]
     assert any("could not read 1 of 4 accounts" in json.dumps(c.body) for c in audit_posts)
+
+
+def test_unchanged_keys_keep_last_use_and_tags_while_a_changed_one_is_read_again(org_stack: Stack) -> None:
+    """Between two sweeps one key is deactivated: the second sweep tells it once, lists every user's
+    keys, and reads last use and tags again only for that key and user (others are not due yet)."""
+    assert org_stack.org is not None
+    redis = Redis.from_url(org_stack.redis.url)
+    assert sweep(org_stack).returncode == 0  # the state as earlier tests left it, read once
+    before = snapshot_entries(redis, org_stack)
+    key_id = org_stack.org.key("management", "admin")
+    set_status(org_stack, "management", "admin", key_id, "Inactive")
+    org_stack.aws.clear()
+    result = sweep(org_stack)
+    assert "1 deactivated" in result.stdout, result.stdout + result.stderr
+    assert len(notices_about(org_stack, key_id, "deactivated")) == 1
+    after = snapshot_entries(redis, org_stack)
+    seen = org_stack.aws.seen
+    listed = {r.params.get("UserName") for r in seen if r.action == "ListAccessKeys"}
+    assert {"admin", "api", "indexer", "tmp"} <= listed  # every user's status, every sweep
+    last_use_read = {r.params.get("AccessKeyId") for r in seen if r.action == "GetAccessKeyLastUsed"}
+    reread = {k for k in after if after[k].get("details_read_at") != before.get(k, {}).get("details_read_at")}
+    assert last_use_read == reread and key_id in reread
+    assert len(reread) < len(after), "unchanged keys keep their last use until it is due"
+    tags_read = {r.params.get("UserName") for r in seen if r.action == "ListUserTags"}
+    assert "admin" in tags_read and tags_read < {"admin", "api", "indexer", "tmp"}
+    for k, entry in after.items():  # what was kept is what was read before
+        if k not in reread:
+            assert (
+                entry["last_used"] == before[k]["last_used"] and entry["owner_slack_id"] == before[k]["owner_slack_id"]
+            )
+
+
+def snapshot_entries(redis: Redis, stack: Stack) -> dict[str, dict]:
+    """Every key's snapshot entry, across the organization's accounts."""
+    assert stack.org is not None
+    entries: dict[str, dict] = {}
+    for account_id in stack.org.accounts.values():
+        for key, value in redis.hgetall(f"whose-key:snapshot:{account_id}").items():
+            entries[key.decode()] = json.loads(value)
+    return entries

@@ -10,7 +10,9 @@ previous snapshot (its keys are not taken for deleted) and is reported.
 
 Snapshot (the contract with the key-hygiene report): hash `whose-key:snapshot:<account>`, field
 = key ID, value = JSON {user, status, created, last_used, last_service, last_region,
-owner_slack_id, owner_email, account_name}.
+owner_slack_id, owner_email, account_name, details_read_at, tags_read_at}: the last two say when
+last use and owner tags were read (epoch seconds), which are read again only when due
+(workers/sweep/cadence.py), while status is read by every sweep.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextvars
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,12 +38,15 @@ from workers.lookup.key_index import remember_many
 from workers.model import Account
 from workers.runtime import Runtime
 from workers.slack.owners import owner_from_tags
+from workers.sweep.cadence import Cadence
 from workers.sweep.lock import AssumePace
 from workers.sweep.state import AccountResult
 
 log = logging.getLogger(__name__)
 
 Snapshot = dict[str, dict[str, Any]]  # key ID -> snapshot entry
+# What a sweep keeps from the last snapshot for a key whose last use is not due to be read again.
+DETAIL_FIELDS = ("last_used", "last_service", "last_region", "details_read_at")
 
 
 class ChangeNotices(Protocol):
@@ -97,10 +103,11 @@ def sweep_or_split(
         names = list(list_user_names(iam))
         if split_above is not None and len(names) > split_above:
             return Split(names, stats.calls)
-        current = read_users(iam, account, names, stop)
+        previous = load_snapshot(runtime, account.id)
+        current = read_users(iam, account, names, stop, previous)
     except AwsCallError as exc:
         return unreadable(account, exc, stats.calls)
-    return settle_account(runtime, account, current, sweep_id, stats.calls, notices)
+    return settle_account(runtime, account, current, sweep_id, stats.calls, notices, previous)
 
 
 def unreadable(account: Account, exc: AwsCallError, aws_calls: int) -> AccountResult:
@@ -108,13 +115,24 @@ def unreadable(account: Account, exc: AwsCallError, aws_calls: int) -> AccountRe
     return AccountResult(account, exc.outcome, aws_calls=aws_calls, detail=exc.detail)
 
 
+def load_snapshot(runtime: Runtime, account_id: str) -> Snapshot:
+    """The account's snapshot as the last sweep wrote it ({} for an account never swept)."""
+    stored = runtime.redis.hgetall(snapshot_key(account_id))
+    return {text(k): json.loads(v) for k, v in stored.items()}
+
+
 def settle_account(
-    runtime: Runtime, account: Account, current: Snapshot, sweep_id: str, aws_calls: int, notices: ChangeNotices
+    runtime: Runtime,
+    account: Account,
+    current: Snapshot,
+    sweep_id: str,
+    aws_calls: int,
+    notices: ChangeNotices,
+    previous: Snapshot | None = None,
 ) -> AccountResult:
     """Compare what was read with the account's last snapshot, raise the notices, write it back.
     Safe to run twice for one sweep: the notifier tells each change once."""
-    stored = runtime.redis.hgetall(snapshot_key(account.id))
-    previous = {text(k): json.loads(v) for k, v in stored.items()}
+    previous = load_snapshot(runtime, account.id) if previous is None else previous
     result = AccountResult(account, AccountOutcome.FOUND, keys=len(current), aws_calls=aws_calls)
     for key_id, entry in current.items():
         kind = "deactivated" if entry["status"] == "Inactive" else "reactivated"
@@ -133,10 +151,15 @@ def iam_client(runtime: Runtime, account: Account, stop: threading.Event) -> Any
     return runtime.gateway.fresh_client(account.id, "iam", SWEEP_CLIENT_CONFIG)
 
 
-def read_users(iam: Any, account: Account, names: list[str], stop: threading.Event) -> Snapshot:
-    """Every key of these users with its last use and owner: for each user ListAccessKeys,
-    ListUserTags and GetAccessKeyLastUsed per key, ACCOUNT_CONCURRENCY users at a time."""
+def read_users(
+    iam: Any, account: Account, names: list[str], stop: threading.Event, previous: Snapshot | None = None
+) -> Snapshot:
+    """Every key of these users with its last use and owner: for each user ListAccessKeys, and, when
+    due (workers/sweep/cadence.py), ListUserTags and GetAccessKeyLastUsed per key; what is not due
+    is kept from `previous` (the account's last snapshot). ACCOUNT_CONCURRENCY users at a time."""
     halt = threading.Event()  # this read's own stop: set when it failed or was cut short
+    previous = previous or {}
+    cadence = Cadence(time.time())
 
     def read_user(user_name: str) -> Snapshot:
         if stop.is_set() or halt.is_set():
@@ -144,22 +167,36 @@ def read_users(iam: Any, account: Account, names: list[str], stop: threading.Eve
         keys = get_user_access_keys(iam, user_name)
         if not keys:
             return {}
-        owner = owner_from_tags(get_user_tags(iam, user_name) or {})
+        listed = [(key.key_id, key.status) for key in keys]
+        if cadence.tags_due(account.id, user_name, listed, previous):
+            owner = owner_from_tags(get_user_tags(iam, user_name) or {})
+            tags = {"owner_slack_id": owner.slack_user_id, "owner_email": owner.email, "tags_read_at": cadence.now}
+        else:
+            kept = previous[keys[0].key_id]
+            tags = {name: kept.get(name) for name in ("owner_slack_id", "owner_email", "tags_read_at")}
         entries: Snapshot = {}
         for key in keys:
             if stop.is_set() or halt.is_set():
                 raise SweepStopped(f"stopped while reading {user_name}")
-            found = get_key_last_used(iam, key.key_id)
-            used = found.last_used if found else None
+            before = previous.get(key.key_id)
+            if cadence.last_use_due(key.key_id, key.status, before):
+                found = get_key_last_used(iam, key.key_id)
+                used = found.last_used if found else None
+                details = {
+                    "last_used": used.date if used else None,
+                    "last_service": used.service if used else None,
+                    "last_region": used.region if used else None,
+                    "details_read_at": cadence.now,
+                }
+            else:
+                assert before is not None  # not due means it was read before
+                details = {name: before.get(name) for name in DETAIL_FIELDS}
             entries[key.key_id] = {
                 "user": user_name,
                 "status": key.status,
                 "created": key.created,
-                "last_used": used.date if used else None,
-                "last_service": used.service if used else None,
-                "last_region": used.region if used else None,
-                "owner_slack_id": owner.slack_user_id,
-                "owner_email": owner.email,
+                **details,
+                **tags,
                 "account_name": account.name,
             }
         return entries

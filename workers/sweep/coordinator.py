@@ -39,6 +39,7 @@ from workers.sweep.account import (
     Split,
     SweepStopped,
     iam_client,
+    load_snapshot,
     read_users,
     settle_account,
     sweep_or_split,
@@ -130,7 +131,8 @@ def sweep_batch_task(runtime: Runtime, task: SweepUserBatch, notices: ChangeNoti
         with lock.kept(task.sweep_id, stop):
             try:
                 if large.failure() is None:  # once a batch failed, the account is unreadable: read no more
-                    keys = read_users(iam_client(runtime, account, stop), account, names, stop)
+                    previous = load_snapshot(runtime, account.id)
+                    keys = read_users(iam_client(runtime, account, stop), account, names, stop, previous)
             except AwsCallError as exc:
                 log.warning("sweep could not read a batch of an account's users",
                             extra={"account": account.id, "batch": task.batch, "detail": exc.detail})  # fmt: skip
