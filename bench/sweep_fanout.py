@@ -2,6 +2,7 @@
 memory per worker process, Redis memory per 10,000 keys, and lookups during a sweep against idle.
 
     python3 dev.py bench sweep_fanout [--sizes 100,200] [--workers 1,2,4] [--users 20] [--latency 0.075]
+                                      [--sweeps 2]   # a second sweep with nothing changed
 
 AWS answers through the loopback fault proxy with `--latency` seconds added to every call (IAM
 from a region takes 50-100 ms), so the figures measure the design rather than moto's CPU. The
@@ -100,63 +101,93 @@ def stop_pool(pool: subprocess.Popen[bytes], redis: Any) -> None:
         time.sleep(0.2)
 
 
+def worker_cpu_seconds(redis: Any) -> float:
+    """CPU time (user + system) the pool's RQ worker processes have used so far, from /proc."""
+    from rq import Worker
+
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for worker in Worker.all(connection=redis):
+        try:
+            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def one_run(
-    env: dict[str, str], redis: Any, slack: Any, workers: int, key_id: str, stop_after: float | None = None
-) -> dict[str, Any]:
-    """One sweep with a fresh pool; with stop_after, figures after that many seconds if it has not
-    finished (a partial run: its time is the time per account so far, times the accounts)."""
+    env: dict[str, str],
+    redis: Any,
+    slack: Any,
+    workers: int,
+    key_id: str,
+    stop_after: float | None = None,
+    sweeps: int = 1,
+) -> list[dict[str, Any]]:
+    """`sweeps` sweeps one after another with a fresh pool (the second finds nothing changed); with
+    stop_after, figures after that many seconds if one has not finished (a partial run)."""
+    pool = start_pool(env, workers, redis)
+    try:
+        lookup_seconds(redis, slack, key_id)  # warm the lookup process (account list, role session)
+        idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
+        runs = []
+        for number in range(1, sweeps + 1):
+            run = one_sweep(redis, slack, key_id, stop_after)
+            runs.append({**run, "workers": workers, "idle": idle, "sweep": number})
+    finally:
+        stop_pool(pool, redis)
+    return runs
+
+
+def one_sweep(redis: Any, slack: Any, key_id: str, stop_after: float | None) -> dict[str, Any]:
     from rq import Worker
 
     from core.contract import SweepRequest
     from core.queue import JobQueue
     from workers.sweep.state import SweepProgress
 
-    pool = start_pool(env, workers, redis)
-    try:
-        lookup_seconds(redis, slack, key_id)  # warm the lookup process (account list, role session)
-        idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
-        memory_before = int(redis.info("memory")["used_memory"])
-        cpu_before = cpu_times()
-        sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="bench"))
-        progress = SweepProgress(redis)
-        during: list[float] = []
-        rss_peak: dict[int, float] = {}
-        done = threading.Event()
+    memory_before = int(redis.info("memory")["used_memory"])
+    cpu_before = cpu_times()
+    workers_cpu_before = worker_cpu_seconds(redis)
+    sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="bench"))
+    progress = SweepProgress(redis)
+    during: list[float] = []
+    rss_peak: dict[int, float] = {}
+    done = threading.Event()
 
-        def sample_rss() -> None:
-            while not done.wait(0.5):
-                for worker in Worker.all(connection=redis):
-                    if worker.pid:
-                        rss_peak[worker.pid] = max(rss_peak.get(worker.pid, 0.0), process_rss_mb(worker.pid))
+    def sample_rss() -> None:
+        while not done.wait(0.5):
+            for worker in Worker.all(connection=redis):
+                if worker.pid:
+                    rss_peak[worker.pid] = max(rss_peak.get(worker.pid, 0.0), process_rss_mb(worker.pid))
 
-        sampler = threading.Thread(target=sample_rss, daemon=True)
-        sampler.start()
-        deadline = time.monotonic() + stop_after if stop_after else None
-        while True:
-            report = progress.summary(sweep_id)
-            if report is not None and (report.finished or (deadline and time.monotonic() > deadline and report.done)):
-                break
-            if report is not None and report.done:
-                during.append(lookup_seconds(redis, slack, key_id))
-            time.sleep(LOOKUP_EVERY)
-        done.set()
-        cpu_after = cpu_times()
-        sampler.join()
-        memory_after = int(redis.info("memory")["used_memory"])
-    finally:
-        stop_pool(pool, redis)
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    deadline = time.monotonic() + stop_after if stop_after else None
+    while True:
+        report = progress.summary(sweep_id)
+        if report is not None and (report.finished or (deadline and time.monotonic() > deadline and report.done)):
+            break
+        if report is not None and report.done:
+            during.append(lookup_seconds(redis, slack, key_id))
+        time.sleep(LOOKUP_EVERY)
+    done.set()
+    cpu_after = cpu_times()
+    workers_cpu = worker_cpu_seconds(redis) - workers_cpu_before
+    sampler.join()
+    memory_after = int(redis.info("memory")["used_memory"])
     return {
-        "workers": workers,
         "seconds": report.seconds,
         "done": report.done,
         "accounts": report.accounts,
         "keys": report.keys,
         "aws_calls": report.aws_calls,
         "unreadable": len(report.unreadable),
-        "idle": idle,
         "during": during,
         "rss_mb": sorted(rss_peak.values()),
         "redis_bytes": memory_after - memory_before,
+        "worker_cpu": workers_cpu,
         # Everything (moto, the proxy, Redis, the workers) shares this machine: near all of its
         # cores busy means the run measured the machine, not the design.
         "cores_busy": cores_busy(cpu_before, cpu_after),
@@ -164,7 +195,12 @@ def one_run(
 
 
 def one_size(
-    accounts: int, users: int, worker_counts: list[int], latency: float, stop_after: float | None = None
+    accounts: int,
+    users: int,
+    worker_counts: list[int],
+    latency: float,
+    stop_after: float | None = None,
+    sweeps: int = 1,
 ) -> list[dict[str, Any]]:
     from redis import Redis
 
@@ -198,10 +234,10 @@ def one_size(
         key_id = seeded.users[seeded.account_ids[-1]][0].key_id
         try:
             for workers in worker_counts:
-                result = one_run(env, redis, slack, workers, key_id, stop_after)
-                result["size"] = accounts
-                print_run(result)
-                results.append(result)
+                for result in one_run(env, redis, slack, workers, key_id, stop_after, sweeps):
+                    result["size"] = accounts
+                    print_run(result)
+                    results.append(result)
         finally:
             proxy.stop()
     return results
@@ -216,8 +252,11 @@ def partial_note(r: dict[str, Any]) -> str:
 
 def print_run(r: dict[str, Any]) -> None:
     idle, during = r["idle"], r["during"]
+    done = max(r["done"], 1)
     print(
-        f"  {r['accounts']} accounts, {r['keys']} keys, {r['workers']} worker(s): sweep {r['seconds']:.1f}s"
+        f"  {r['accounts']} accounts, {r['keys']} keys, {r['workers']} worker(s), sweep #{r['sweep']}: "
+        f"{r['seconds']:.1f}s, {done / max(r['seconds'], 1e-9):.1f} accounts/s, "
+        f"{r['aws_calls'] / done:.1f} AWS calls and {r['worker_cpu'] / done * 1000:.0f} ms of worker CPU per account"
         + (
             f" (stopped: {r['done']} accounts done, {r['seconds'] / r['done']:.3f}s each)"
             if r["done"] < r["accounts"]
@@ -240,20 +279,25 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="background worker processes to try, comma-separated")
     parser.add_argument("--users", type=int, default=20, help="IAM users per account, one key each")
     parser.add_argument("--latency", type=float, default=0.075, help="seconds added to every AWS call")
+    parser.add_argument(
+        "--sweeps", type=int, default=1, help="sweeps one after another per pool (2: a second with nothing changed)"
+    )
     parser.add_argument("--stop-after", type=float, help="seconds after which an unfinished sweep is measured as is")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     everything = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         print(f"--- {size} accounts x {args.users} users, {args.latency * 1000:.0f} ms per AWS call ---", flush=True)
-        everything.extend(one_size(size, args.users, counts, args.latency, args.stop_after))
+        everything.extend(one_size(size, args.users, counts, args.latency, args.stop_after, args.sweeps))
     print("\nsummary:")
     for size in sorted({r["size"] for r in everything}):
         runs = [r for r in everything if r["size"] == size]
         base = next((r for r in runs if r["workers"] == 1), runs[0])
         for r in runs:
             print(
-                f"  {size:6d} accounts  {r['workers']} workers  {r['seconds']:7.1f}s{partial_note(r)}  speed-up "
+                f"  {size:6d} accounts  {r['workers']} workers  sweep #{r['sweep']}  "
+                f"{r['seconds']:7.1f}s{partial_note(r)}  "
+                f"{r['aws_calls'] / max(r['done'], 1):.1f} calls/account  speed-up "
                 f"{base['seconds'] / r['seconds']:.2f}x  max worker RSS {max(r['rss_mb'] or [0]):.0f} MB  "
                 f"lookup p99 idle {percentile(r['idle'], 99):.2f}s / during {percentile(r['during'], 99):.2f}s  "
                 f"CPU {r['cores_busy']:.1f}/{os.cpu_count()} cores"

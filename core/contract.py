@@ -159,6 +159,15 @@ class SweepAccount:
 
 
 @dataclass(frozen=True)
+class SweepChunk:
+    """Sweep a few accounts of sweep `sweep_id` side by side in one job: a background process keeps
+    many accounts' AWS calls in flight, and a killed worker costs at most this chunk, retried."""
+
+    sweep_id: str
+    accounts: tuple[SweepAccount, ...]
+
+
+@dataclass(frozen=True)
 class SweepUserBatch:
     """Read batch `batch` of a very large account's users (the plan is in Redis) in sweep `sweep_id`."""
 

@@ -28,6 +28,11 @@ SWEEP_CONCURRENCY = 8
 # IAM calls in flight at once in one account (its users are read in parallel, this many at a
 # time): IAM's request rate is per account, so this, not the number of workers, bounds it.
 ACCOUNT_CONCURRENCY = 4
+# The sweep's fan-out: one job reads SWEEP_CHUNK_ACCOUNTS accounts, ACCOUNTS_IN_FLIGHT of them side
+# by side, so one background process keeps up to ACCOUNTS_IN_FLIGHT x ACCOUNT_CONCURRENCY IAM
+# calls in flight (a worker mostly waits on the network). A killed worker costs at most one chunk.
+ACCOUNTS_IN_FLIGHT = 8
+SWEEP_CHUNK_ACCOUNTS = 16
 # AssumeRole calls started per second across every worker, so the first sweep of thousands of
 # accounts spreads its role sessions over time instead of bursting them at once.
 ASSUME_PER_SECOND = 20

@@ -93,12 +93,11 @@ def answered(stack: Stack, key_id: str) -> None:
     assert key_id in json.dumps(answer.body)
 
 
-def account_jobs_running(stack: Stack, sweep_id: str, accounts: list[str]) -> tuple[Worker, str] | None:
-    """A worker running the sweep's job for one of these accounts, and that job's ID."""
-    wanted = {f"{sweep_id}-{account}" for account in accounts}
+def chunk_jobs_running(stack: Stack, sweep_id: str) -> tuple[Worker, str] | None:
+    """A worker running one of the sweep's chunk jobs (a few accounts side by side), and its ID."""
     for worker in Worker.all(connection=redis_of(stack)):
         job_id = worker.get_current_job_id()
-        if job_id in wanted:
+        if job_id and job_id.startswith(f"{sweep_id}-chunk-"):
             return worker, job_id
     return None
 
@@ -156,8 +155,8 @@ def test_unreadable_account_is_reported_through_the_workers(scale: Stack) -> Non
 
 
 def test_worker_killed_mid_sweep_is_retried_and_each_notice_goes_out_once(scale: Stack) -> None:
-    """A worker SIGKILLed during an account job: the job is retried, the sweep completes, and every
-    deactivated key's owner is told exactly once."""
+    """A worker SIGKILLed while it holds a chunk of accounts: the chunk is retried, every account
+    is finished, and every deactivated key's owner is told exactly once."""
     assert scale.org is not None
     wait_for_sweep(scale, start_sweep(scale), finished=True)  # a baseline: every key seen
     readable = [t for t in TEAMS if t != UNREADABLE]
@@ -166,15 +165,13 @@ def test_worker_killed_mid_sweep_is_retried_and_each_notice_goes_out_once(scale:
         iam_in(scale, scale.org.accounts[team]).update_access_key(
             UserName="dev-0", AccessKeyId=key_id, Status="Inactive"
         )
-    # Every account job reads user tags, held until a worker running one is killed: it dies in the
-    # middle of that job, however loaded the machine (the unreadable account reads nothing).
+    # Each deactivated key's user has its tags read again, held until a worker running the chunk is
+    # killed: it dies in the middle of that job, however loaded the machine.
     held = scale.aws.hold("ListUserTags")
     try:
         sweep_id = start_sweep(scale)
-        readable_accounts = [id_ for name, id_ in scale.org.accounts.items() if name != UNREADABLE]
         victim, job_id = wait_until(
-            lambda: account_jobs_running(scale, sweep_id, readable_accounts),
-            what="a worker to take an account job",
+            lambda: chunk_jobs_running(scale, sweep_id), what="a worker to take a chunk of accounts"
         )
         scale.kill_worker(victim.pid)
     finally:

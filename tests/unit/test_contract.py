@@ -23,6 +23,7 @@ from core.contract import (
     ReportRequest,
     SnsConfirmation,
     SweepAccount,
+    SweepChunk,
     SweepFinish,
     SweepRequest,
     SweepUserBatch,
@@ -97,6 +98,13 @@ FULL: dict[type, Any] = {
     AfterSweep: AfterSweep(sweep_id="sweep-2026-11-26T10"),
     SweepAccount: SweepAccount(
         sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", account_name="prod", account_status="ACTIVE"
+    ),
+    SweepChunk: SweepChunk(
+        sweep_id="sweep-20261126T100000-abc123",
+        accounts=(
+            SweepAccount("sweep-20261126T100000-abc123", "123456789012", "prod"),
+            SweepAccount("sweep-20261126T100000-abc123", "210987654321", "staging", "SUSPENDED"),
+        ),
     ),
     SweepUserBatch: SweepUserBatch(
         sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", batch=3, account_name="prod"

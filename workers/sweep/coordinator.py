@@ -9,9 +9,11 @@ sweep reads and compares and the notifier tells.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis import Redis
@@ -22,6 +24,7 @@ from core.contract import (
     AfterSweep,
     Destination,
     SweepAccount,
+    SweepChunk,
     SweepFinish,
     SweepRequest,
     SweepUserBatch,
@@ -31,6 +34,7 @@ from core.redis_keys import SWEEP_LAST, redis_key
 from core.slack_text import escape
 from workers.aws.errors import AccountOutcome, AwsCallError
 from workers.aws.gateway import start_counting_calls
+from workers.constants import ACCOUNTS_IN_FLIGHT, SWEEP_CHUNK_ACCOUNTS
 from workers.model import Account
 from workers.runtime import Runtime
 from workers.slack.delivery import deliver_once
@@ -70,29 +74,62 @@ def start_sweep(runtime: Runtime, request: SweepRequest, notices: ChangeNotices)
         progress = SweepProgress(runtime.redis)
         progress.start(sweep_id, len(accounts), request.requested_by)
         done = progress.done_accounts(sweep_id)  # a retried coordinator skips what is done
-        tasks = [SweepAccount(sweep_id, a.id, a.name, a.status) for a in accounts if a.id not in done]
+        todo = [SweepAccount(sweep_id, a.id, a.name, a.status) for a in accounts if a.id not in done]
+        tasks = [
+            SweepChunk(sweep_id, tuple(todo[i : i + SWEEP_CHUNK_ACCOUNTS]))
+            for i in range(0, len(todo), SWEEP_CHUNK_ACCOUNTS)
+        ]
         jobs = JobQueue(runtime.redis)
         jobs.enqueue_all(tasks)
         if not accounts:
             jobs.enqueue(SweepFinish(sweep_id))
-    log.info("sweep started", extra={"sweep": sweep_id, "accounts": len(accounts), "enqueued": len(tasks)})
+    log.info("sweep started", extra={"sweep": sweep_id, "accounts": len(accounts), "chunks": len(tasks)})
     audit(runtime.redis, "sweep_started", sweep=sweep_id, accounts=len(accounts), requested_by=request.requested_by)
     return {"sweep_id": sweep_id, "accounts": len(accounts)}
 
 
-def sweep_account_task(runtime: Runtime, task: SweepAccount, notices: ChangeNotices) -> dict[str, Any]:
-    """Sweep one account (a very large one is split into batch jobs); the job that completes the
-    sweep enqueues its report."""
+def sweep_chunk_task(runtime: Runtime, chunk: SweepChunk, notices: ChangeNotices) -> dict[str, Any]:
+    """Sweep a chunk of accounts, ACCOUNTS_IN_FLIGHT side by side. An account is counted as soon
+    as it is done, so a retry of the chunk (its worker died) reads only the accounts not done."""
     lock = SweepLock(runtime.redis)
-    if not lock.acquire(task.sweep_id):  # free again: take it back; held by another sweep: this one is over
-        log.warning("account job of a sweep no longer running", extra={"sweep": task.sweep_id})
-        return {"account": task.account_id, "skipped": True}
-    account = Account(task.account_id, task.account_name, task.account_status)
+    if not lock.acquire(chunk.sweep_id):  # free again: take it back; held by another sweep: this one is over
+        log.warning("chunk job of a sweep no longer running", extra={"sweep": chunk.sweep_id})
+        return {"accounts": len(chunk.accounts), "skipped": True}
+    done = SweepProgress(runtime.redis).done_accounts(chunk.sweep_id)
+    todo = [task for task in chunk.accounts if task.account_id not in done]
     stop = threading.Event()
+    outcomes: list[dict[str, Any]] = []
+    with (
+        lock.kept(chunk.sweep_id, stop),
+        ThreadPoolExecutor(
+            max_workers=max(1, min(ACCOUNTS_IN_FLIGHT, len(todo))), thread_name_prefix="sweep-chunk"
+        ) as pool,
+    ):
+        # Each account runs in a copy of this thread's context, so its AWS calls count for it alone.
+        futures = [pool.submit(contextvars.copy_context().run, sweep_one, runtime, t, notices, stop) for t in todo]
+        failures = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - the others still finish; the chunk is retried
+                failures.append(exc)
+    if failures:
+        raise failures[0]  # RQ retries the chunk: what is done is not read again
+    return {"accounts": len(chunk.accounts), "skipped_done": len(chunk.accounts) - len(todo), "results": outcomes}
+
+
+def sweep_account_task(runtime: Runtime, task: SweepAccount, notices: ChangeNotices) -> dict[str, Any]:
+    """Sweep one account on its own (jobs enqueued before chunks existed)."""
+    return sweep_chunk_task(runtime, SweepChunk(task.sweep_id, (task,)), notices)
+
+
+def sweep_one(runtime: Runtime, task: SweepAccount, notices: ChangeNotices, stop: threading.Event) -> dict[str, Any]:
+    """Sweep one account of a chunk (a very large one is split into batch jobs) and count it; the
+    account that completes the sweep enqueues its report."""
+    account = Account(task.account_id, task.account_name, task.account_status)
     split_above = runtime.settings.sweep_batch_users
     try:
-        with lock.kept(task.sweep_id, stop):
-            outcome = sweep_or_split(runtime, account, task.sweep_id, notices, stop, split_above=split_above)
+        outcome = sweep_or_split(runtime, account, task.sweep_id, notices, stop, split_above=split_above)
     except SweepStopped:
         return {"account": task.account_id, "stopped": True}
     if isinstance(outcome, Split):
@@ -183,9 +220,24 @@ def account_done(redis: Redis, sweep_id: str, result: AccountResult) -> None:
 
 def account_failed(connection: Redis, task: SweepAccount, exc_info: tuple[Any, ...]) -> None:
     """An account job with no retry left: count its account unreadable, so the sweep still finishes."""
-    log.error("sweep account job failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
-    result = AccountResult(Account(task.account_id, task.account_name), AccountOutcome.ERROR, detail=_failed(exc_info))
-    account_done(connection, task.sweep_id, result)
+    chunk_failed(connection, SweepChunk(task.sweep_id, (task,)), exc_info)
+
+
+def chunk_failed(connection: Redis, chunk: SweepChunk, exc_info: tuple[Any, ...]) -> None:
+    """A chunk job with no retry left: count its accounts not yet done unreadable (done ones are
+    counted already, once), so the sweep still finishes."""
+    done = SweepProgress(connection).done_accounts(chunk.sweep_id)
+    for task in chunk.accounts:
+        if task.account_id in done or large_account_started(connection, task):
+            continue
+        log.error("sweep account failed for good", extra={"sweep": task.sweep_id, "account": task.account_id})
+        account = Account(task.account_id, task.account_name)
+        account_done(connection, task.sweep_id, AccountResult(account, AccountOutcome.ERROR, detail=_failed(exc_info)))
+
+
+def large_account_started(connection: Redis, task: SweepAccount) -> bool:
+    """True when the account was split into batch jobs: they count it, whatever became of its chunk."""
+    return LargeAccount(connection, task.sweep_id, task.account_id).batches() > 0
 
 
 def batch_failed(connection: Redis, task: SweepUserBatch, exc_info: tuple[Any, ...]) -> None:
