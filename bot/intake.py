@@ -12,11 +12,21 @@ from redis.exceptions import RedisError
 from bot.access import AccessPolicy, Refusal
 from core.audit import audit
 from core.contract import Destination, LookupRequest, MessageRef, Reply
+from core.jobs import SEARCH_LANE
 from core.keyids import is_temporary
 from core.parse import ParsedRequest
 from core.queue import JobQueue
 
 log = logging.getLogger(__name__)
+
+# A `deep` request reads every account once per key: a few keys at a time, so that no one
+# request holds the workspace's full searches for long.
+MAX_DEEP_KEYS = 3
+DEEP_TOO_MANY = (
+    f":mag: A `deep` search reads every account of the organization for each key, so it takes at most "
+    f"{MAX_DEEP_KEYS} keys at a time. Please ask again with {MAX_DEEP_KEYS} keys or fewer, or leave out `deep`: "
+    "a plain lookup searches every account by itself when the key's own account does not hold it."
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ def lookup_request(
         problems=tuple(p.reason for p in parsed.problems),
         # The message to mark with a reaction while the lookup runs (mentions and DMs).
         working_on=working_on,
+        # A `deep` request is all full searches: it starts on their lane, never on the lookup lane.
+        lane=SEARCH_LANE if parsed.deep else "lookup",
     )
 
 
@@ -72,6 +84,8 @@ def vet(policy: AccessPolicy, asker: Asker, keys: list[str] | None = None) -> Re
 
 def charge(policy: AccessPolicy, asker: Asker, *, requests: int, parsed: ParsedRequest | None = None) -> Refusal | None:
     """Count the request against the asker's budgets, audited when refused. Raises RedisError."""
+    if parsed is not None and parsed.deep and len(parsed.keys) > MAX_DEEP_KEYS:
+        return _audited(policy, asker, Refusal("deep_too_many", DEEP_TOO_MANY), list(parsed.keys))
     searches = full_searches(parsed) if parsed is not None else 0
     refusal = policy.charge(asker.user, requests=requests, full_searches=searches)
     return _audited(policy, asker, refusal, list(parsed.keys) if parsed else None)

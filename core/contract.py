@@ -57,6 +57,11 @@ class LookupRequest:
     secret_pasted: bool = False
     problems: tuple[str, ...] = ()  # input problems already explained, repeated with the answer
     working_on: MessageRef | None = None
+    # "lookup": the interactive lane, which never runs a full search; "search": the lane of full
+    # searches, where a request waits for its turn by being enqueued again (attempt + 1).
+    lane: str = "lookup"
+    attempt: int = 0
+    waiting_since: float | None = None  # when it first found no turn free (epoch seconds)
 
 
 @dataclass(frozen=True)

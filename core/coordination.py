@@ -139,6 +139,11 @@ local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
 local running = redis.call('ZCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  -- A holder taking its place again (its job retried after its worker died): renewed, not refused.
+  redis.call('ZADD', KEYS[1], t + tonumber(ARGV[3]), ARGV[1])
+  return running
+end
 local limit = tonumber(ARGV[2])
 if limit > 0 and running >= limit then return -running end
 redis.call('ZADD', KEYS[1], t + tonumber(ARGV[3]), ARGV[1])

@@ -39,9 +39,13 @@ from core.key_events import KeyEvent
 # Queue names. Lookups, buttons and Home tabs are interactive: people wait for them, and they
 # never wait behind sweeps or notices.
 LOOKUP_QUEUE = "whose-key-lookups"
+# Full searches (every account read): someone waits for them, but they take minutes, so they have
+# a lane of their own that the pool's interactive process never serves.
+SEARCH_QUEUE = "whose-key-searches"
 BACKGROUND_QUEUE = "whose-key-background"
+SEARCH_LANE = "search"
 # In the order a worker serves them.
-QUEUES = (LOOKUP_QUEUE, BACKGROUND_QUEUE)
+QUEUES = (LOOKUP_QUEUE, SEARCH_QUEUE, BACKGROUND_QUEUE)
 # What the pool's interactive process serves: it never takes background work, so a lookup
 # always finds a free process however long a sweep runs.
 INTERACTIVE_QUEUES = (LOOKUP_QUEUE,)
@@ -115,23 +119,31 @@ def _background(args: type, func: str, timeout: int, job_id: Callable[[Any], str
     return JobSpec(args, func, BACKGROUND_QUEUE, timeout, more.pop("retry", BACKGROUND_RETRY), job_id, **more)
 
 
+def _lookup_id(request: LookupRequest) -> str:
+    """One job per request on the lookup lane; one per turn it waits for on the search lane."""
+    if request.lane == SEARCH_LANE:
+        return f"search-{request.request_id}-{request.attempt}"
+    return f"lookup-{request.request_id}"
+
+
 def _press_id(press: Any) -> str:
     return f"action-{press.delivery_id}"
 
 
 JOBS: tuple[JobSpec, ...] = (
-    _interactive(LookupRequest, "workers.jobs.lookup.lookup_keys", lambda r: f"lookup-{r.request_id}",
+    _interactive(LookupRequest, "workers.jobs.lookup.lookup_keys", _lookup_id,
                  timeout=LOOKUP_TIMEOUT, on_failure="workers.jobs.lookup.report_failure",
-                 describe=lambda r: f"lookup {len(r.keys)} key(s) for {r.asked_by}"),
+                 describe=lambda r: f"lookup {len(r.keys)} key(s) for {r.asked_by}",
+                 queue_for=lambda r: SEARCH_QUEUE if r.lane == SEARCH_LANE else LOOKUP_QUEUE),
     _interactive(SharePress, "workers.jobs.buttons.share_answer", _press_id),
     _interactive(FaqPress, "workers.jobs.buttons.show_faq", _press_id),
     _interactive(NotifyPress, "workers.jobs.buttons.notify_owner", _press_id),
     _interactive(Reply, "workers.jobs.buttons.post_reply", lambda r: f"reply-{r.delivery_id}"),
     _interactive(HomeRequest, "workers.jobs.hygiene.publish_home", lambda h: f"home-{h.event_id or h.user}"),
-    # A person's report is interactive; the digest (no destination) is background work.
-    _interactive(ReportRequest, "workers.jobs.hygiene.send_report", lambda r: f"report-{r.request_id}",
-                 timeout=HYGIENE_TIMEOUT,
-                 queue_for=lambda r: BACKGROUND_QUEUE if r.destination is None else LOOKUP_QUEUE),
+    # Reports run on the background lane: a person's is served from the copy rendered after the last
+    # sweep, so it goes to the front (it takes milliseconds), never ahead of a plain lookup.
+    _background(ReportRequest, "workers.jobs.hygiene.send_report", HYGIENE_TIMEOUT,
+                lambda r: f"report-{r.request_id}", retry=INTERACTIVE_RETRY, at_front=True),
     _background(KeyEvent, "workers.jobs.key_events.handle_key_event", KEY_EVENT_TIMEOUT,
                 lambda e: f"event-{e.dedupe_id or e.event_id}"),
     # An SNS subscription confirmation carries no ID of its own; confirming twice is harmless.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,6 +43,16 @@ class JobQueue:
         """A sweep's fan-out: every job once (see `enqueue`); how many were new."""
         return sum(self._enqueue(args)[1] for args in many)
 
+    def enqueue_in(self, seconds: float, args: object) -> str:
+        """The job for `args`, to be enqueued `seconds` from now by a worker's scheduler (a request
+        waiting for its turn comes back later instead of holding a worker); its ID."""
+        spec = spec_for(args)
+        job = self.queues[spec.queue_of(args)].enqueue_in(
+            timedelta(seconds=seconds), spec.func, args=[to_json(args)], job_timeout=spec.timeout,
+            **self._options(spec, args),
+        )  # fmt: skip
+        return str(job.id)
+
     def _enqueue(self, args: object) -> tuple[str, bool]:
         """The job's ID, and whether it was added now (False: it was there already)."""
         spec = spec_for(args)
@@ -50,19 +62,25 @@ class JobQueue:
             job = queue.enqueue_call(
                 spec.func,
                 args=[to_json(args)],
-                job_id=job_id,
                 unique=job_id is not None,
                 timeout=spec.timeout,
-                result_ttl=RESULT_TTL,
-                failure_ttl=FAILURE_TTL,
-                retry=_retry(spec),
-                on_failure=Callback(spec.on_failure) if spec.on_failure else None,
-                description=spec.describe(args) if spec.describe else spec.func,
-                at_front=spec.at_front,
+                **self._options(spec, args),
             )
         except DuplicateJobError:
             return str(job_id), False
         return str(job.id), True
+
+    @staticmethod
+    def _options(spec: JobSpec, args: object) -> dict[str, Any]:
+        return {
+            "job_id": spec.id_of(args),
+            "result_ttl": RESULT_TTL,
+            "failure_ttl": FAILURE_TTL,
+            "retry": _retry(spec),
+            "on_failure": Callback(spec.on_failure) if spec.on_failure else None,
+            "description": spec.describe(args) if spec.describe else spec.func,
+            "at_front": spec.at_front,
+        }
 
     def healthy(self) -> bool:
         try:

@@ -116,11 +116,15 @@ AUDIT = RedisName("audit", 365 * DAY, "the audit trail (stream, trimmed by lengt
 # Taken by the worker that posts the periodic digest; lives one report interval.
 REPORT_SLOT = RedisName("report-slot", None, "the current digest interval's slot; TTL = the interval")
 # Slack members who opened the Home tab, whose view each sweep refreshes (set).
+# The key-hygiene report as of the last sweep, rendered once per sweep for `/whose-key report`.
+REPORT_CACHE = RedisName("report", 2 * DAY, "the key-hygiene report as of the last sweep (rendered message, JSON)")
 HOME_VIEWERS = RedisName("home-viewers", 90 * DAY, "Home tab viewers, refreshed after sweeps (zset by last open)")
 # "This key's owner has left" already told to the audit channel, per key and departed owner.
 DEPARTURE_TOLD = RedisName("departed", 365 * DAY, "a departed owner's key already announced")
 # Full searches running now (sorted set of holder -> lease expiry), the workspace-wide semaphore.
 SEARCH_SLOTS = RedisName("search-slots", 600, "full searches running now (sorted set: holder -> lease end)")
+# The full search one person has running (the request ID): one at a time per person.
+SEARCH_PERSON = RedisName("search-person", 360, "the full search one person has running (request ID)")
 
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.

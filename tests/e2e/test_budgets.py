@@ -17,7 +17,6 @@ from core.redis_keys import FULL_SEARCH_COUNTER, RATE_COUNTER
 from standins.stack import HttpResult, Stack
 from tests.e2e.env import TEST_ENV
 from tests.support.budget_windows import Burst, in_one_window
-from workers.lookup.full_search import POLL_INTERVAL as SLOT_POLL_INTERVAL
 
 CONCURRENCY = 1
 RATE_LIMIT = 40
@@ -96,36 +95,103 @@ def test_a_key_its_account_does_not_hold_is_charged_when_its_full_search_starts(
     print(f"\nworker-charged full searches: {len(answers) - len(refused)} ran, {len(refused)} refused")
 
 
-def test_full_searches_past_the_workspace_limit_wait_and_say_so(metered: Stack) -> None:
-    """With one slot, three full searches at once run one after another; the waiting ones say so."""
-    keys = [
-        key_of(metered),
-        key_of(metered, "acme-prod", "alice"),
-        key_of(metered, "acme-management", "break-glass"),
-    ]
-    # Whichever search takes the slot is held at IAM until another is seen waiting for it, so a
-    # search waits however the threads happen to be scheduled.
-    held = metered.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") in keys)
+def request_ids_of(stack: Stack, user: str) -> list[str]:
+    """The IDs of the requests `user` made, oldest first, from the audit trail."""
+    records = recent(redis_of(stack), 2000)[::-1]
+    return [r["request_id"] for r in records if r["action"] == "lookup_requested" and r.get("user") == user]
+
+
+def wait_until_held(stack: Stack, key_id: str) -> None:
+    """Until a full search has reached IAM for key_id (where the test holds it): it has its turn."""
+    from tests.support.waiting import wait_until
+
+    wait_until(
+        lambda: any(
+            r.action == "GetAccessKeyLastUsed" and r.params.get("AccessKeyId") == key_id for r in stack.aws.seen
+        ),
+        what=f"a full search for {key_id} held at IAM",
+        timeout=60,
+    )
+
+
+def search_job_result(stack: Stack, request_id: str, attempt: int) -> dict:
+    """What one turn-taking attempt of a request on the search lane returned, once it finished."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    from tests.support.waiting import wait_until
+
+    def finished() -> dict | None:
+        job = Job.fetch(f"search-{request_id}-{attempt}", connection=redis_of(stack), serializer=JSONSerializer)
+        return job.return_value() if job.is_finished else None
+
+    return wait_until(finished, what=f"attempt {attempt} of {request_id} on the search lane", timeout=60)
+
+
+def test_a_full_search_past_the_workspace_limit_comes_back_later_and_says_so(metered: Stack) -> None:
+    """With one slot held by one person's full search, another person's waits: told once, enqueued
+    again rather than slept on in a worker, and answered once the slot is free."""
+    first_key, second_key = key_of(metered), key_of(metered, "acme-prod", "alice")
+    # The first search is held at IAM until the second has been seen waiting, however the processes
+    # happen to be scheduled.
+    held = metered.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") == first_key)
     try:
-        reply, url = metered.slash_command(" ".join(keys) + " deep", user_id="U0WAIT001")
+        _, first_url = metered.slash_command(f"{first_key} deep", user_id="U0HOLDER1")
+        wait_until_held(metered, first_key)
+        reply, url = metered.slash_command(f"{second_key} deep", user_id="U0WAIT001")
         assert "Looking up" in reply.json()["text"]
         answer_on(metered, url, marker=WAITING)
+        request_id = request_ids_of(metered, "U0WAIT001")[-1]
+        assert search_job_result(metered, request_id, 0)["waiting"] == "slots"  # the job ended: nobody slept
     finally:
         metered.aws.remove(held)
-    posts = answer_on(metered, url, marker="deploy-bot")
-    waiting = [p for p in posts if WAITING in p.get("text", "")]
-    assert len(waiting) == 1, "the person is told once that their search waits"
-    records = recent(Redis.from_url(metered.redis.url), 2000)[::-1]  # oldest first
-    started = [r for r in records if r["action"] == "full_search_started" and r.get("user") == "U0WAIT001"]
-    assert len(started) == 3
-    request_id = started[0]["request_id"]
-    searches = [r["action"] for r in records if r.get("request_id") == request_id and "full_search" in r["action"]]
-    assert searches == ["full_search_started", "full_search_finished"] * 3, "one after another, never two at once"
-    running = [int(r["running"]) for r in started]
-    waited = sorted(float(r["waited"]) for r in started)
-    assert max(running) <= CONCURRENCY
-    assert waited[-1] >= SLOT_POLL_INTERVAL, "a search waited (at least one poll) for the slot"
-    print(f"\nsemaphore: limit {CONCURRENCY}, 3 full searches at once, running at start {running}, waited {waited} s")
+    answer_on(metered, first_url, marker="deploy-bot")
+    posts = answer_on(metered, url, marker="alice")
+    assert len([p for p in posts if WAITING in p.get("text", "")]) == 1, "the person is told once"
+    holder = request_ids_of(metered, "U0HOLDER1")[-1]
+    records = recent(redis_of(metered), 2000)[::-1]
+    order = [(r["action"], r.get("request_id")) for r in records if r["action"].startswith("full_search_")]
+    assert order.index(("full_search_finished", holder)) < order.index(("full_search_started", request_id))
+
+
+def test_one_full_search_per_person_at_a_time(metered: Stack) -> None:
+    """A person's second full search waits for their first to finish, and says why."""
+    first_key, second_key = key_of(metered, "acme-prod", "alice"), key_of(metered)
+    held = metered.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") == first_key)
+    try:
+        _, first_url = metered.slash_command(f"{first_key} deep", user_id="U0ONEATA1")
+        wait_until_held(metered, first_key)
+        _, url = metered.slash_command(f"{second_key} deep", user_id="U0ONEATA1")
+        answer_on(metered, url, marker="previous full search is still running")
+    finally:
+        metered.aws.remove(held)
+    answer_on(metered, first_url, marker="alice")
+    answer_on(metered, url, marker="deploy-bot")
+
+
+def test_deep_takes_a_few_keys_per_request_and_says_so(metered: Stack) -> None:
+    """`deep` with 4 keys is refused at once, saying it takes at most 3; with 3 it is taken."""
+    keys = [key_of(metered), key_of(metered, "acme-prod", "alice"), key_of(metered, "acme-management", "break-glass")]
+    refused = metered.slash_command(" ".join([*keys, "AKIAZZZZZZZZZZZZZZZZ"]) + " deep", user_id="U0DEEPMAX")[0]
+    assert "at most 3 keys" in refused.json()["text"] and "Looking up" not in refused.json()["text"]
+    taken = metered.slash_command(" ".join(keys) + " deep", user_id="U0DEEPOK1")[0]
+    assert "Looking up" in taken.json()["text"]
+
+
+def test_plain_lookups_are_answered_while_full_searches_hold_every_turn(metered: Stack) -> None:
+    """A flood of `deep` searches, all held at IAM, does not hold up another person's plain lookups."""
+    deep_keys = [key_of(metered), key_of(metered, "acme-prod", "alice")]
+    held = metered.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") in deep_keys)
+    try:
+        flood = [metered.slash_command(f"{k} deep", user_id=f"U0FLOOD0{n}")[1] for n, k in enumerate(deep_keys * 2)]
+        plain = key_of(metered, "acme-management", "break-glass")
+        for _ in range(3):
+            _, url = metered.slash_command(plain, user_id="U0PLAIN01")
+            assert "break-glass" in json.dumps(answer_on(metered, url, marker="break-glass"))
+    finally:
+        metered.aws.remove(held)
+    for url in flood:
+        answer_on(metered, url, marker="Owner")
 
 
 def notify_value(answer: dict) -> str:

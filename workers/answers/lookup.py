@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -15,13 +16,16 @@ from core import logs
 from core.audit import audit
 from core.blockkit import Message, context
 from core.contract import Destination, LookupRequest
+from core.jobs import SEARCH_LANE
+from core.queue import JobQueue
 from core.redis_keys import ANSWER, ANSWER_REPORTS, redis_key
 from core.slack_text import channel_link, escape, mention
+from workers.answers.search_lane import SearchTurn, too_busy_text
 from workers.answers.wait_notice import WaitNotice
 from workers.aws.errors import AwsCallError
 from workers.lookup.finder import finder_for
 from workers.lookup.finding import KeyFinding, Verdict
-from workers.lookup.full_search import FullSearchGate
+from workers.lookup.full_search import MAX_WAIT, RETRY_EVERY, FullSearchGate, HandOff
 from workers.lookup.key_index import remember, similar_keys
 from workers.render.answer import render_answer, render_failure
 from workers.runtime import Runtime
@@ -37,12 +41,57 @@ WORKING_REACTION = "mag"
 
 
 def answer_lookup(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
-    """Answer one request. Safe to run again: an answered request is not posted twice."""
+    """Answer one request. Safe to run again: an answered request is not posted twice.
+
+    On the lookup lane a key that needs a full search moves the request to the search lane
+    (workers/answers/search_lane.py); there it runs once it has its turn."""
     logs.request_id.set(req.request_id)
     if already_delivered(runtime.redis, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
         return {"request_id": req.request_id, "skipped": "already answered"}
+    if req.lane == SEARCH_LANE:
+        return answer_on_search_lane(runtime, req)
+    try:
+        return answer_with(runtime, req, search_gate(runtime, req, hand_off=True))
+    except HandOff:
+        JobQueue(runtime.redis).enqueue(replace(req, lane=SEARCH_LANE))
+        audit(runtime.redis, "lookup_moved_to_search_lane", request_id=req.request_id, user=req.asked_by)
+        return {"request_id": req.request_id, "moved": SEARCH_LANE}
 
+
+def answer_on_search_lane(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
+    """Answer with full searches once the request has its turn; until then, come back later."""
+    turn = SearchTurn(runtime, req)
+    busy = turn.take()
+    if busy is None:
+        try:
+            return answer_with(runtime, req, search_gate(runtime, req))
+        finally:
+            turn.release()
+    now = time.time()
+    since = req.waiting_since or now
+    if now - since < MAX_WAIT:
+        WaitNotice(runtime, req)(busy.message)
+        JobQueue(runtime.redis).enqueue_in(RETRY_EVERY, replace(req, attempt=req.attempt + 1, waiting_since=since))
+        return {"request_id": req.request_id, "waiting": busy.reason, "attempt": req.attempt}
+    audit(runtime.redis, "refused", user=req.asked_by, reason="full_search_busy", request_id=req.request_id)
+    return answer_with(runtime, req, search_gate(runtime, req, refusal=too_busy_text(now - since)))
+
+
+def search_gate(runtime: Runtime, req: LookupRequest, **mode: Any) -> FullSearchGate:
+    return FullSearchGate(
+        runtime.redis,
+        runtime.settings,
+        user=req.asked_by,
+        request_id=req.request_id,
+        # The web charged a `deep` request when it took it; other full searches are charged here.
+        charged_at_edge=req.deep,
+        **mode,
+    )
+
+
+def answer_with(runtime: Runtime, req: LookupRequest, gate: FullSearchGate) -> dict[str, Any]:
+    """Find every key (full searches as `gate` allows), post the answer once, keep it, audit it."""
     reports: list[KeyFinding] = []
     mark_working(runtime, req, add=True)
     # Progress only for a single key: interleaved updates for several would confuse more than help.
@@ -51,7 +100,7 @@ def answer_lookup(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
         poster = runtime.poster
         progress = SearchProgress(poster, req.destination, req.keys[0])
     try:
-        reports = find_all(runtime, req, progress)
+        reports = find_all(runtime, req, gate, progress)
         message = render_answer(
             reports, secret_exposed=req.secret_pasted, problems=req.problems, request_id=req.request_id
         )
@@ -140,19 +189,11 @@ def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
         log.info("reaction not changed", extra={"error": str(getattr(exc, "response", {}).get("error", exc))})
 
 
-def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | None = None) -> list[KeyFinding]:
-    """Every key's report, in the order asked, looked up in parallel."""
-
-    gate = FullSearchGate(
-        runtime.redis,
-        runtime.settings,
-        user=req.asked_by,
-        request_id=req.request_id,
-        # The web charged a `deep` request when it took it; other full searches are charged here.
-        charged_at_edge=req.deep,
-        on_wait=WaitNotice(runtime, req),
-    )
-
+def find_all(
+    runtime: Runtime, req: LookupRequest, gate: FullSearchGate, progress: SearchProgress | None = None
+) -> list[KeyFinding]:
+    """Every key's report, in the order asked: side by side on the lookup lane, one full search
+    after another on the search lane (the request holds one turn)."""
     finder = finder_for(runtime)
 
     def find(key_id: str) -> KeyFinding:
@@ -165,8 +206,8 @@ def find_all(runtime: Runtime, req: LookupRequest, progress: SearchProgress | No
             return replace(report, similar=tuple(similar_keys(runtime.redis, key_id)))
         return report
 
-    if len(req.keys) == 1:
-        return [find(req.keys[0])]
+    if len(req.keys) == 1 or req.lane == SEARCH_LANE:
+        return [find(key_id) for key_id in req.keys]
     with ThreadPoolExecutor(max_workers=min(KEY_CONCURRENCY, len(req.keys))) as pool:
         # Contexts copied here, in the job's thread, so the request ID reaches the pool's log lines.
         tasks = [pool.submit(contextvars.copy_context().run, find, key_id) for key_id in req.keys]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from core.blockkit import Message
 from core.contract import LookupRequest
@@ -15,22 +14,16 @@ log = logging.getLogger(__name__)
 
 
 class WaitNotice:
-    """Called by the full-search gate when every slot is taken; posts at most once per request."""
+    """Tells the person why their full search waits; posted at most once per request."""
 
     def __init__(self, runtime: Runtime, req: LookupRequest) -> None:
         self.runtime = runtime
         self.req = req
-        self._lock = threading.Lock()  # several keys of one request may wait at once
 
-    def __call__(self, running: int) -> None:
-        with self._lock:
-            text = (
-                f":hourglass_flowing_sand: {running} full searches are running across the workspace, the most "
-                "allowed at once. Yours waits for one of them to finish and then starts by itself."
+    def __call__(self, text: str) -> None:
+        try:
+            deliver_once(
+                self.runtime.poster, f"{self.req.request_id}-waiting", self.req.destination, Message.plain(text)
             )
-            try:
-                deliver_once(
-                    self.runtime.poster, f"{self.req.request_id}-waiting", self.req.destination, Message.plain(text)
-                )
-            except DeliveryError as exc:
-                log.info("wait notice not shown", extra={"error": str(exc)})  # the answer still comes
+        except DeliveryError as exc:
+            log.info("wait notice not shown", extra={"error": str(exc)})  # the answer still comes

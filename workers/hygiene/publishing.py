@@ -1,11 +1,13 @@
 """Key hygiene, published: the report for a person, the digest, the Home tab, and what follows a
 sweep (departed owners, Home tabs refreshed). The RQ entry points are in workers/jobs/hygiene.py.
 
-All of them read the sweep's snapshots from Redis (no AWS call) in one streaming pass each.
+All of them read the sweep's snapshots from Redis (no AWS call) in one streaming pass each. The
+report a person asks for is rendered once per sweep, after it, and served from Redis.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -15,9 +17,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from core.audit import audit
+from core.blockkit import Message
 from core.contract import AfterSweep, HomeRequest, ReportRequest
 from core.membership import GroupMembers
-from core.redis_keys import HOME_VIEWERS, redis_key
+from core.redis_keys import HOME_VIEWERS, REPORT_CACHE, redis_key
 from workers.hygiene.departures import DepartureChecker
 from workers.hygiene.digest import post_digest
 from workers.hygiene.home import HomeCollector, Viewer, render_home, render_refused_home
@@ -46,14 +49,28 @@ def current_report(runtime: Runtime, records: Iterable[KeyRecord] | None = None)
 
 
 def send_report(runtime: Runtime, request: ReportRequest) -> dict[str, Any]:
-    """The report to the person who asked, or the digest (with its chart) to the audit channel."""
-    report = current_report(runtime)
+    """The report to the person who asked (as of the last sweep, rendered once per sweep), or the
+    digest (with its chart) to the audit channel."""
     if request.destination is None:
+        report = current_report(runtime)
         posted = post_digest(runtime, report, f"digest-{request.request_id}")
         audit(runtime.redis, "digest_posted" if posted else "digest_skipped", requested_by=request.requested_by)
-    else:
-        deliver_once(runtime.poster, f"report-{request.request_id}", request.destination, render_report(report))
-    return {"keys": report.keys, "digest": request.destination is None}
+        return {"keys": report.keys, "digest": True}
+    cached = runtime.redis.get(redis_key(REPORT_CACHE))
+    if cached is not None:
+        stored = json.loads(cached)
+        message = Message(str(stored.get("text", "")), list(stored.get("blocks", [])))
+    else:  # no sweep has finished since the cache was lost: build it once, for everyone after
+        message = keep_report(runtime, current_report(runtime))
+    deliver_once(runtime.poster, f"report-{request.request_id}", request.destination, message)
+    return {"digest": False, "cached": cached is not None}
+
+
+def keep_report(runtime: Runtime, report: HygieneSummary) -> Message:
+    """Render the report once and keep it for every `/whose-key report` until the next sweep."""
+    message = render_report(report)
+    runtime.redis.set(redis_key(REPORT_CACHE), json.dumps(message.payload()), ex=REPORT_CACHE.seconds)
+    return message
 
 
 def publish_home(runtime: Runtime, request: HomeRequest) -> dict[str, Any]:
@@ -90,10 +107,12 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
     collector = HomeCollector(viewers)
     records: Iterable[KeyRecord] = collector.tap(iter_records(runtime.redis))
     channel = runtime.settings.audit_channel
-    notices = DepartureNotices(runtime, DepartureChecker(runtime.slack, runtime.cache), now) if channel else None
+    departed = DepartureChecker(runtime.slack, runtime.cache)
+    notices = DepartureNotices(runtime, departed, now) if channel else None
     if notices is not None:
         records = notices.tap(records)
-    report = summarize(records, now, sweep=read_sweep_summary(runtime.redis))
+    report = summarize(records, now, departed=departed, sweep=read_sweep_summary(runtime.redis))
+    keep_report(runtime, report)
     if notices is not None and channel:
         notices.post(channel)
     refreshed = 0
