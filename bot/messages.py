@@ -42,7 +42,7 @@ def usage(note: str | None = None) -> AckReply:
     return _ephemeral(Message.plain((note + "\n\n" if note else "") + USAGE))
 
 
-def _problem_lines(problems: Sequence[KeyProblem]) -> list[str]:
+def _problem_lines(problems: Sequence[KeyProblem], dropped: int = 0) -> list[str]:
     lines = []
     for problem in problems[:MAX_PROBLEMS_SHOWN]:
         # The reason quotes what was typed: escaped, so it reads as typed and cannot ping or link.
@@ -50,8 +50,9 @@ def _problem_lines(problems: Sequence[KeyProblem]) -> list[str]:
         if problem.suggestion:
             line += f" Did you mean {code(problem.suggestion)}?"
         lines.append(line)
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        lines.append(f"• …and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    more = max(0, len(problems) - MAX_PROBLEMS_SHOWN) + dropped
+    if more:
+        lines.append(f"• …and {more} more")
     return lines
 
 
@@ -62,7 +63,7 @@ def input_problems(parsed: ParsedRequest) -> AckReply:
         lines.append(LEAKED_KEY_NOTICE)
     if parsed.problems:
         lines.append("That is not an access key ID I can look up:")
-        lines.extend(_problem_lines(parsed.problems))
+        lines.extend(_problem_lines(parsed.problems, parsed.problems_dropped))
     elif not parsed.secret_pasted:
         lines.append("I did not find an access key ID (AKIA… or ASIA…, 20 characters) in that.")
     text = "\n".join(lines)
@@ -87,7 +88,7 @@ def looking_up(parsed: ParsedRequest) -> AckReply:
         lines.append(LEAKED_KEY_NOTICE)
     if parsed.problems:
         lines.append("Skipped:")
-        lines.extend(_problem_lines(parsed.problems))
+        lines.extend(_problem_lines(parsed.problems, parsed.problems_dropped))
     if parsed.dropped_for_limit:
         lines.append(
             f"Only the first {MAX_KEYS_PER_REQUEST} keys are looked up; "

@@ -9,14 +9,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from urllib.parse import unquote
 
-from core.keyids import ACCESS_KEY_PREFIXES, KeyProblem, check_key_id, find_key_candidates
+from core.keyids import (
+    ACCESS_KEY_PREFIXES,
+    OTHER_ID_PREFIXES,
+    KeyProblem,
+    check_key_id,
+    find_key_candidates,
+    is_access_key_id,
+    likely_intended,
+)
 
 MAX_KEYS_PER_REQUEST = 10
+# Problems carried with a request (the rest are counted), and the text read at all: Slack's own
+# limit on a message's text. Whatever is longer is cut before it is parsed.
+MAX_PROBLEMS = 20
+MAX_TEXT = 40_000
+# A secret access key is 40 characters; one or two more or fewer (a slip when copying) still is one.
+SECRET_LENGTHS = range(38, 43)
+# A token longer than this is never shown back, even when it starts like a key ID.
+MAX_SHOWN_TOKEN = 28
 
 # 40 characters of the secret-key alphabet (base64 without padding). "=" is not part of it, so
 # `name=SECRET` still ends the token where the secret starts.
-_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
+_SECRET_TOKEN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{38,42}(?![A-Za-z0-9/+])")
 # Any run of 30 or more characters of that alphabet holding "/" or "+" is treated as a secret,
 # even glued to a key ID or with characters added or cut: key IDs and words never hold either.
 _SECRET_RUN = re.compile(r"[A-Za-z0-9/+]{30,}")
@@ -24,6 +41,24 @@ _SECRET_NAME = r"aws_secret_access_key|secretaccesskey|secret_access_key"  # noq
 _SECRET_ASSIGNMENT = re.compile(_SECRET_NAME, re.IGNORECASE)
 # The name and the value assigned on the same line: the value is secret even when it does not look it.
 _SECRET_ASSIGNMENT_VALUE = re.compile(rf"(?:{_SECRET_NAME})[\"']?[ \t]*[:=][ \t]*[\"']?[^\s,;\"'`<>]*", re.IGNORECASE)
+# Shorter names are words too ("never paste the secret"): they count only with a value assigned,
+# in env (`secret=…`), YAML (`secret_key: …`) or JSON (`"secretKey": "…"`) form.
+_SECRET_SHORT_NAME_VALUE = re.compile(
+    r"(?<![A-Za-z0-9])(?:secret[_-]?key|secret)[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9/+=]{8,}", re.IGNORECASE
+)
+# JSON escapes of "/" and "+", and the URL encodings of "/", "+" and "=": undone before secrets are
+# looked for, so an escaped or encoded secret is one too.
+_JSON_ESCAPES = re.compile(r"\\/|\\u002[fF]|\\u002[bB]")
+_JSON_UNESCAPED = {"\\/": "/", "\\u002f": "/", "\\u002F": "/", "\\u002b": "+", "\\u002B": "+"}
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+# A secret split by spaces or line breaks: up to this many pieces in a row are joined and judged.
+_MAX_PIECES = 4
+_WORD = re.compile(r"\S+")
+# A key ID with its secret glued on (copied from a credentials file without the separator).
+_KEY_GLUED_TO_SECRET = re.compile(
+    r"(?<![A-Za-z0-9/+])((?:AKIA|ASIA)[A-Z2-7]{16})([A-Za-z0-9/+]{38,42})(?![A-Za-z0-9/+])"
+)
+_PIECE = re.compile(r"[A-Za-z0-9/+]+")
 # Slack wraps links and mailto addresses as <target|label> or <target>.
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 # Slack sends &, < and > escaped in the text it hands to apps.
@@ -57,6 +92,7 @@ class ParsedRequest:
     deep: bool = False
     secret_pasted: bool = False
     dropped_for_limit: int = 0
+    problems_dropped: int = 0  # problems past MAX_PROBLEMS, counted but not carried
     extra: tuple[str, ...] = field(default=())
 
     @property
@@ -68,8 +104,21 @@ def _is_secret_run(run: str) -> bool:
     return len(run) >= 30 and ("/" in run or "+" in run)
 
 
+def _looks_random(joined: str) -> bool:
+    """Mixed case with a digit: what a random base64 string is and prose or IDs almost never are."""
+    return any(c.islower() for c in joined) and any(c.isupper() for c in joined) and any(c.isdigit() for c in joined)
+
+
+def _mixed(piece: str) -> bool:
+    """Upper and lower case, or letters and digits: a piece of a random string, not a plain word."""
+    lower, upper, digit = (any(f(c) for c in piece) for f in (str.islower, str.isupper, str.isdigit))
+    return (lower and upper and (digit or not piece[:1].isupper() or sum(c.isupper() for c in piece) > 1)) or (
+        digit and (lower or upper)
+    )
+
+
 def looks_like_secret(token: str) -> bool:
-    """True for a 40-character token of the secret alphabet that is not plain letters, or a long
+    """True for a 38-42 character token of the secret alphabet that is not plain letters, or a long
     run of that alphabet holding "/" or "+" (a secret, whole or in part)."""
     if _SECRET_RUN.fullmatch(token) and _is_secret_run(token):
         return True
@@ -81,12 +130,63 @@ def looks_like_secret(token: str) -> bool:
         return False
     has_lower = any(c.islower() for c in token)
     has_other = any(c.isdigit() or c in "/+" for c in token)
-    return has_lower and has_other
+    return (has_lower and has_other) or _random_case(token)
+
+
+def _random_case(text: str) -> bool:
+    """Many capitals and many small letters, as in random text (CamelCase names have few capitals)."""
+    upper = sum(c.isupper() for c in text)
+    return upper >= 10 and sum(c.islower() for c in text) >= 10
+
+
+def _split_secret(pieces: list[str], joined: str) -> bool:
+    """Whether pieces that join to a secret's length are one: random-looking text that holds "/"
+    or "+", or whose random-looking pieces (mixed case or digits) make up most of it."""
+    if not (_looks_random(joined) or _random_case(joined)):
+        return False
+    if "/" in joined or "+" in joined:
+        return True
+    return sum(len(p) for p in pieces if _mixed(p)) >= 30
+
+
+def _split_secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where a secret split by spaces or line breaks lies: runs of up to _MAX_PIECES words, each
+    only of the secret alphabet (quotes and commas aside) and none starting like a key ID, that
+    joined make 38-42 characters of random-looking text holding "/" or "+", or whose pieces each
+    look random (mixed case beyond a capital first letter, or letters with digits). Linear: each
+    word starts at most _MAX_PIECES windows."""
+    words = [(m.start(), m.end(), m.group(0).strip(_STRIP_CHARS + ",;")) for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for i in range(len(words)):
+        pieces: list[str] = []
+        for _start, end, piece in words[i : i + _MAX_PIECES]:
+            if not piece or not _PIECE.fullmatch(piece) or piece[:4].upper() in ACCESS_KEY_PREFIXES:
+                break
+            pieces.append(piece)
+            joined = "".join(pieces)
+            if len(joined) > max(SECRET_LENGTHS):
+                break
+            if len(pieces) < 2 or len(joined) not in SECRET_LENGTHS or not _split_secret(pieces, joined):
+                continue
+            spans.append((words[i][0], end))
+            break
+    return spans
+
+
+def _decoded(text: str) -> str:
+    """The text with JSON escapes of "/" and "+" and URL encodings undone, so that an escaped or
+    encoded secret is seen as one (%41 and the like are left alone: only what a secret can hold)."""
+    text = _JSON_ESCAPES.sub(lambda m: _JSON_UNESCAPED[m.group(0)], text)
+    return _PERCENT.sub(
+        lambda m: unquote(m.group(0)) if m.group(0).upper() in ("%2F", "%2B", "%3D") else m.group(0), text
+    )
 
 
 def contains_secret(text: str) -> bool:
     """True when the text carries a secret access key or a secret-key assignment."""
-    if _SECRET_ASSIGNMENT.search(text):
+    if _SECRET_ASSIGNMENT.search(text) or _SECRET_SHORT_NAME_VALUE.search(text):
+        return True
+    if _split_secret_spans(text):
         return True
     if any(_is_secret_run(m.group(0)) for m in _SECRET_RUN.finditer(text)):
         return True
@@ -97,6 +197,9 @@ def scrub_secrets(text: str, replacement: str = "[secret removed]") -> str:
     """The text with anything secret-looking replaced, for the rare place text must be kept."""
     text = _SECRET_ASSIGNMENT_VALUE.sub(replacement, text)
     text = _SECRET_ASSIGNMENT.sub(replacement, text)
+    text = _SECRET_SHORT_NAME_VALUE.sub(replacement, text)
+    for start, end in reversed(_split_secret_spans(text)):
+        text = text[:start] + replacement + text[end:]
     text = _SECRET_RUN.sub(lambda m: replacement if _is_secret_run(m.group(0)) else m.group(0), text)
     return _SECRET_TOKEN.sub(lambda m: replacement if looks_like_secret(m.group(0)) else m.group(0), text)
 
@@ -107,16 +210,23 @@ def unwrap_slack_markup(text: str) -> str:
     return _SLACK_ESCAPE.sub(lambda m: _SLACK_ESCAPES[m.group(0)], text)
 
 
+def _without_secrets(text: str) -> tuple[str, bool]:
+    """The text with every secret form cut out, and whether there was one (one pass of each rule)."""
+    unglued = _KEY_GLUED_TO_SECRET.sub(
+        lambda m: m.group(1) + " " if looks_like_secret(m.group(2)) else m.group(0), text
+    )
+    scrubbed = scrub_secrets(unglued, " ")
+    return scrubbed, scrubbed != text
+
+
 def _prepare(text: str | None) -> tuple[str, bool]:
     """The text with secrets cut out and Slack markup undone, and whether a secret was there."""
-    text = _INVISIBLE.sub("", text or "")
-    secret = contains_secret(text)
+    text, secret = _without_secrets(_decoded(_INVISIBLE.sub("", (text or "")[:MAX_TEXT])))
     # Secrets go before the markup is undone (a label must not hide one) and again after (an
-    # escaped bracket must not glue one to its neighbours).
-    text = unwrap_slack_markup(scrub_secrets(text, " "))
-    if contains_secret(text):
-        secret = True
-        text = scrub_secrets(text, " ")
+    # escaped bracket must not glue one to its neighbours); without markup there is nothing to undo.
+    if "<" in text or "&" in text:
+        text, again = _without_secrets(unwrap_slack_markup(text))
+        secret = secret or again
     return text, secret
 
 
@@ -125,6 +235,28 @@ def _normalise_token(token: str) -> str:
     if _ASSIGNMENT.search(token):  # aws_access_key_id=AKIA..., aws_access_key_id:AKIA...
         token = _ASSIGNMENT.split(token)[-1].strip(_STRIP_CHARS)
     return token
+
+
+def is_key_shaped(token: str) -> bool:
+    """A token that can be shown back as typed: short, letters and digits only, and starting like
+    a key ID or another IAM ID (or a misread of one). Anything else could be part of a secret."""
+    if len(token) > MAX_SHOWN_TOKEN or not token.isascii() or not token.isalnum():
+        return False
+    prefix = token[:4].upper()
+    return prefix in ACCESS_KEY_PREFIXES or prefix in OTHER_ID_PREFIXES or likely_intended(token) is not None
+
+
+def judged(token: str, position: int) -> KeyProblem | None:
+    """What is wrong with a token (None: a well-formed key ID), naming a token that is not
+    key-shaped by its position and length only, never by its text."""
+    problem = check_key_id(token)
+    if problem is None or is_key_shaped(token):
+        return problem
+    return KeyProblem(
+        f"word {position}",
+        f"Word {position} ({len(token)} characters) is not an access key ID: those start with AKIA or ASIA "
+        "and are 20 characters of A-Z and 2-7.",
+    )
 
 
 def _is_ordinary_word(token: str) -> bool:
@@ -160,10 +292,14 @@ def parse_command(text: str | None) -> ParsedRequest:
     keys: dict[str, None] = {}
     problems: dict[KeyProblem, None] = {}
     extra: list[str] = []
-    for token in tokens:
+    beyond = 0  # problems past the cap: counted, never judged in detail
+    for position, token in enumerate(tokens, start=1):
         if token.lower() in {"deep", "help", "faq"}:
             continue
-        problem = check_key_id(token)
+        if len(problems) >= MAX_PROBLEMS and not is_access_key_id(token):
+            beyond += 0 if _is_ordinary_word(token) else 1
+            continue
+        problem = judged(token, position)
         if problem is None:
             keys.setdefault(token)
         elif _is_ordinary_word(token):
@@ -180,6 +316,7 @@ def parse_command(text: str | None) -> ParsedRequest:
         deep=deep,
         secret_pasted=secret,
         dropped_for_limit=dropped,
+        problems_dropped=beyond,
         extra=tuple(extra),
     )
 
@@ -189,8 +326,12 @@ def parse_free_text(text: str | None) -> ParsedRequest:
     raw, secret = _prepare(text)
     keys: list[str] = []
     problems: list[KeyProblem] = []
-    for candidate in find_key_candidates(raw):
-        problem = check_key_id(candidate)
+    beyond = 0
+    for position, candidate in enumerate(find_key_candidates(raw), start=1):
+        if len(problems) >= MAX_PROBLEMS and not is_access_key_id(candidate):
+            beyond += 1
+            continue
+        problem = judged(candidate, position)
         if problem is None:
             keys.append(candidate)
         else:
@@ -206,4 +347,5 @@ def parse_free_text(text: str | None) -> ParsedRequest:
         deep="deep" in words,
         secret_pasted=secret,
         dropped_for_limit=dropped,
+        problems_dropped=beyond,
     )

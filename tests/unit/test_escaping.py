@@ -292,19 +292,26 @@ def test_input_errors_echo_nothing_live(
     assert_inert(reply(sent_by_slack(text) if form == "escaped-by-slack" else text))
 
 
-def test_undone_slack_escaping_comes_back_escaped() -> None:
-    """`AK1A&lt;!channel&gt;x` is parsed as typed and echoed as text, never as a live @channel."""
+def test_a_token_with_markup_is_named_by_position_never_echoed() -> None:
+    """`AK1A&lt;!channel&gt;x` is not key-shaped: the problem names its position and length, not its text."""
     parsed = parse_command("AK1A&lt;!channel&gt;x")
-    assert "<!channel>" in parsed.problems[0].reason, "the parser keeps the raw text (the terminal shows it)"
+    assert parsed.problems[0].text == "word 1" and "channel" not in parsed.problems[0].reason
     shown = assert_inert(messages.input_problems(parsed))
-    assert code("AK1A<!channel>x") in shown
+    assert "Word 1 (15 characters)" in shown and "channel" not in shown
+
+
+def test_a_key_shaped_near_miss_is_echoed_escaped() -> None:
+    """A near miss of a key ID (AK1A…, 20 letters and digits) is shown back as typed, to help fix it."""
+    parsed = parse_command("AK1AIOSFODNN7EXAMPLE")
+    shown = assert_inert(messages.input_problems(parsed))
+    assert code("AK1AIOSFODNN7EXAMPLE") in shown
 
 
 def test_lookup_ack_lists_keys_and_skips_inertly() -> None:
-    """The "looking it up" ack names the keys and repeats the skipped token escaped."""
+    """The "looking it up" ack names the keys, and a skipped token full of markup by its position only."""
     parsed = parse_command(f"{KEY} AK1A&lt;!here&gt;&amp;x")
     shown = assert_inert(messages.looking_up(parsed))
-    assert code(KEY) in shown and "AK1A&lt;!here&gt;&amp;x" in shown
+    assert code(KEY) in shown and "Word 2" in shown and "here" not in shown
 
 
 def test_a_mention_of_a_checked_id_stays_live() -> None:

@@ -398,8 +398,10 @@ def test_parse_command_secret_assignment_value_dropped_even_if_unusual() -> None
         ("3f2a9c1d0b8e7f6a5c4d3e2f1a0b9c8d7e6f5a4b", False),
         # part of a secret (39 characters holding "/") is still treated as one
         (SECRET[:-1], True),
-        # 39 plain letters and digits are too short for a whole secret and hold no "/" or "+"
-        ("wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKE12", False),
+        # a secret one character short, without "/" or "+", is still one (a slip when copying)
+        ("wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKE12", True),
+        # 30 characters are too short to be a slip of a secret, and hold no "/" or "+"
+        ("wJalrXUtnFEMIK7MDENGbPxRfiCYEX", False),
         # an access key ID is not a secret
         (KEY, False),
     ],
@@ -645,3 +647,78 @@ def test_every_well_formed_key_is_found_alone(key: str) -> None:
     """Any well-formed key typed alone is looked up as is, by the command and in free text."""
     assert parse_command(key).keys == (key,)
     assert parse_free_text(key).keys == (key,)
+
+
+SPLIT_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # split by a space, as in the issue
+        f"{KEY} wJalrXUtnFEMI/K7MDENG/ bPxRfiCYEXAMPLEKEY",
+        # split by a line break
+        f"{KEY}\nwJalrXUtnFEMI/K7MDENG/bPx\nRfiCYEXAMPLEKEY",
+        # split in three pieces
+        f"{KEY} wJalrXUtn FEMI/K7MDENG/ bPxRfiCYEXAMPLEKEY",
+        # URL-encoded slashes
+        f"{KEY} wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY",
+        # JSON-escaped slashes
+        f'{{"AccessKeyId": "{KEY}", "Key": "wJalrXUtnFEMI\\/K7MDENG\\/bPxRfiCYEXAMPLEKEY"}}',
+        # JSON unicode escapes
+        f"{KEY} wJalrXUtnFEMI\\u002fK7MDENG\\u002FbPxRfiCYEXAMPLEKEY",
+        # one character short, two long
+        f"{KEY} {SPLIT_SECRET[:-1]}",
+        f"{KEY} {SPLIT_SECRET}x9",
+        # after a name, in =, : and JSON forms, even when the value does not look like a secret
+        f"{KEY} secret=abcdefgh12345678",
+        f"{KEY} secret_key: abcdefgh12345678",
+        f'{{"aws_access_key_id": "{KEY}", "SecretAccessKey": "notreallyrandom"}}',
+        f'{{"secretKey": "abcdefgh12345678", "id": "{KEY}"}}',
+        f"{KEY} AWS_SECRET_ACCESS_KEY=abc",
+        # a split secret without "/" or "+": two random-looking pieces
+        f"{KEY} wJalrXUtnFEMIK7MDENGb PxRfiCYEXAMPLEKEY9q",
+    ],
+)
+def test_secrets_in_every_form_are_caught_and_dropped(typed: str) -> None:
+    """A secret split, encoded, escaped, slightly short or long, or named is caught; no piece reaches the request."""
+    for parsed in (parse_command(typed), parse_free_text(typed)):
+        assert parsed.secret_pasted, typed
+        assert parsed.keys == (KEY,)
+        carried = repr(parsed)
+        for piece in ("wJalrXUtn", "bPxRfiCY", "abcdefgh1234", "notreallyrandom", "PxRfiCYEXAMPLE"):
+            assert piece not in carried, (typed, piece)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # prose around a key: words glued together are not a secret
+        f"please check {KEY} it fails in the deploy pipeline since yesterday afternoon",
+        # "secret" as a word, not an assignment
+        f"never paste the secret of {KEY} here",
+        # a path and a key
+        f"{KEY} fails in services/payments/api",
+        # two key IDs side by side
+        f"{KEY} {KEY[:-1]}Q",
+    ],
+)
+def test_ordinary_text_is_not_taken_for_a_secret(typed: str) -> None:
+    """Prose, the word "secret", paths and key IDs next to each other are not secrets."""
+    assert not parse_command(typed).secret_pasted and not parse_free_text(typed).secret_pasted
+
+
+def test_a_token_that_is_not_key_shaped_is_named_by_position() -> None:
+    """Bad input is listed by position and length unless it is shaped like a key ID."""
+    parsed = parse_command(f"{KEY} hunter2-password! AKIA123")
+    texts = [p.text for p in parsed.problems]
+    assert "word 2" in texts and "AKIA123" in texts
+    assert "hunter2" not in repr(parsed.problems)
+
+
+def test_problems_and_text_are_capped() -> None:
+    """At most 20 problems are carried (the rest counted), and text past Slack's limit is not read."""
+    parsed = parse_command(" ".join(f"AKIA{n:04d}" for n in range(50)))
+    assert len(parsed.problems) == 20 and parsed.problems_dropped == 30
+    long = "x " * 30_000 + KEY
+    assert KEY not in parse_command(long).keys  # beyond 40,000 characters
