@@ -45,12 +45,18 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def mrkdwn(text: str, limit: int = MAX_TEXT) -> Block:
+    """A mrkdwn text object sent verbatim: Slack links only the `<url|text>` and `<@U…>` markup we
+    build, never a bare URL or channel name inside a value from outside."""
+    return {"type": "mrkdwn", "text": clip(text, limit), "verbatim": True}
+
+
 def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+    return {"type": "section", "text": mrkdwn(text)}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+    return {"type": "context", "elements": [mrkdwn(text)]}
 
 
 def button(action_id: str, label: str, value: str) -> Block:

@@ -67,6 +67,9 @@ class KeyEvent:
     dedupe_id: str | None = None
     risk_code: str | None = None  # Health events: the eventTypeCode
     description: str | None = None  # Health events: what AWS says, in its words
+    # True once actor, when and source_ip were read from CloudTrail's own record of the change;
+    # until then they are only what the event claims, and the notice says so.
+    from_trail: bool = False
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ KEY_STATE = RedisName("key-state", 180 * DAY, "a key's last known state")
 NOTICE_SENT = RedisName("notice", 180 * DAY, "a one-off notice already claimed")
 # Notices recorded with their state change and not yet delivered (sorted set: notice ID -> when
 # to try next). Each notice's event and cause wait in a PENDING_NOTICE record beside it.
-PENDING_NOTICES = RedisName("pending-notices", None, "undelivered notices by next attempt time (sorted set)")
+# Its TTL, the give-up age + 1 hour, is renewed by every add.
+PENDING_NOTICES = RedisName("pending-notices", None, "undelivered notices by next try (zset); TTL give-up age + 1 h")
 # One undelivered notice (hash: the event as JSON, its cause, first recorded, attempts). The writer
 # sets a TTL a little past the give-up age, so even a forgotten record goes away.
 PENDING_NOTICE = RedisName("pending-notice", None, "one undelivered notice (hash); TTL just past the give-up age")

@@ -100,3 +100,20 @@ def test_pending_records_live_in_the_declared_names(redis: Redis) -> None:
     assert redis.zscore(redis_key(PENDING_NOTICES), draft.notice_id) is not None
     assert draft.record_key.startswith(redis_key(PENDING_NOTICE, ""))
     assert 0 < int(redis.ttl(draft.record_key)) <= DAY + 3600
+
+
+def test_the_pending_set_lives_the_give_up_age_and_an_hour_renewed_by_every_add(redis: Redis) -> None:
+    """The pending set expires one hour past the give-up age, counted again from each add or retry."""
+    states, pending = KeyStates(redis), PendingNotices(redis, DAY)
+    pending_set = redis_key(PENDING_NOTICES)
+    redis.set("whose-key:key-state:" + KEY, "Active|sweep-1")
+    draft = pending.draft(event(), "cloudtrail-1", now=100.0)
+    states.record(KEY, "Inactive", "cloudtrail-1", draft)
+    assert DAY + 3600 - 5 <= redis.ttl(pending_set) <= DAY + 3600
+    redis.expire(pending_set, 60)
+    assert states.claim_once("exposed:one-off", pending.draft(event("exposed"), "health-1"))
+    assert redis.ttl(pending_set) > 60, "a new notice renews it"
+    redis.expire(pending_set, 60)
+    stored = pending.get(draft.notice_id)
+    assert stored is not None and pending.failed(stored, retry_in=30, now=stored.first_at + 1)
+    assert redis.ttl(pending_set) > 60, "a scheduled retry renews it"

@@ -2,19 +2,28 @@
 account must be one of the organization's and IAM there must confirm the change.
 
 An account outside the organization is refused before any AssumeRole. A claim IAM contradicts
-is refused with what IAM says. When IAM cannot be asked (role missing, throttled), nothing is
-decided: ConfirmationUnavailable makes the job retry, and the sweep backs it.
+is refused with what IAM says. IAM having no such key proves nothing on its own (a key that never
+existed is not there either): a deletion is believed only of a key whose-key saw in that account
+(the key index, the sweep's snapshot, the key's last known state), or one CloudTrail there records
+deleting. The user named is always the one whose-key saw in IAM, never the event's `userName`.
+
+When IAM (or, for an unseen key, CloudTrail) cannot be asked, nothing is decided:
+ConfirmationUnavailable makes the job retry, and the sweep backs it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 from core.key_events import KeyEvent
 from core.keyids import account_from_key_id
+from core.redis_keys import KEY_STATE, SNAPSHOT, redis_key
+from workers.aws.cloudtrail import TrailOutcome
 from workers.aws.errors import AwsCallError
 from workers.aws.iam_keys import KeyStatus, get_key_status
 from workers.aws.iam_users import get_user
+from workers.lookup.key_index import indexed_key
 from workers.runtime import Runtime
 
 # Why an event was dropped, as the audit trail records it.
@@ -55,9 +64,72 @@ def confirm(runtime: Runtime, event: KeyEvent) -> Confirmation:
             return _user_gone(event, get_user(iam, event.user_name or "") is None)
         if not event.key_id:
             return Confirmation(event, False, UNCONFIRMED, "the event names no key")
-        return _key_claim(event, get_key_status(iam, event.key_id, hint_user=event.user_name))
+        verdict = _key_claim(event, get_key_status(iam, event.key_id, hint_user=event.user_name))
     except AwsCallError as exc:
         raise ConfirmationUnavailable(f"IAM in account {event.account_id} could not be read ({exc.detail})") from exc
+    if event.kind == "deleted" and verdict.confirmed:
+        return confirm_deletion(runtime, event)
+    return verdict
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """That whose-key saw a key in an account, and the IAM user it saw it under (when it knows)."""
+
+    user_name: str | None
+
+
+def seen_in_account(runtime: Runtime, account_id: str, key_id: str) -> Sighting | None:
+    """Where whose-key's own memory has key_id in account_id: the index, the snapshot, the state."""
+    indexed = indexed_key(runtime.redis, key_id)
+    if indexed is not None and indexed.account_id == account_id:
+        return Sighting(indexed.user_name)
+    raw = runtime.redis.hget(redis_key(SNAPSHOT, account_id), key_id)
+    if raw:
+        try:
+            swept = json.loads(raw)
+        except ValueError:
+            swept = None
+        user = swept.get("user") if isinstance(swept, dict) else None
+        return Sighting(str(user) if user else None)
+    # A key state is written only for a key IAM showed (a confirmed event or the sweep), and the
+    # key ID's encoded account was checked against the event's, so it stands for "seen there".
+    if runtime.redis.exists(redis_key(KEY_STATE, key_id)):
+        return Sighting(None)
+    return None
+
+
+def confirm_deletion(runtime: Runtime, event: KeyEvent) -> Confirmation:
+    """IAM has no such key: believe the deletion only of a key seen there, or that CloudTrail records."""
+    key_id = event.key_id or ""
+    sighting = seen_in_account(runtime, event.account_id, key_id)
+    if sighting is not None and sighting.user_name:
+        return Confirmation(replace(event, user_name=sighting.user_name), True)
+    trail = runtime.trail.who_deleted_key(event.account_id, key_id)
+    if trail.outcome is TrailOutcome.FOUND and trail.event is not None:
+        record = trail.event
+        return Confirmation(
+            replace(
+                event,
+                user_name=record.user_name or (sighting.user_name if sighting else None),
+                actor=record.actor,
+                when=record.event_time,
+                source_ip=record.source_ip,
+                from_trail=True,
+            ),
+            True,
+        )
+    if trail.outcome is TrailOutcome.UNREACHABLE and sighting is None:
+        # "Could not look" is not "nothing there": the job retries, and the sweep backs it.
+        raise ConfirmationUnavailable(f"CloudTrail in account {event.account_id} could not be read ({trail.detail})")
+    if sighting is not None:
+        # Seen, but not under a name we kept: the notice names no user rather than the event's.
+        return Confirmation(replace(event, user_name=None), True)
+    detail = (
+        f"IAM has no key {key_id} in account {event.account_id}, whose-key never saw it there, "
+        f"and CloudTrail records no deletion of it ({trail.detail or trail.outcome.value})"
+    )
+    return Confirmation(event, False, UNCONFIRMED, detail)
 
 
 def _user_gone(event: KeyEvent, gone: bool) -> Confirmation:

@@ -1,8 +1,11 @@
 """Tell a key's owner that the key was deactivated, deleted or exposed: once per change of state,
 whether the real-time event or the sweep sees it first, and never lost.
 
-An event from outside is only a claim: IAM confirms it first (workers/notices/confirm.py); the sweep's
-own observations come from IAM already. The notice is recorded as pending in the same step as the
+An event from outside is only a claim: IAM, whose-key's memory of the key or CloudTrail confirms it
+first (workers/notices/confirm.py); the sweep's own observations come from IAM already. The user
+named is the one whose-key saw in IAM, and who did it comes from CloudTrail or is labelled a claim.
+
+The notice is recorded as pending in the same step as the
 state change, delivered, then forgotten; one Slack did not take waits for the periodic retry."""
 
 from __future__ import annotations
@@ -194,8 +197,9 @@ class Notifier:
             log.warning("audit record not posted to the audit channel", extra={"key": event.key_id})
 
     def _with_actor(self, event: KeyEvent) -> KeyEvent:
-        """The sweep knows what changed, not who did it: CloudTrail may say."""
-        if event.actor or not event.key_id:
+        """Who, when and from where, from CloudTrail's own record of the change when it can be read;
+        otherwise the event's fields stay, and the notice labels them as the event's claim."""
+        if event.from_trail or not event.key_id:
             return event
         trail = self.runtime.trail
         answer: TrailAnswer
@@ -212,6 +216,7 @@ class Notifier:
                 when=answer.event.event_time,
                 source_ip=answer.event.source_ip,
                 user_name=event.user_name or answer.event.user_name,
+                from_trail=True,
             )
         return event
 

@@ -21,7 +21,8 @@ from core.key_events import KeyEvent
 from core.redis_keys import NOTICE_DELIVERY_LOCK, PENDING_NOTICE, PENDING_NOTICES, redis_key
 
 PENDING_SET = redis_key(PENDING_NOTICES)
-# A record outlives its give-up age by this much, so the retry that gives it up can still read it.
+# A record (and the pending set, renewed by every add) outlives the give-up age by this much, so
+# the retry that gives it up can still read it.
 RECORD_GRACE = 3600
 
 
@@ -101,6 +102,7 @@ class PendingNotices:
         with self.redis.pipeline() as pipe:
             pipe.hincrby(redis_key(PENDING_NOTICE, notice.notice_id), "attempts", 1)
             pipe.zadd(PENDING_SET, {notice.notice_id: moment + retry_in})
+            pipe.expire(PENDING_SET, self.max_age + RECORD_GRACE)
             pipe.execute()
         return True
 

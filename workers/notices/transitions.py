@@ -23,6 +23,8 @@ local function write_pending(first)
   redis.call('HSET', KEYS[2], unpack(fields))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[first + 2]))
   redis.call('ZADD', KEYS[3], tonumber(ARGV[first + 1]), ARGV[first])
+  -- The set lives as long as its newest record, so a set nobody retries any more goes away too.
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[first + 2]))
 end
 """
 

@@ -104,7 +104,10 @@ def key_blocks(report: KeyFinding, diagnosis: Diagnosis, now: datetime) -> list[
     blocks: list[Block] = [section(f"{_VERDICT_ICON[report.verdict]} {verdict_line(report, SLACK)}")]
     rows = [(label, value) for label, value in fact_rows(report, now, SLACK) if label != "ARN"]
     if rows:
-        fields = [{"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000)} for label, value in rows[:MAX_FIELDS]]
+        fields = [
+            {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000), "verbatim": True}
+            for label, value in rows[:MAX_FIELDS]
+        ]
         blocks.append({"type": "section", "fields": fields})
     if report.user_arn:
         blocks.append(context(code(report.user_arn)))

@@ -20,6 +20,10 @@ _HEADLINES = {
     "exposed": ":rotating_light: The AWS access key {key} {risk}.",
 }
 
+# How much of AWS Health's free text a notice quotes (it is AWS's; the Health console has all of it).
+MAX_QUOTE = 1500
+MAX_QUOTE_LINES = 20
+
 _PLAIN_HEADLINES = {
     "deactivated": "AWS access key {key} was deactivated",
     "deleted": "AWS access key {key} was deleted",
@@ -27,8 +31,9 @@ _PLAIN_HEADLINES = {
     "exposed": "AWS access key {key} {risk}",
 }
 
-# Where the notice's facts come from. Events are claims until IAM confirms them, and only then
-# are the who, when and where taken from them; the sweep reads IAM itself.
+# Where the notice's facts come from. Events are claims until IAM (and, for a deletion, whose-key's
+# record of the key or CloudTrail) confirms them; who, when and where stay labelled as the event's
+# claim unless read from CloudTrail. The sweep reads IAM itself.
 _HOW_WE_KNOW = {
     "eventbridge": "from the CloudTrail event; IAM in the account confirms the change",
     "sns": "from the CloudTrail event (through SNS); IAM in the account confirms the change",
@@ -63,19 +68,19 @@ def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = No
         details.append(f"*Owner:* {_owner(facts)}")
     if event.key_id and event.kind == "user_deleted":
         details.append(f"*Key:* {code(event.key_id)}")
+    claim = _claim_label(event)
     if event.when:
-        details.append(f"*When:* {escape(format_time(event.when, now))}")
+        details.append(f"*When:* {claim}{escape(format_time(event.when, now))}")
     if event.actor:
         source = f" from {escape(event.source_ip)}" if event.source_ip else ""
-        details.append(f"*By:* {escape(event.actor)}{source}")
+        details.append(f"*By:* {claim}{escape(event.actor)}{source}")
     if event.risk_code:
         details.append(f"*AWS Health code:* {code(event.risk_code)}")
     details.append(f"_Known {_HOW_WE_KNOW.get(event.source, 'from AWS')}._")
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(_steps(event, facts), 1))
     blocks = [section("\n".join(lines)), section("\n".join(details))]
     if event.description:
-        # AWS's own words, quoted; escaped like every other value from outside.
-        blocks.append(section("*What AWS says*\n> " + escape(event.description)))
+        blocks.append(section("*What AWS says* (quoted from its Health notice)\n" + quote(event.description)))
     blocks += [
         section(("*What it means*\n" if event.kind == "exposed" else "*What fails now*\n") + _what_fails(event)),
         section("*What to do*\n" + steps),
@@ -85,12 +90,25 @@ def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = No
     return Message(clip(f"{headline}: {user} in {account}{owner}", MAX_FALLBACK), blocks)
 
 
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """Outside text as a block quote: clipped, escaped, every line quoted, so it cannot end the quote."""
+    lines = clip(text.strip(), limit).splitlines() or [""]
+    return "\n".join("> " + escape(line) for line in lines[:MAX_QUOTE_LINES])
+
+
+def _claim_label(event: KeyEvent) -> str:
+    """Who, when and where read from CloudTrail stand as facts; from an event, as its claim."""
+    if event.from_trail or event.source == "sweep":
+        return ""
+    return "_the event says_ "
+
+
 def render_notice_record(event: KeyEvent, facts: NoticeFacts) -> Message:
     """The audit channel's one-line copy of a notice that went to the owner."""
     owner = mention(facts.owner_slack_id) if facts.owner_slack_id else "the owner"
     what = code(event.key_id or facts.user_name or "?")
     user = escape(facts.user_name or "unknown user")
-    by = f" by {escape(event.actor)}" if event.actor else ""
+    by = f" by {_claim_label(event)}{escape(event.actor)}" if event.actor else ""
     text = (
         f":memo: Told {owner} that {what} ({user} in {escape(facts.account_label)}) "
         f"was {event.kind.replace('_', ' ')}{by}"

@@ -53,7 +53,10 @@ class SearchProgress:
         self._show(f":hourglass_flowing_sand: Searching every account for `{self.key_id}`: {done} of {total} done…")
 
     def _show(self, text: str) -> None:
-        payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        payload = {
+            "text": text,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}],
+        }
         try:
             if self.destination.response_url:
                 self.poster.post(self.destination, {**payload, "replace_original": self.updates > 1})
