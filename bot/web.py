@@ -74,6 +74,8 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
         if problem is None:
             return None
         reason, status = problem
+        if status == 413:
+            drain_body()  # a chunked body past the limit: the rest, so the client reads the 413
         log.info("body refused", extra={"path": request.path, "reason": reason, "status": status})
         return jsonify({"error": reason}), status
 
@@ -118,7 +120,8 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
 def drain_body() -> None:
     """Read and drop a too-large body (up to DRAIN_LIMIT) before answering 413: a client still
     sending would otherwise get a broken connection instead of the answer that says why."""
-    remaining = request.content_length or 0
+    # A chunked body (no length) is read to its end, up to the same cap.
+    remaining = DRAIN_LIMIT if request.content_length is None else request.content_length
     if remaining > DRAIN_LIMIT:
         return  # not worth reading: the connection is closed on it
     stream = request.environ["wsgi.input"]

@@ -157,4 +157,5 @@ def test_escaped_markup_comes_back_inert(guarded: Stack) -> None:
     reply, _ = guarded.slash_command("AKIA1A&lt;!channel&gt;x")
     body = reply.body
     assert reply.status == 200
-    assert "<!channel>" not in body and "&lt;!channel&gt;" in body
+    # Not shaped like a key ID, the token is named by its position, never echoed.
+    assert "<!channel>" not in body and "channel" not in body and "Word 1" in body
