@@ -88,16 +88,14 @@ class AccessPolicy:
                 ),
             )
         names = ", ".join(f"<!subteam^{g}>" for g in sorted(groups))
-        try:
-            if user and self.groups.in_any(user, groups):
-                return None
-        except (SlackApiError, OSError) as exc:
-            log.warning("admin group membership unknown", extra={"error": _slack_error(exc)})
-            return Refusal("membership_unknown", COULD_NOT_CHECK.format(what="group membership"))
-        return Refusal(
-            "not_admin",
-            f":lock: The organization-wide report is for members of {names}. You can look up any key "
-            "with `/whose-key AKIA…`, and your own keys are on my Home tab.",
+        return self._member_of(
+            user,
+            groups,
+            Refusal(
+                "not_admin",
+                f":lock: The organization-wide report is for members of {names}. You can look up any key "
+                "with `/whose-key AKIA…`, and your own keys are on my Home tab.",
+            ),
         )
 
     def shared_outside(self, channel: str | None) -> bool:
@@ -163,19 +161,25 @@ class AccessPolicy:
         if not groups:
             return None
         names = ", ".join(f"<!subteam^{g}>" for g in sorted(groups))
-        if user is None:
-            return Refusal("usergroup", f":lock: whose-key is limited to members of {names}.")
+        return self._member_of(
+            user,
+            groups,
+            Refusal(
+                "usergroup",
+                f":lock: whose-key is limited to members of {names}. Ask one of its managers to add you "
+                "if you need to look up keys.",
+            ),
+        )
+
+    def _member_of(self, user: str | None, groups: frozenset[str], refusal: Refusal) -> Refusal | None:
+        """None when `user` is in one of `groups`, else `refusal`; when Slack cannot say, no (fail closed)."""
         try:
-            if self.groups.in_any(user, groups):
+            if user and self.groups.in_any(user, groups):
                 return None
         except (SlackApiError, OSError) as exc:
-            log.warning("user group membership unknown", extra={"error": _slack_error(exc)})
+            log.warning("user group membership unknown", extra={"error": _slack_error(exc), "groups": sorted(groups)})
             return Refusal("membership_unknown", COULD_NOT_CHECK.format(what="group membership"))
-        return Refusal(
-            "usergroup",
-            f":lock: whose-key is limited to members of {names}. Ask one of its managers to add you "
-            "if you need to look up keys.",
-        )
+        return refusal
 
 
 def _slack_error(exc: Exception) -> str:
