@@ -1,5 +1,6 @@
 """How long the web takes to parse what a person typed, before any access check: 40,000
-characters (Slack's limit) of distinct bad tokens, and of text full of secret-like material.
+characters (Slack's limit) of distinct bad tokens, of text full of secret-like material, and of
+one-letter words (the most words 40,000 characters can hold: the worst case for per-word work).
 
     python3 dev.py bench parse [--repeat 20]
 """
@@ -38,6 +39,11 @@ def secret_like_text(rng: random.Random) -> str:
     return rng.choice([" ", "\n"]).join(parts)[:SIZE]
 
 
+def short_words(rng: random.Random) -> str:
+    """20,000 words of one letter or digit each."""
+    return " ".join(rng.choice(string.ascii_letters + string.digits) for _ in range(SIZE // 2))[:SIZE]
+
+
 def timed(parse: object, text: str, repeat: int) -> float:
     """The median time of one parse, in milliseconds."""
     times = []
@@ -53,7 +59,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     rng = random.Random(21)
-    for label, text in (("distinct bad tokens", distinct_bad_tokens(rng)), ("secret-like text", secret_like_text(rng))):
+    texts = (
+        ("distinct bad tokens", distinct_bad_tokens(rng)),
+        ("secret-like text", secret_like_text(rng)),
+        ("one-letter words", short_words(rng)),
+    )
+    for label, text in texts:
         for name, parse in (("command", parse_command), ("mention/DM", parse_free_text)):
             print(f"{len(text):,} characters of {label}, {name}: {timed(parse, text, args.repeat):.1f} ms (median)")
 

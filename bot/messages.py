@@ -12,7 +12,7 @@ from bot.access import Refusal
 from core.blockkit import Message, section
 from core.faq import render_faq
 from core.keyids import KeyProblem
-from core.parse import MAX_KEYS_PER_REQUEST, ParsedRequest
+from core.parse import MAX_KEYS_PER_REQUEST, MAX_TEXT, ParsedRequest
 from core.slack_text import code, escape, mention
 
 # A reply as Bolt's ack/respond take it: a Message's payload and its response type.
@@ -66,6 +66,8 @@ def input_problems(parsed: ParsedRequest) -> AckReply:
         lines.extend(_problem_lines(parsed.problems, parsed.problems_dropped))
     elif not parsed.secret_pasted:
         lines.append("I did not find an access key ID (AKIA… or ASIA…, 20 characters) in that.")
+    if parsed.text_cut:
+        lines.append(TEXT_CUT_NOTE)
     text = "\n".join(lines)
     return _ephemeral(Message(text, [section(text), section("_Type `/whose-key help` for usage._")]))
 
@@ -75,6 +77,9 @@ LEAKED_KEY_NOTICE = (
     "now passed through Slack: treat it as exposed. Deactivate that key, create a new one, update "
     "where it is used, then delete the old key. Only ever share the access key ID (AKIA…)."
 )
+
+
+TEXT_CUT_NOTE = f"Only the first {MAX_TEXT:,} characters were read (Slack's limit on a message); the rest was ignored."
 
 
 def report_coming() -> AckReply:
@@ -94,6 +99,8 @@ def looking_up(parsed: ParsedRequest) -> AckReply:
             f"Only the first {MAX_KEYS_PER_REQUEST} keys are looked up; "
             f"{parsed.dropped_for_limit} more were left out. Send them in another request."
         )
+    if parsed.text_cut:
+        lines.append(TEXT_CUT_NOTE)
     return _ephemeral(Message.plain("\n".join(lines)))
 
 

@@ -7,12 +7,14 @@ detected here so that they are dropped before anything is logged, stored or echo
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import unquote
+from itertools import accumulate
 
 from core.keyids import (
     ACCESS_KEY_PREFIXES,
+    KEY_LENGTH,
     OTHER_ID_PREFIXES,
     KeyProblem,
     check_key_id,
@@ -46,13 +48,19 @@ _SECRET_ASSIGNMENT_VALUE = re.compile(rf"(?:{_SECRET_NAME})[\"']?[ \t]*[:=][ \t]
 _SECRET_SHORT_NAME_VALUE = re.compile(
     r"(?<![A-Za-z0-9])(?:secret[_-]?key|secret)[\"']?[ \t]*[:=][ \t]*[\"']?[A-Za-z0-9/+=]{8,}", re.IGNORECASE
 )
-# JSON escapes of "/" and "+", and the URL encodings of "/", "+" and "=": undone before secrets are
-# looked for, so an escaped or encoded secret is one too.
-_JSON_ESCAPES = re.compile(r"\\/|\\u002[fF]|\\u002[bB]")
-_JSON_UNESCAPED = {"\\/": "/", "\\u002f": "/", "\\u002F": "/", "\\u002b": "+", "\\u002B": "+"}
-_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+# JSON escapes (`\/`, `\u002f`) and URL encodings (`%2F`, `%2B`, also encoded twice as `%252F`)
+# of the secret alphabet and "=": undone before secrets are looked for, so an escaped or encoded
+# secret is one too. Anything else (`%20`, `\n`) is left as typed: it cannot be part of a secret.
+_JSON_ESCAPE = re.compile(r"\\(/)|\\u00([0-9A-Fa-f]{2})")
+_PERCENT = re.compile(r"%(?:25)?([0-9A-Fa-f]{2})")
+_DECODABLE = frozenset(string.ascii_letters + string.digits + "/+=")
 # A secret split by spaces or line breaks: up to this many pieces in a row are joined and judged.
-_MAX_PIECES = 4
+_MAX_PIECES = 6
+# Pieces that are short plain words (`please`, `Jenkins`) and hold this many letters in all make
+# prose, not a split secret: random pieces of the secret alphabet are rarely all small letters,
+# and two such short pieces in one secret are rarer still (a long one alone is left to chance).
+_WORDLIKE = re.compile(r"[A-Za-z][a-z]{2,6}")
+_WORDS_IN_PROSE = 8
 _WORD = re.compile(r"\S+")
 # A key ID with its secret glued on (copied from a credentials file without the separator).
 _KEY_GLUED_TO_SECRET = re.compile(
@@ -66,11 +74,16 @@ _SLACK_ESCAPES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 _SLACK_ESCAPE = re.compile("|".join(_SLACK_ESCAPES))
 # Invisible characters that ride along when a key is copied from a web page or a document.
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
-_SEPARATORS = re.compile(r"[\s,;]+")
+# "&" too: key IDs pasted from a URL's query (`?AccessKeyId=AKIA…&…`).
+_SEPARATORS = re.compile(r"[\s,;&]+")
 # name=value, name: value (env files, YAML, JSON): the value is the part that can be a key.
 _ASSIGNMENT = re.compile(r"[=:]")
 _STRIP_CHARS = "\"'`<>()[]{}.:!?*_~\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 _HEX = frozenset("0123456789abcdef")
+_DIGIT = re.compile(r"[0-9]")
+_ALNUM = re.compile(r"[^\W_]")
+# A part of a path: a plain word, not a piece of random text.
+_PLAIN_PART = re.compile(r"[A-Z]?[a-z0-9]*")
 
 
 # What people type to ask for usage.
@@ -93,6 +106,7 @@ class ParsedRequest:
     secret_pasted: bool = False
     dropped_for_limit: int = 0
     problems_dropped: int = 0  # problems past MAX_PROBLEMS, counted but not carried
+    text_cut: bool = False  # the text was longer than MAX_TEXT: only that much was read
     extra: tuple[str, ...] = field(default=())
 
     @property
@@ -101,18 +115,25 @@ class ParsedRequest:
 
 
 def _is_secret_run(run: str) -> bool:
-    return len(run) >= 30 and ("/" in run or "+" in run)
+    return len(run) >= 30 and ("/" in run or "+" in run) and not _is_path(run)
+
+
+def _is_path(token: str) -> bool:
+    """A path or URL tail (`services/payments/api/v1/Refund2`): every part between slashes a plain
+    word (small letters and digits, or one capital first). A secret's parts mix cases: in a
+    million random secrets holding "/", not one has only plain parts."""
+    return "/" in token and "+" not in token and all(_PLAIN_PART.fullmatch(part) for part in token.split("/"))
 
 
 def _looks_random(joined: str) -> bool:
     """Mixed case with a digit: what a random base64 string is and prose or IDs almost never are."""
-    return any(c.islower() for c in joined) and any(c.isupper() for c in joined) and any(c.isdigit() for c in joined)
+    return joined != joined.upper() and joined != joined.lower() and _DIGIT.search(joined) is not None
 
 
 def _mixed(piece: str) -> bool:
     """Upper and lower case, or letters and digits: a piece of a random string, not a plain word."""
-    lower, upper, digit = (any(f(c) for c in piece) for f in (str.islower, str.isupper, str.isdigit))
-    return (lower and upper and (digit or not piece[:1].isupper() or sum(c.isupper() for c in piece) > 1)) or (
+    lower, upper, digit = piece != piece.upper(), piece != piece.lower(), _DIGIT.search(piece) is not None
+    return (lower and upper and (digit or not piece[:1].isupper() or sum(map(str.isupper, piece)) > 1)) or (
         digit and (lower or upper)
     )
 
@@ -120,9 +141,11 @@ def _mixed(piece: str) -> bool:
 def looks_like_secret(token: str) -> bool:
     """True for a 38-42 character token of the secret alphabet that is not plain letters, or a long
     run of that alphabet holding "/" or "+" (a secret, whole or in part)."""
+    if len(token) < 30:  # shorter than any rule below: most words, decided at once
+        return False
     if _SECRET_RUN.fullmatch(token) and _is_secret_run(token):
         return True
-    if not _SECRET_TOKEN.fullmatch(token):
+    if not _SECRET_TOKEN.fullmatch(token) or _is_path(token):
         return False
     # A real secret mixes lower case with digits or symbols; this spares 40-letter words, and
     # 40 lower-case hex digits are a git commit or SHA-1, which a secret practically never is.
@@ -135,14 +158,16 @@ def looks_like_secret(token: str) -> bool:
 
 def _random_case(text: str) -> bool:
     """Many capitals and many small letters, as in random text (CamelCase names have few capitals)."""
-    upper = sum(c.isupper() for c in text)
-    return upper >= 10 and sum(c.islower() for c in text) >= 10
+    return sum(map(str.isupper, text)) >= 10 and sum(map(str.islower, text)) >= 10
 
 
 def _split_secret(pieces: list[str], joined: str) -> bool:
-    """Whether pieces that join to a secret's length are one: random-looking text that holds "/"
-    or "+", or whose random-looking pieces (mixed case or digits) make up most of it."""
+    """Whether pieces that join to a secret's length are one: random-looking text, with few
+    plain words among the pieces, that holds "/" or "+", or whose random-looking pieces (mixed
+    case or digits) make up most of it."""
     if not (_looks_random(joined) or _random_case(joined)):
+        return False
+    if sum(len(p) for p in pieces if _WORDLIKE.fullmatch(p)) >= _WORDS_IN_PROSE:
         return False
     if "/" in joined or "+" in joined:
         return True
@@ -152,34 +177,78 @@ def _split_secret(pieces: list[str], joined: str) -> bool:
 def _split_secret_spans(text: str) -> list[tuple[int, int]]:
     """Where a secret split by spaces or line breaks lies: runs of up to _MAX_PIECES words, each
     only of the secret alphabet (quotes and commas aside) and none starting like a key ID, that
-    joined make 38-42 characters of random-looking text holding "/" or "+", or whose pieces each
-    look random (mixed case beyond a capital first letter, or letters with digits). Linear: each
-    word starts at most _MAX_PIECES windows."""
-    words = [(m.start(), m.end(), m.group(0).strip(_STRIP_CHARS + ",;")) for m in _WORD.finditer(text)]
+    joined make 38-42 characters of random-looking text (see _split_secret).
+
+    Linear: a window is read only when its words, as typed, are long enough to make a secret
+    (from running totals, so short words cost one comparison each), and then for at most
+    _MAX_PIECES words."""
+    words = [m.span() for m in _WORD.finditer(text)]
+    totals = [0, *accumulate(end - start for start, end in words)]
+    shortest, longest = min(SECRET_LENGTHS), max(SECRET_LENGTHS)
     spans: list[tuple[int, int]] = []
-    for i in range(len(words)):
-        pieces: list[str] = []
-        for _start, end, piece in words[i : i + _MAX_PIECES]:
-            if not piece or not _PIECE.fullmatch(piece) or piece[:4].upper() in ACCESS_KEY_PREFIXES:
+    later: dict[int, str | None] = {}  # each word read once as a later piece, whatever window it is in
+    for i, (start, end) in enumerate(words):
+        stop = min(i + _MAX_PIECES, len(words))
+        if totals[stop] - totals[i] < shortest:
+            continue  # too short however it is read: the common case, decided at once
+        first = _piece(text[start:end], first=True)
+        if first is None:
+            continue
+        pieces = [first]
+        for j in range(i + 1, stop):
+            if j not in later:
+                later[j] = _piece(text[words[j][0] : words[j][1]], first=False)
+            piece = later[j]
+            if piece is None:
                 break
             pieces.append(piece)
             joined = "".join(pieces)
-            if len(joined) > max(SECRET_LENGTHS):
+            if len(joined) > longest:
                 break
-            if len(pieces) < 2 or len(joined) not in SECRET_LENGTHS or not _split_secret(pieces, joined):
-                continue
-            spans.append((words[i][0], end))
-            break
+            if len(joined) >= shortest and _split_secret(pieces, joined):
+                spans.append((start, words[j][1]))
+                break
     return spans
 
 
+def _piece(word: str, *, first: bool) -> str | None:
+    """The word as a piece of a split secret, or None when it cannot be one (empty, outside the
+    secret alphabet, or starting like a key ID)."""
+    piece = _value_part(word, first=first)
+    if not piece or not _PIECE.fullmatch(piece) or piece[:4].upper() in ACCESS_KEY_PREFIXES:
+        return None
+    return piece
+
+
+def _decodable(match: re.Match[str], code: str) -> str:
+    """The character an escape or encoding stands for when a secret can hold it, else as typed."""
+    char = chr(int(code, 16))
+    return char if char in _DECODABLE else match.group(0)
+
+
+def _json_unescaped(match: re.Match[str]) -> str:
+    return "/" if match.group(1) else _decodable(match, match.group(2))
+
+
+def _url_decoded(match: re.Match[str]) -> str:
+    return _decodable(match, match.group(1))
+
+
+def _value_part(word: str, *, first: bool) -> str:
+    """A word as a piece of a split secret: quotes and commas aside, and for the first piece only
+    what follows a `name=` or `name:` glued to it (`secret=wJalrXUtn FEMI/K7MDENG…`)."""
+    word = word.strip(_STRIP_CHARS + ",;")
+    if first and ("=" in word or ":" in word):
+        word = _ASSIGNMENT.split(word)[-1].strip(_STRIP_CHARS + ",;")
+    return word
+
+
 def _decoded(text: str) -> str:
-    """The text with JSON escapes of "/" and "+" and URL encodings undone, so that an escaped or
-    encoded secret is seen as one (%41 and the like are left alone: only what a secret can hold)."""
-    text = _JSON_ESCAPES.sub(lambda m: _JSON_UNESCAPED[m.group(0)], text)
-    return _PERCENT.sub(
-        lambda m: unquote(m.group(0)) if m.group(0).upper() in ("%2F", "%2B", "%3D") else m.group(0), text
-    )
+    """The text with JSON escapes and URL encodings of the secret alphabet undone, so that an
+    escaped or encoded secret is seen as one. One pass of each: linear in the text."""
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(_json_unescaped, text)
+    return _PERCENT.sub(_url_decoded, text) if "%" in text else text
 
 
 def contains_secret(text: str) -> bool:
@@ -193,13 +262,27 @@ def contains_secret(text: str) -> bool:
     return any(looks_like_secret(m.group(0)) for m in _SECRET_TOKEN.finditer(text))
 
 
+def _cut_spans(text: str, spans: list[tuple[int, int]], replacement: str) -> str:
+    """The text with the (start, end) spans, in order of start, replaced; spans that overlap are
+    cut as one. One join: linear in the text."""
+    parts: list[str] = []
+    last = 0
+    for start, end in spans:
+        if start < last:  # overlaps the span before: that cut reaches this one's end too
+            last = max(last, end)
+            continue
+        parts += [text[last:start], replacement]
+        last = end
+    return "".join(parts) + text[last:] if parts else text
+
+
 def scrub_secrets(text: str, replacement: str = "[secret removed]") -> str:
     """The text with anything secret-looking replaced, for the rare place text must be kept."""
+    # Split secrets first: a name's rule would take only the first piece and leave the rest.
+    text = _cut_spans(text, _split_secret_spans(text), replacement)
     text = _SECRET_ASSIGNMENT_VALUE.sub(replacement, text)
     text = _SECRET_ASSIGNMENT.sub(replacement, text)
     text = _SECRET_SHORT_NAME_VALUE.sub(replacement, text)
-    for start, end in reversed(_split_secret_spans(text)):
-        text = text[:start] + replacement + text[end:]
     text = _SECRET_RUN.sub(lambda m: replacement if _is_secret_run(m.group(0)) else m.group(0), text)
     return _SECRET_TOKEN.sub(lambda m: replacement if looks_like_secret(m.group(0)) else m.group(0), text)
 
@@ -230,6 +313,10 @@ def _prepare(text: str | None) -> tuple[str, bool]:
     return text, secret
 
 
+def _is_cut(text: str | None) -> bool:
+    return text is not None and len(text) > MAX_TEXT
+
+
 def _normalise_token(token: str) -> str:
     token = token.strip(_STRIP_CHARS)
     if _ASSIGNMENT.search(token):  # aws_access_key_id=AKIA..., aws_access_key_id:AKIA...
@@ -254,16 +341,29 @@ def judged(token: str, position: int) -> KeyProblem | None:
         return problem
     return KeyProblem(
         f"word {position}",
-        f"Word {position} ({len(token)} characters) is not an access key ID: those start with AKIA or ASIA "
-        "and are 20 characters of A-Z and 2-7.",
+        f"Word {position} ({len(token)} character{'' if len(token) == 1 else 's'}): {_kind(token)}. Access key IDs "
+        f"start with AKIA or ASIA and are {KEY_LENGTH} characters of A-Z and 2-7.",
     )
+
+
+def _kind(token: str) -> str:
+    """What kind of token it is, in words that give away nothing of its text."""
+    if not token.isascii() or not token.isalnum():
+        return "it holds symbols no key ID has"
+    if len(token) < KEY_LENGTH:
+        return "too short for a key ID"
+    if len(token) > KEY_LENGTH:
+        return "too long for a key ID"
+    return "it does not start with AKIA or ASIA"
 
 
 def _is_ordinary_word(token: str) -> bool:
     """Words around the keys (prose, config names, emails, mentions): ignored, not judged."""
     if token[:4].upper() in ACCESS_KEY_PREFIXES:
         return False
-    if "@" in token or not any(ch.isalnum() for ch in token):
+    if len(token) < 12 and token.isalpha():  # most words, decided at once
+        return True
+    if "@" in token or _ALNUM.search(token) is None:
         return True
     letters = token.replace("_", "").replace("-", "")
     return letters.isalpha() and (len(token) < 12 or letters != token)
@@ -273,9 +373,9 @@ def parse_command(text: str | None) -> ParsedRequest:
     """Parse the text of `/whose-key`: keys, `deep`, `help`, `faq` or `report`."""
     cleaned, secret = _prepare(text)
     tokens = [_normalise_token(t) for t in _SEPARATORS.split(cleaned)]
-    if any(looks_like_secret(t) for t in tokens):  # one only unwrapping the token revealed
-        secret = True
-    tokens = [t for t in tokens if t and not looks_like_secret(t)]
+    revealed = [t for t in tokens if looks_like_secret(t)]  # ones only unwrapping the token revealed
+    secret = secret or bool(revealed)
+    tokens = [t for t in tokens if t and not (revealed and looks_like_secret(t))]
 
     words = {t.lower() for t in tokens}
     # A pasted secret always gets an answer that warns about it, so it never reads as help.
@@ -296,14 +396,15 @@ def parse_command(text: str | None) -> ParsedRequest:
     for position, token in enumerate(tokens, start=1):
         if token.lower() in {"deep", "help", "faq"}:
             continue
+        if _is_ordinary_word(token):  # never a key ID (those start with AKIA or ASIA): not judged
+            extra.append(token)
+            continue
         if len(problems) >= MAX_PROBLEMS and not is_access_key_id(token):
-            beyond += 0 if _is_ordinary_word(token) else 1
+            beyond += 1
             continue
         problem = judged(token, position)
         if problem is None:
             keys.setdefault(token)
-        elif _is_ordinary_word(token):
-            extra.append(token)
         else:
             problems.setdefault(problem)
     if not keys and not problems and not secret:
@@ -317,6 +418,7 @@ def parse_command(text: str | None) -> ParsedRequest:
         secret_pasted=secret,
         dropped_for_limit=dropped,
         problems_dropped=beyond,
+        text_cut=_is_cut(text),
         extra=tuple(extra),
     )
 
@@ -338,7 +440,9 @@ def parse_free_text(text: str | None) -> ParsedRequest:
             problems.append(problem)
     words = {w.strip(_STRIP_CHARS).lower() for w in raw.split()}
     if not keys and not problems:
-        return ParsedRequest(Action.FAQ if "faq" in words else Action.HELP, secret_pasted=secret)
+        return ParsedRequest(
+            Action.FAQ if "faq" in words else Action.HELP, secret_pasted=secret, text_cut=_is_cut(text)
+        )
     dropped = max(0, len(keys) - MAX_KEYS_PER_REQUEST)
     return ParsedRequest(
         Action.LOOKUP,
@@ -348,4 +452,5 @@ def parse_free_text(text: str | None) -> ParsedRequest:
         secret_pasted=secret,
         dropped_for_limit=dropped,
         problems_dropped=beyond,
+        text_cut=_is_cut(text),
     )

@@ -722,3 +722,152 @@ def test_problems_and_text_are_capped() -> None:
     assert len(parsed.problems) == 20 and parsed.problems_dropped == 30
     long = "x " * 30_000 + KEY
     assert KEY not in parse_command(long).keys  # beyond 40,000 characters
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets in every form (issue 21): split, encoded, escaped, a slip long or short, named
+
+# A second secret, with "+" and no "/".
+PLUS_SECRET = "Xk3+9fQmZ2LrT8vB1nW6yH4cJ0dS7aE5uP2gR+Mo"
+
+
+def _pieces(secret: str, *sizes: int) -> list[str]:
+    """The secret cut in pieces of the given sizes (the last takes the rest)."""
+    out, at = [], 0
+    for size in sizes:
+        out.append(secret[at : at + size])
+        at += size
+    return [*out, secret[at:]]
+
+
+@pytest.mark.parametrize(
+    ("typed", "secret"),
+    [
+        # split in five pieces across lines and spaces
+        (f"{KEY}\n" + " ".join(_pieces(SECRET, 8, 8, 8, 8)), SECRET),
+        # split in six pieces, as a narrow terminal wraps it
+        (f"{KEY}\n" + "\n".join(_pieces(SECRET, 7, 7, 7, 7, 6)), SECRET),
+        # split by a Windows line break
+        (f"{KEY}\r\n{SECRET[:22]}\r\n{SECRET[22:]}", SECRET),
+        # split by a tab
+        (f"{KEY}\t{SECRET[:15]}\t{SECRET[15:]}", SECRET),
+        # a name glued to the first piece of a split secret
+        (f"{KEY} secret={SECRET[:7]} {SECRET[7:]}", SECRET),
+        # URL-encoded twice (%252F)
+        (f"{KEY} {SECRET.replace('/', '%252F')}", SECRET),
+        # every character URL-encoded
+        (f"{KEY} " + "".join(f"%{ord(c):02X}" for c in SECRET), SECRET),
+        # "+" URL-encoded, in lower case
+        (f"{KEY} {PLUS_SECRET.replace('+', '%2b')}", PLUS_SECRET),
+        # one short and split by a space
+        (f"{KEY} {PLUS_SECRET[:20]} {PLUS_SECRET[20:-1]}", PLUS_SECRET),
+        # two long and split by a line break
+        (f"{KEY}\nQ{PLUS_SECRET[:25]}\n{PLUS_SECRET[25:]}z", PLUS_SECRET),
+        # `name = value` with spaces around the sign
+        (f"{KEY} secret = {SECRET}", SECRET),
+        # `name : value` in YAML with a space before the colon
+        (f"aws_access_key_id: {KEY}\naws_secret_access_key : {SECRET}", SECRET),
+        # JSON with spaces around the colon
+        (f'{{"id" : "{KEY}", "secret" : "{SECRET}"}}', SECRET),
+        # JSON under secret_key, JSON-escaped
+        (f'{{"id": "{KEY}", "secret_key": "{SECRET.replace("/", chr(92) + "/")}"}}', SECRET),
+        # in a URL's query, with the key ID before it
+        (f"https://x.example/?AccessKeyId={KEY}&SecretAccessKey={SECRET.replace('/', '%2F')}&n=1", SECRET),
+    ],
+)
+def test_more_secret_forms_are_caught_and_leave_no_piece(typed: str, secret: str) -> None:
+    """Each form is flagged by both parsers, the key ID still looked up, and no 12-character piece kept."""
+    for parsed in (parse_command(typed), parse_free_text(typed)):
+        assert parsed.secret_pasted, typed
+        assert parsed.keys == (KEY,), typed
+        assert_secret_absent(parsed, secret)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        # a long path with digits and capitals
+        f"{KEY} fails in services/payments/api/v1/handlers/Refund2",
+        # a URL's tail, 38 characters of the secret alphabet with slashes
+        f"{KEY} see github.com/acme/whosekey/blob/main/core/parse",
+        # prose with a slash, a digit and capitals, long enough to join to 40 characters
+        f"please check the CI/CD job Deploy2 for the team {KEY}",
+    ],
+)
+def test_paths_and_prose_are_not_taken_for_split_secrets(typed: str) -> None:
+    """Paths and sentences made of plain words are not secrets, however their words join."""
+    assert not parse_command(typed).secret_pasted and not parse_free_text(typed).secret_pasted
+
+
+def test_two_split_secrets_in_a_row_are_both_cut() -> None:
+    """Split secrets side by side (windows that overlap) are cut as one, leaving no piece of either."""
+    typed = f"{KEY} {SECRET[:20]} {SECRET[20:]} {PLUS_SECRET[:20]} {PLUS_SECRET[20:]}"
+    parsed = parse_command(typed)
+    assert parsed.secret_pasted and parsed.keys == (KEY,)
+    assert_secret_absent(parsed, SECRET)
+    assert_secret_absent(parsed, PLUS_SECRET)
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [
+        # a symbol inside (the closing "!" is read as punctuation): could be a password, so only its
+        # length and kind are said
+        ("hunter2-password!", "16 characters): it holds symbols no key ID has"),
+        # short letters and digits
+        ("x1y2z3", "6 characters): too short for a key ID"),
+        # long letters and digits, short of a secret's length
+        ("Zq9" * 12, "36 characters): too long for a key ID"),
+        # the right length, the wrong start
+        ("BCDEFGHIJKLMNOPQRSTU", "20 characters): it does not start with AKIA or ASIA"),
+    ],
+)
+def test_a_token_not_shaped_like_a_key_is_named_by_position_and_kind(token: str, kind: str) -> None:
+    """The problem says which word it was and what kind, never its text."""
+    parsed = parse_command(f"{KEY} {token}")
+    assert parsed.keys == (KEY,)
+    (problem,) = parsed.problems
+    assert problem.text == "word 2"
+    assert problem.reason.startswith(f"Word 2 ({kind}.")
+    assert token not in problem.reason and token not in repr(parsed)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # too short, but a key ID's start: useful to show
+        "AKIA123",
+        # a digit for a letter (a misread), with the likely intended key
+        "AK1ARZPUZDIKGB2VALC4",
+        # lower case
+        KEY.lower(),
+        # another IAM ID
+        "AIDAJQABLZS4A3QDU576Q",
+    ],
+)
+def test_a_key_shaped_token_is_shown_as_typed(token: str) -> None:
+    """Near-misses of a key ID are safe and useful to show: the problem quotes them."""
+    (problem,) = parse_command(f"{KEY} {token}").problems
+    assert token in problem.reason
+
+
+@pytest.mark.parametrize("parse", [parse_command, parse_free_text])
+def test_text_past_slacks_limit_is_cut_and_said(parse: object) -> None:
+    """Text past 40,000 characters is not read, and the request says it was cut."""
+    parsed = parse(f"{KEY} " + "x " * 25_000)  # type: ignore[operator]
+    assert parsed.text_cut and parsed.keys == (KEY,)
+    assert not parse(f"{KEY} x").text_cut  # type: ignore[operator]
+
+
+def test_the_reply_says_when_keys_problems_or_text_were_cut() -> None:
+    """The immediate reply counts problems past the cap, keys past ten, and says the text was cut."""
+    from bot.messages import looking_up
+
+    typed = " ".join(key_number(n) for n in range(12)) + " " + " ".join(f"AKIA{n:04d}" for n in range(25))
+    parsed = parse_command(typed + " " + "x " * 20_000)
+    assert len(parsed.keys) == 10 and parsed.dropped_for_limit == 2
+    assert len(parsed.problems) == 20 and parsed.problems_dropped == 5
+    text = looking_up(parsed)["text"]
+    assert "2 more were left out" in text
+    assert "…and 15 more" in text  # 10 shown of 20 carried, and 5 past the cap
+    assert "first 40,000 characters" in text
