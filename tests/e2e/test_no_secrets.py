@@ -13,7 +13,7 @@ import zlib
 
 from redis import Redis
 
-from core.parse import looks_like_secret
+from core.secrets import looks_like_secret
 from standins.stack import BOT_TOKEN, SIGNING_SECRET, Stack
 from tests.e2e.env import EVENTS_TOKEN
 

@@ -21,13 +21,11 @@ from core.keyids import (
 from core.parse import (
     Action,
     ParsedRequest,
-    contains_secret,
-    looks_like_secret,
     parse_command,
     parse_free_text,
-    scrub_secrets,
     unwrap_slack_markup,
 )
+from core.secrets import contains_secret, looks_like_secret, scrub_secrets
 
 KEY = "AKIARZPUZDIKGB2VALC4"  # new format: decodes to account 123456789012
 OLD_KEY = "AKIAIOSFODNN7EXAMPLE"  # old format (fifth character I): no account encoded

@@ -15,7 +15,8 @@ import pytest
 
 from core.blockkit import Message
 from core.faq import FAQ, render_faq
-from core.parse import contains_secret, parse_command
+from core.parse import parse_command
+from core.secrets import contains_secret
 from workers.aws.errors import AccountOutcome
 from workers.lookup.diagnosis import diagnose
 from workers.lookup.finding import KeyFinding, Unsearched, Verdict
