@@ -9,7 +9,11 @@ different member accounts, each looked up one request at a time, in three phases
   then ListAccessKeys and GetUser side by side: two round trips);
 - indexed: sessions cached and the key indexed (every IAM read at once: one round trip).
 Prints p50/max latency per phase, the AWS calls per lookup, and the goals: warm at most
-2 x latency + 100 ms, indexed at most 1 x latency + 100 ms (p50).
+2 x latency + 100 ms, indexed at most 1 x latency + 100 ms (p50). Also each phase's own time in
+the worker: the job's time less the wall-clock time it waited on AWS, which should not grow
+with the organization (goal: at 1,000 accounts within 1.5x of 10):
+
+    python3 dev.py bench lookup --sizes 10,1000 --latencies 0.075
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def organization(size: int) -> list[AccountSpec]:
     return specs
 
 
-def aws_usage_by_response_url(redis: Redis) -> dict[str, tuple[int, float]]:
-    """(AWS calls, seconds spent in AWS calls) of every finished lookup, by its response_url."""
+def aws_usage_by_response_url(redis: Redis) -> dict[str, tuple[int, float, float]]:
+    """(AWS calls, seconds waiting on AWS, seconds in all) of every finished lookup, by its
+    response_url."""
     queue = Queue(LOOKUP_QUEUE, connection=redis, serializer=JSONSerializer)
     usage = {}
     job_ids = queue.finished_job_registry.get_job_ids()
@@ -55,7 +60,7 @@ def aws_usage_by_response_url(redis: Redis) -> dict[str, tuple[int, float]]:
         result = job.return_value() if job is not None else None
         if isinstance(result, dict):
             url = job.args[0]["destination"]["response_url"]
-            usage[url] = (int(result["aws_calls"]), float(result["aws_seconds"]))
+            usage[url] = (int(result["aws_calls"]), float(result["aws_seconds"]), float(result["seconds"]))
     return usage
 
 
@@ -86,7 +91,7 @@ def measure(size: int, latency: float, rounds: int) -> dict[str, float]:
         wait_for_warm_worker(redis)
         stack.aws.latency = latency  # after seeding: only the lookups pay it
         phases: dict[str, list[float]] = {"cold": [], "warm": [], "indexed": []}
-        urls: list[str] = []
+        urls: dict[str, list[str]] = {phase: [] for phase in phases}
         asked = 0
 
         def run(phase: str, forget: bool) -> None:
@@ -98,7 +103,7 @@ def measure(size: int, latency: float, rounds: int) -> dict[str, float]:
                 # One asker per request, so the per-user rate limit never refuses a measured request.
                 elapsed, url = lookup(stack, key_id, f"U{asked:08d}")
                 phases[phase].append(elapsed)
-                urls.append(url)
+                urls[phase].append(url)
 
         run("cold", forget=True)
         for _ in range(rounds):
@@ -107,17 +112,25 @@ def measure(size: int, latency: float, rounds: int) -> dict[str, float]:
             run("indexed", forget=False)
         time.sleep(0.5)  # let the last job's result land
         usage = aws_usage_by_response_url(redis)
-    calls = [usage[url][0] for url in urls if url in usage]
+    every_url = [url for phase_urls in urls.values() for url in phase_urls]
+    calls = [usage[url][0] for url in every_url if url in usage]
+    own = {phase: [usage[u][2] - usage[u][1] for u in phase_urls if u in usage] for phase, phase_urls in urls.items()}
     ms = latency * 1000
     print(f"organization of {size} accounts, {ms:.0f} ms injected per AWS call, {len(keys)} keys")
     for phase, values in phases.items():
-        print(f"  {phase:8} command -> answer: {summary_ms(values)}")
+        print(f"  {phase:8} command -> answer: {summary_ms(values)}; own time in the worker: {summary_ms(own[phase])}")
     print(f"  AWS calls per lookup: min={min(calls)} max={max(calls)} mean={sum(calls) / len(calls):.2f}")
     warm, indexed = percentile(phases["warm"], 50), percentile(phases["indexed"], 50)
     for phase, value, goal in (("warm", warm, 2 * latency + 0.1), ("indexed", indexed, latency + 0.1)):
         verdict = "met" if value <= goal else "MISSED"
         print(f"  {phase} p50 {value * 1000:.0f} ms (goal <= {goal * 1000:.0f} ms: {verdict})")
-    return {"cold": percentile(phases["cold"], 50), "warm": warm, "indexed": indexed, "max_calls": max(calls)}
+    return {
+        "cold": percentile(phases["cold"], 50),
+        "warm": warm,
+        "indexed": indexed,
+        "max_calls": max(calls),
+        "warm_own": percentile(own["warm"], 50),
+    }
 
 
 def main() -> None:
@@ -126,9 +139,17 @@ def main() -> None:
     parser.add_argument("--latencies", default="0.1,0.3", help="seconds added to every AWS call, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    own: dict[tuple[int, float], float] = {}
     for size in (int(s) for s in args.sizes.split(",")):
         for latency in (float(x) for x in args.latencies.split(",")):
-            measure(size, latency, args.rounds)
+            own[size, latency] = measure(size, latency, args.rounds)["warm_own"]
+    smallest = min(size for size, _ in own)
+    for (size, latency), value in sorted(own.items()):
+        base = own[smallest, latency]
+        print(
+            f"warm lookup's own time at {size} accounts ({latency * 1000:.0f} ms per call): p50 {value * 1000:.1f} ms, "
+            f"{value / base:.2f}x of {smallest} accounts (goal <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ memory per worker process, Redis memory per 10,000 keys, and lookups during a sw
 
     python3 dev.py bench sweep_fanout [--sizes 100,200] [--workers 1,2,4] [--users 20] [--latency 0.075]
                                       [--sweeps 2]   # a second sweep with nothing changed
+                                      [--flood]      # then two `deep` requests of one person
 
 AWS answers through the loopback fault proxy with `--latency` seconds added to every call (IAM
 from a region takes 50-100 ms), so the figures measure the design rather than moto's CPU. The
@@ -12,6 +13,11 @@ a fresh `python -m workers` pool (WHOSE_KEY_WORKERS=N plus its lookup process) r
 (cold: each process assumes the roles it needs) while a lookup is asked every LOOKUP_EVERY s.
 Each run also prints how many of the machine's cores were busy: moto, the proxy, Redis and the
 workers share them, and a run with all of them busy measured the machine, not the design.
+
+With --flood, once the sweeps are done the same pool takes a flood: one person sends two `deep`
+requests of 3 keys each (keys no account holds, so each reads every account), then another person
+asks plain lookups, one every LOOKUP_EVERY s, until both floods are answered: their p50/p99 against
+idle, and how long the floods took.
 
 Very large accounts (read in batches of WHOSE_KEY_SWEEP_BATCH_USERS users, one job each):
     python3 dev.py bench sweep_fanout --sizes 2 --users 1000 --workers 1,2
@@ -43,6 +49,9 @@ SLOWED = (
 )  # fmt: skip
 LOOKUP_EVERY = 1.0
 IDLE_LOOKUPS = 20
+# Keys of the right shape that no account holds: a `deep` search for one reads every account.
+FLOOD_KEYS = tuple(f"AKIAZZZZZZZZZZZZZZZ{letter}" for letter in "ABCDEF")
+FLOODER = "U0FLOODER"
 
 
 def lookup_seconds(redis: Any, slack: Any, key_id: str) -> float:
@@ -54,6 +63,39 @@ def lookup_seconds(redis: Any, slack: Any, key_id: str) -> float:
     started = time.time()
     JobQueue(redis).enqueue(request)
     return float(slack.wait_for_hook(url, timeout=60)[0].at - started)
+
+
+def flood(redis: Any, slack: Any, key_id: str) -> dict[str, Any]:
+    """Two `deep` requests of one person, as the web hands them on (search lane), then another
+    person's plain lookups until both are answered."""
+    from core.contract import Destination, LookupRequest
+    from core.jobs import SEARCH_LANE
+    from core.queue import JobQueue, new_request_id
+    from workers.slack.delivery import already_delivered
+
+    started = time.time()
+    floods = []
+    for keys in (FLOOD_KEYS[:3], FLOOD_KEYS[3:]):
+        request = LookupRequest(
+            new_request_id(),
+            keys,
+            Destination(response_url=slack.new_response_url()),
+            asked_by=FLOODER,
+            surface="command",
+            deep=True,
+            lane=SEARCH_LANE,
+        )
+        JobQueue(redis).enqueue(request)
+        floods.append(request.request_id)
+    during: list[float] = []
+    answered: dict[str, float] = {}
+    while len(answered) < len(floods):
+        during.append(lookup_seconds(redis, slack, key_id))
+        for request_id in floods:
+            if request_id not in answered and already_delivered(redis, request_id):
+                answered[request_id] = time.time() - started
+        time.sleep(LOOKUP_EVERY)
+    return {"during": during, "floods": sorted(answered.values())}
 
 
 def cpu_times() -> tuple[float, float]:
@@ -101,19 +143,27 @@ def stop_pool(pool: subprocess.Popen[bytes], redis: Any) -> None:
         time.sleep(0.2)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process has used so far, from /proc (0 when it is gone)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def worker_cpu_seconds(redis: Any) -> float:
-    """CPU time (user + system) the pool's RQ worker processes have used so far, from /proc."""
+    """CPU time the pool's RQ worker processes have used so far."""
     from rq import Worker
 
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0.0
-    for worker in Worker.all(connection=redis):
-        try:
-            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    return sum(process_cpu_seconds(worker.pid) for worker in Worker.all(connection=redis) if worker.pid)
+
+
+def others_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time so far of the stand-ins sharing the machine: moto, Redis, and this process (the
+    AWS latency proxy and the Slack double run in its threads)."""
+    return {name: process_cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def one_run(
@@ -124,6 +174,8 @@ def one_run(
     key_id: str,
     stop_after: float | None = None,
     sweeps: int = 1,
+    standin_pids: dict[str, int] | None = None,
+    with_flood: bool = False,
 ) -> list[dict[str, Any]]:
     """`sweeps` sweeps one after another with a fresh pool (the second finds nothing changed); with
     stop_after, figures after that many seconds if one has not finished (a partial run)."""
@@ -133,14 +185,26 @@ def one_run(
         idle = [lookup_seconds(redis, slack, key_id) for _ in range(IDLE_LOOKUPS)]
         runs = []
         for number in range(1, sweeps + 1):
-            run = one_sweep(redis, slack, key_id, stop_after)
+            run = one_sweep(redis, slack, key_id, stop_after, standin_pids or {})
             runs.append({**run, "workers": workers, "idle": idle, "sweep": number})
+        if with_flood:
+            flooded = flood(redis, slack, key_id)
+            print(
+                f"  flood, {workers} worker(s): two `deep` requests of {len(FLOOD_KEYS) // 2} keys answered after "
+                f"{', '.join(f'{t:.1f}s' for t in flooded['floods'])}; another person's lookups meanwhile "
+                f"p50 {percentile(flooded['during'], 50):.2f}s p99 {percentile(flooded['during'], 99):.2f}s "
+                f"(n={len(flooded['during'])}) against idle p50 {percentile(idle, 50):.2f}s "
+                f"p99 {percentile(idle, 99):.2f}s",
+                flush=True,
+            )
     finally:
         stop_pool(pool, redis)
     return runs
 
 
-def one_sweep(redis: Any, slack: Any, key_id: str, stop_after: float | None) -> dict[str, Any]:
+def one_sweep(
+    redis: Any, slack: Any, key_id: str, stop_after: float | None, standin_pids: dict[str, int]
+) -> dict[str, Any]:
     from rq import Worker
 
     from core.contract import SweepRequest
@@ -150,6 +214,7 @@ def one_sweep(redis: Any, slack: Any, key_id: str, stop_after: float | None) -> 
     memory_before = int(redis.info("memory")["used_memory"])
     cpu_before = cpu_times()
     workers_cpu_before = worker_cpu_seconds(redis)
+    others_before = others_cpu_seconds(standin_pids)
     sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="bench"))
     progress = SweepProgress(redis)
     during: list[float] = []
@@ -175,6 +240,8 @@ def one_sweep(redis: Any, slack: Any, key_id: str, stop_after: float | None) -> 
     done.set()
     cpu_after = cpu_times()
     workers_cpu = worker_cpu_seconds(redis) - workers_cpu_before
+    others_after = others_cpu_seconds(standin_pids)
+    others_cpu = {name: others_after[name] - others_before[name] for name in standin_pids}
     sampler.join()
     memory_after = int(redis.info("memory")["used_memory"])
     return {
@@ -188,6 +255,7 @@ def one_sweep(redis: Any, slack: Any, key_id: str, stop_after: float | None) -> 
         "rss_mb": sorted(rss_peak.values()),
         "redis_bytes": memory_after - memory_before,
         "worker_cpu": workers_cpu,
+        "others_cpu": others_cpu,
         # Everything (moto, the proxy, Redis, the workers) shares this machine: near all of its
         # cores busy means the run measured the machine, not the design.
         "cores_busy": cores_busy(cpu_before, cpu_after),
@@ -201,6 +269,7 @@ def one_size(
     latency: float,
     stop_after: float | None = None,
     sweeps: int = 1,
+    with_flood: bool = False,
 ) -> list[dict[str, Any]]:
     from redis import Redis
 
@@ -234,7 +303,8 @@ def one_size(
         key_id = seeded.users[seeded.account_ids[-1]][0].key_id
         try:
             for workers in worker_counts:
-                for result in one_run(env, redis, slack, workers, key_id, stop_after, sweeps):
+                standin_pids = {"moto": moto.pid, "redis": redis_server.pid, "proxy and Slack double": os.getpid()}
+                for result in one_run(env, redis, slack, workers, key_id, stop_after, sweeps, standin_pids, with_flood):
                     result["size"] = accounts
                     print_run(result)
                     results.append(result)
@@ -271,6 +341,13 @@ def print_run(r: dict[str, Any]) -> None:
         f"CPU busy {r['cores_busy']:.1f} of {os.cpu_count()} cores",
         flush=True,
     )
+    seconds = max(r["seconds"], 1e-9)
+    shares = {"workers": r["worker_cpu"], **r["others_cpu"]}
+    print(
+        "    who used the cores (CPU s, cores on average): "
+        + "; ".join(f"{name} {cpu:.0f}s ({cpu / seconds:.2f})" for name, cpu in shares.items()),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -283,12 +360,13 @@ def main() -> None:
         "--sweeps", type=int, default=1, help="sweeps one after another per pool (2: a second with nothing changed)"
     )
     parser.add_argument("--stop-after", type=float, help="seconds after which an unfinished sweep is measured as is")
+    parser.add_argument("--flood", action="store_true", help="after the sweeps, a `deep` flood of one person")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     everything = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         print(f"--- {size} accounts x {args.users} users, {args.latency * 1000:.0f} ms per AWS call ---", flush=True)
-        everything.extend(one_size(size, args.users, counts, args.latency, args.stop_after, args.sweeps))
+        everything.extend(one_size(size, args.users, counts, args.latency, args.stop_after, args.sweeps, args.flood))
     print("\nsummary:")
     for size in sorted({r["size"] for r in everything}):
         runs = [r for r in everything if r["size"] == size]

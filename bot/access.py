@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.members import GuestCheck, outside_teams
 from core.budget import charge_full_searches, charge_requests, full_search_refusal_text
 from core.conversations import is_shared_outside
+from core.key_actions import refusal_for
 from core.membership import GroupMembers
 from core.settings import Settings
 
@@ -52,6 +53,13 @@ class Refusal:
     def unchecked(self) -> bool:
         """True when Slack could not answer the check, so asking again may well succeed."""
         return self.reason in UNCHECKED
+
+
+RESPONDER_OFF = ":lock: Acting on keys from Slack is turned off here: whose-key only reads."
+NOT_A_RESPONDER = (
+    ":lock: Only members of whose-key's responder user groups may deactivate keys, and an owner their own. "
+    "Nothing was changed. If the key leaked, ask in your security channel."
+)
 
 
 class AccessPolicy:
@@ -97,6 +105,22 @@ class AccessPolicy:
                 "with `/whose-key AKIA…`, and your own keys are on my Home tab.",
             ),
         )
+
+    def check_responder(
+        self, user: str | None, action: str, *, owner: str | None = None, undo_by: str | None = None
+    ) -> Refusal | None:
+        """None when this person may take `action` on a key whose owner is `owner` (and whose last
+        deactivation by whose-key `undo_by` may undo); run after `check`. Raises RedisError."""
+        if not self.settings.responder_enabled:
+            return Refusal("responder_off", RESPONDER_OFF)
+        if not user:
+            return Refusal("not_a_responder", NOT_A_RESPONDER)
+        if refusal_for(action, user, responder=False, owner=owner) is None or (undo_by and undo_by == user):
+            return None
+        groups = self.settings.responder_usergroups
+        if not groups:
+            return Refusal("not_a_responder", NOT_A_RESPONDER)
+        return self._member_of(user, groups, Refusal("not_a_responder", NOT_A_RESPONDER))
 
     def shared_outside(self, channel: str | None) -> bool:
         """True when people of another workspace or organization can read `channel`. Raises RedisError."""

@@ -20,6 +20,10 @@ MAX_FALLBACK = 3500
 SHARE_ACTION = "whose_key_share"
 FAQ_ACTION = "whose_key_faq"
 NOTIFY_ACTION = "whose_key_notify_owner"
+# The opt-in responder role's buttons and the modal they open.
+DEACTIVATE_ACTION = "whose_key_deactivate"
+REACTIVATE_ACTION = "whose_key_reactivate"
+KEY_ACTION_VIEW = "whose_key_key_action"
 ACTIONS_BLOCK_ID = "whose_key_actions"
 
 Block = dict[str, Any]

@@ -105,6 +105,22 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class KeyActionRequest:
+    """Deactivate (or reactivate) one key through the opt-in responder role, for `actor`, who gave
+    `reason`. The key, user and account are what the web was shown: the job confirms them with IAM
+    and checks the actor again before it changes anything."""
+
+    delivery_id: str  # one per modal submission (or CLI run): the change and its DMs happen once
+    action: str  # core.key_actions: deactivate | reactivate
+    key_id: str
+    account_id: str
+    user_name: str
+    actor: str  # a Slack user ID, or `cli:<caller ARN>` from the terminal
+    reason: str
+    reply_to: Destination | None = None  # where the actor reads the outcome (their DM with the app)
+
+
+@dataclass(frozen=True)
 class SnsConfirmation:
     """Confirm an SNS subscription whose signed confirmation message the web verified."""
 

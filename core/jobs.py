@@ -20,6 +20,7 @@ from core.contract import (
     AfterSweep,
     FaqPress,
     HomeRequest,
+    KeyActionRequest,
     LookupRequest,
     NoticeRetry,
     NotifyPress,
@@ -139,6 +140,11 @@ JOBS: tuple[JobSpec, ...] = (
     _interactive(FaqPress, "workers.jobs.buttons.show_faq", _press_id),
     _interactive(NotifyPress, "workers.jobs.buttons.notify_owner", _press_id),
     _interactive(Reply, "workers.jobs.buttons.post_reply", lambda r: f"reply-{r.delivery_id}"),
+    # A change to a key, once per submission; someone waits for it, and IAM answers in seconds.
+    # Its function is its capability's own (no workers.jobs entry): that one more module would
+    # make the import chain through the notifier longer than the layout allows.
+    _interactive(KeyActionRequest, "workers.respond.act.act_on_key", lambda a: f"key-action-{a.delivery_id}",
+                 describe=lambda a: f"{a.action} a key for {a.actor}"),
     _interactive(HomeRequest, "workers.jobs.hygiene.publish_home", lambda h: f"home-{h.event_id or h.user}"),
     # Reports run on the background lane: a person's is served from the copy rendered after the last
     # sweep, so it goes to the front (it takes milliseconds), never ahead of a plain lookup.

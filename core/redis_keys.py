@@ -127,6 +127,14 @@ SEARCH_SLOTS = RedisName("search-slots", 600, "full searches running now (sorted
 # The full search one person has running (the request ID): one at a time per person.
 SEARCH_PERSON = RedisName("search-person", 360, "the full search one person has running (request ID)")
 
+# -- acting on keys (the opt-in responder role) ---------------------------------------------------
+# A key a Deactivate button was offered for, as whose-key read it from IAM: what the web shows in
+# the modal and checks the presser against. The worker reads IAM again before it acts.
+KEY_OFFER = RedisName("key-offer", DAY, "a key a Deactivate button was offered for (JSON)")
+# A key whose-key itself just deactivated or reactivated (who, why, when): undo, and the watch
+# knowing the change was its own.
+KEY_ACTION_DONE = RedisName("key-action", DAY, "a change whose-key made to a key, for undo (JSON)")
+
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.
 DOCTOR_PROBE = RedisName("doctor", 60, "a doctor's write probe")

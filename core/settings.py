@@ -31,6 +31,8 @@ DEFAULT_FULL_SEARCH_LIMIT = 10
 DEFAULT_FULL_SEARCH_CONCURRENCY = 4
 # One "Notify owner" DM per owner and key an hour, across every answer and person who presses.
 DEFAULT_NOTIFY_COOLDOWN = 3600
+# One responder acts alone; 2: a second responder approves first (the two-person rule).
+DEFAULT_RESPONDER_APPROVALS = 1
 # Hosts where plain http:// to the Slack API is allowed: nothing leaves the machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -79,6 +81,17 @@ class Settings:
     allow_guests: bool = False
     # Seconds before the same key's owner may be notified again through "Notify owner".
     notify_cooldown: int = DEFAULT_NOTIFY_COOLDOWN
+    # The opt-in write role (iam:UpdateAccessKey, the quarantine policies only); None: whose-key
+    # only reads, and no Deactivate button is shown anywhere.
+    responder_role_name: str | None = None
+    # Members of these user groups may deactivate or quarantine any key; empty: nobody (owners
+    # may still deactivate their own keys when the role is set).
+    responder_usergroups: frozenset[str] = field(default_factory=frozenset)
+    responder_approvals: int = DEFAULT_RESPONDER_APPROVALS
+
+    @property
+    def responder_enabled(self) -> bool:
+        return self.responder_role_name is not None
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
@@ -94,7 +107,10 @@ class Settings:
             f"notice_retry_interval={self.notice_retry_interval}, notice_max_age={self.notice_max_age}, "
             f"rate_limit={self.rate_limit}, full_search_limit={self.full_search_limit}, "
             f"full_search_concurrency={self.full_search_concurrency}, "
-            f"allowed_teams={sorted(self.allowed_teams)}, allow_guests={self.allow_guests})"
+            f"allowed_teams={sorted(self.allowed_teams)}, allow_guests={self.allow_guests}, "
+            f"responder_role_name={self.responder_role_name!r}, "
+            f"responder_usergroups={sorted(self.responder_usergroups)}, "
+            f"responder_approvals={self.responder_approvals})"
         )
 
     __str__ = __repr__
@@ -171,6 +187,13 @@ class Settings:
             allowed_teams=get.id_list("WHOSE_KEY_ALLOWED_TEAMS", _TEAM_ID, "team IDs like T0123ABCD or E0123ABCD"),
             allow_guests=get.flag("WHOSE_KEY_ALLOW_GUESTS", default=False),
             notify_cooldown=get.integer("WHOSE_KEY_NOTIFY_COOLDOWN", DEFAULT_NOTIFY_COOLDOWN, minimum=60),
+            responder_role_name=get.optional_matching("WHOSE_KEY_RESPONDER_ROLE_NAME", _ROLE_NAME, "an IAM role name"),
+            responder_usergroups=get.id_list(
+                "WHOSE_KEY_RESPONDER_USERGROUPS", _USERGROUP_ID, "user group IDs like S0123ABCD"
+            ),
+            responder_approvals=get.integer(
+                "WHOSE_KEY_RESPONDER_APPROVALS", DEFAULT_RESPONDER_APPROVALS, minimum=1, maximum=2
+            ),
         )
 
     @property
@@ -232,6 +255,13 @@ class _Reader:
     def matching(self, name: str, default: str, pattern: re.Pattern[str], what: str) -> str:
         raw = self.text(name) or default
         if not pattern.match(raw):
+            raise SettingsError(f"{name} must be {what}, got {raw!r}")
+        return raw
+
+    def optional_matching(self, name: str, pattern: re.Pattern[str], what: str) -> str | None:
+        """Unset stays None (the feature is off); set, it must match."""
+        raw = self.text(name)
+        if raw is not None and not pattern.match(raw):
             raise SettingsError(f"{name} must be {what}, got {raw!r}")
         return raw
 

@@ -1,7 +1,8 @@
 """Copy the per-account templates into the StackSet templates that inline them.
 
-member-role-stackset.yaml and events-stackset.yaml carry member-role.yaml and events-member.yaml
-verbatim as their StackSet's `TemplateBody: |` block, so each StackSet deploys from one file.
+member-role-stackset.yaml, responder-role-stackset.yaml and events-stackset.yaml carry
+member-role.yaml, responder-role.yaml and events-member.yaml verbatim as their StackSet's
+`TemplateBody: |` block, so each StackSet deploys from one file.
 Edit the per-account template, then run:
 
     python deploy/sync_inline.py          # rewrite the inline bodies
@@ -19,6 +20,7 @@ DEPLOY = Path(__file__).resolve().parent
 # StackSet template -> the per-account template it deploys.
 INLINED = {
     "member-role-stackset.yaml": "member-role.yaml",
+    "responder-role-stackset.yaml": "responder-role.yaml",
     "events-stackset.yaml": "events-member.yaml",
 }
 

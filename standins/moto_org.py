@@ -82,6 +82,13 @@ class MotoServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server process's ID (for benchmarks that measure its CPU)."""
+        if self._process is None:
+            raise RuntimeError("not started")
+        return self._process.pid
+
     def env(self) -> dict[str, str]:
         """Environment that points boto3 in another process at this server."""
         return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}

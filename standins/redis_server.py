@@ -43,6 +43,13 @@ class RedisServer:
         self._process: ChildProcess | None = None
 
     @property
+    def pid(self) -> int:
+        """The server process's ID (for benchmarks that measure its CPU)."""
+        if self._process is None:
+            raise RuntimeError("not started")
+        return self._process.pid
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 

@@ -5,11 +5,13 @@ server (`SLACK_API_URL=double.base_url`, response URLs from `new_response_url()`
 request crosses a real socket exactly as it would to Slack, and the double records it for
 assertions. It answers like Slack does where the bot can tell the difference: `ok: false`
 errors on HTTP 200, `X-OAuth-Scopes` on every Web API answer, 429 with `Retry-After` when a
-test scripts one, and `used_url` once a response_url has taken its five posts.
+test scripts one, `used_url` once a response_url has taken its five posts, and modals that open
+only with a trigger_id the double issued (`new_trigger_id()`), once, within three seconds.
 """
 
 from __future__ import annotations
 
+import copy
 import email.parser
 import email.policy
 import itertools
@@ -19,13 +21,14 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from bot.scopes import BOT_SCOPES
 from standins.loopback import LoopbackServer, read_body, respond
+from standins.slack_payloads import APP_ID
 
 # Scopes the bot's manifest asks for; tests that probe scope checks pass their own.
 DEFAULT_SCOPES = BOT_SCOPES
@@ -53,6 +56,18 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Web API methods that answer without a token, as on real Slack.
 UNAUTHENTICATED_METHODS = frozenset({"api.test"})
+
+# Seconds within which Slack lets a trigger_id be exchanged for a modal (once) after the interaction.
+TRIGGER_LIFETIME_SECONDS = 3.0
+
+# Limits of a modal view object, from Slack's reference (docs.slack.dev/reference/views/modal-views).
+MODAL_BUTTON_TEXT_MAX_CHARS = 24  # the title, submit and close texts
+MODAL_MAX_BLOCKS = 100
+PRIVATE_METADATA_MAX_CHARS = 3000
+VIEW_ID_MAX_CHARS = 255  # callback_id and external_id
+INPUT_LABEL_MAX_CHARS = 2000
+# views.open and views.update answer view_too_large past this many bytes of view JSON.
+VIEW_MAX_BYTES = 250_000
 
 ApiHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -97,11 +112,12 @@ class Reply:
 
 
 class _SlackError(Exception):
-    """A Slack `ok: false` answer raised from inside a method handler."""
+    """A Slack `ok: false` answer raised from inside a method handler; messages go in response_metadata."""
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, messages: list[str] | None = None) -> None:
         super().__init__(error)
         self.error = error
+        self.messages = messages or []
 
 
 class SlackDouble:
@@ -117,13 +133,20 @@ class SlackDouble:
         team_id: str = "T0TEST",
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         bot_id: str = "BWHOSEKEY",
+        app_id: str = APP_ID,
+        clock: Callable[[], float] = time.monotonic,
+        trigger_lifetime: float = TRIGGER_LIFETIME_SECONDS,
     ) -> None:
         self.token = token
         self.host = host
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
+        self.app_id = app_id
         self.scopes = scopes
+        # What trigger ages are counted on; tests hand in a settable clock to cross the lifetime without sleeping.
+        self._clock = clock
+        self._trigger_lifetime = trigger_lifetime
         self._server = LoopbackServer(self._handle, name="slack-double", host=host, port=port)
         # One lock guards all mutable state; the Condition wakes wait_for on each new call.
         # Re-entrant: a wait_for predicate may itself read the recorded calls.
@@ -160,6 +183,7 @@ class SlackDouble:
             "usergroups.users.list": self._usergroups_users_list,
         }
         self._init_files_and_views()
+        self._init_modals()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -373,7 +397,10 @@ class SlackDouble:
         try:
             fields = handler(args)
         except _SlackError as err:
-            return Reply(200, {"ok": False, "error": err.error}, scope_headers)
+            refusal: dict[str, Any] = {"ok": False, "error": err.error}
+            if err.messages:
+                refusal["response_metadata"] = {"messages": err.messages}
+            return Reply(200, refusal, scope_headers)
         return Reply(200, {"ok": True, **fields}, scope_headers)
 
     def _answer_hook(self, path: str, verb: str, body: dict[str, Any], parse_error: bool) -> Reply:
@@ -683,6 +710,134 @@ class SlackDouble:
             self._views.append(PublishedView(user_id, parsed))
         return {"view": {"id": f"V{len(self._views):08d}", "type": "home", "blocks": parsed.get("blocks", [])}}
 
+    # -- modals (views.open, views.update; submissions are built by slack_payloads) --------------
+
+    def _init_modals(self) -> None:
+        """State and methods for trigger IDs and the modals opened with them."""
+        self._triggers: dict[str, _Trigger] = {}
+        self._trigger_numbers = itertools.count(1)
+        self._modal_numbers = itertools.count(1)
+        self._modals: dict[str, ModalView] = {}  # view_id -> modal, in the order they were opened
+        self._methods.update({"views.open": self._views_open, "views.update": self._views_update})
+
+    def new_trigger_id(self, user_id: str | None = None) -> str:
+        """A trigger_id as Slack puts in an interaction payload (of user_id's press): views.open takes it once,
+        within the trigger lifetime counted on the double's clock."""
+        with self._lock:
+            number = next(self._trigger_numbers)
+            # Slack's shape, e.g. 12345.98765.abcd2358fdea; the number keeps it unique, the hex unguessable.
+            trigger_id = f"{number}.{int(time.time())}.{uuid.uuid4().hex[:24]}"
+            self._triggers[trigger_id] = _Trigger(issued_at=self._clock(), user_id=user_id)
+        return trigger_id
+
+    def expire_trigger(self, trigger_id: str) -> None:
+        """Age a trigger the double issued past its lifetime, so views.open answers expired_trigger_id."""
+        with self._lock:
+            if trigger_id not in self._triggers:
+                raise KeyError(f"trigger {trigger_id!r} was not issued by this double")
+            self._triggers[trigger_id].issued_at = self._clock() - self._trigger_lifetime - 1.0
+
+    def modals(self, user_id: str | None = None) -> list[ModalView]:
+        """Modals opened with views.open (as last updated), optionally only one member's, oldest first."""
+        with self._lock:
+            return [_copy_modal(m) for m in self._modals.values() if user_id is None or m.user_id == user_id]
+
+    def modal(self, view_id: str) -> ModalView:
+        """One open modal by its view ID; KeyError when the double holds none by that ID."""
+        with self._lock:
+            return _copy_modal(self._modals[view_id])
+
+    def wait_for_modal(self, predicate: Callable[[ModalView], bool] | None = None, timeout: float = 15.0) -> ModalView:
+        """Block until an open modal satisfies predicate (any modal when None) and return the newest that does."""
+        found: list[ModalView] = []
+
+        def opened(_calls: list[RecordedCall]) -> bool:
+            # Handlers change the modals before the call is recorded, and recording wakes the waiters.
+            found[:] = [m for m in self.modals() if predicate is None or predicate(m)]
+            return bool(found)
+
+        self.wait_for(opened, timeout)
+        return found[-1]
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Exchange a trigger the double issued for a modal, validated as Slack validates it."""
+        # Slack takes an interactivity_pointer in place of a trigger_id; the double issues both alike.
+        trigger_id = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
+        if not trigger_id:
+            raise _SlackError("invalid_arguments", ["[ERROR] missing required field: trigger_id"])
+        view = _modal_from_args(args)
+        with self._lock:
+            trigger = self._triggers.get(trigger_id)
+            if trigger is None:
+                raise _SlackError("invalid_trigger_id")
+            if trigger.used:
+                raise _SlackError("exchanged_trigger_id")
+            if self._clock() - trigger.issued_at > self._trigger_lifetime:
+                raise _SlackError("expired_trigger_id")
+            external_id = str(view.get("external_id") or "")
+            if external_id and self._modal_by_external_id(external_id) is not None:
+                raise _SlackError("duplicate_external_id")
+            trigger.used = True
+            view_id = f"VM{next(self._modal_numbers):07d}"
+            answered = self._answered_view(view, view_id, root_view_id=view_id, external_id=external_id)
+            self._modals[view_id] = ModalView(view_id, trigger.user_id, trigger_id, answered)
+            return {"view": copy.deepcopy(answered)}
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Replace an open modal's view, found by view_id or external_id, guarded by its hash when one is given."""
+        view_id, external_id = str(args.get("view_id") or ""), str(args.get("external_id") or "")
+        if bool(view_id) == bool(external_id):
+            raise _SlackError("invalid_arguments", ["[ERROR] exactly one of view_id or external_id is required"])
+        view = _modal_from_args(args)
+        with self._lock:
+            current = self._modals.get(view_id) if view_id else self._modal_by_external_id(external_id)
+            if current is None:
+                raise _SlackError("not_found")
+            offered_hash = args.get("hash")
+            if offered_hash and offered_hash != current.hash:
+                raise _SlackError("hash_conflict")
+            # A view that names no external_id keeps the one it was found by.
+            new_external_id = str(view.get("external_id") or current.external_id)
+            holder = self._modal_by_external_id(new_external_id) if new_external_id else None
+            if holder is not None and holder.view_id != current.view_id:
+                raise _SlackError("duplicate_external_id")
+            answered = self._answered_view(
+                view, current.view_id, root_view_id=str(current.view["root_view_id"]), external_id=new_external_id
+            )
+            self._modals[current.view_id] = replace(current, view=answered, updates=current.updates + 1)
+            return {"view": copy.deepcopy(answered)}
+
+    def _modal_by_external_id(self, external_id: str) -> ModalView | None:
+        """The open modal with this external_id, if any (caller holds the lock)."""
+        return next((m for m in self._modals.values() if m.external_id == external_id), None)
+
+    def _answered_view(
+        self, view: dict[str, Any], view_id: str, *, root_view_id: str, external_id: str
+    ) -> dict[str, Any]:
+        """The view object as Slack answers views.open and views.update: the app's fields plus Slack's own."""
+        return {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": "modal",
+            "blocks": _with_block_ids(view["blocks"]),
+            "private_metadata": view.get("private_metadata") or "",
+            "callback_id": view.get("callback_id") or "",
+            "external_id": external_id,
+            # Nobody has typed yet; slack_payloads.view_submission fills in what a person types.
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "title": view["title"],
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "clear_on_close": bool(view.get("clear_on_close", False)),
+            "notify_on_close": bool(view.get("notify_on_close", False)),
+            "previous_view_id": None,
+            "root_view_id": root_view_id,
+            "app_id": self.app_id,
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+
 
 @dataclass
 class UploadedFile:
@@ -707,6 +862,156 @@ class PublishedView:
 
     user_id: str
     view: dict[str, Any]
+
+
+@dataclass
+class _Trigger:
+    """A trigger_id the double issued: when (on the double's clock), for whom, and whether it was exchanged."""
+
+    issued_at: float
+    user_id: str | None
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class ModalView:
+    """A modal opened with views.open: whose (the trigger's member), the trigger it took, and the view as Slack
+    last answered it (views.open, then each views.update)."""
+
+    view_id: str
+    user_id: str | None
+    trigger_id: str
+    view: dict[str, Any]
+    updates: int = 0  # views.update calls that replaced it
+
+    @property
+    def hash(self) -> str:
+        return str(self.view["hash"])
+
+    @property
+    def callback_id(self) -> str:
+        return str(self.view["callback_id"])
+
+    @property
+    def private_metadata(self) -> str:
+        return str(self.view["private_metadata"])
+
+    @property
+    def external_id(self) -> str:
+        return str(self.view["external_id"])
+
+
+def _copy_modal(modal: ModalView) -> ModalView:
+    """A copy a test may change without changing what the double holds."""
+    return replace(modal, view=copy.deepcopy(modal.view))
+
+
+def _modal_from_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The `view` argument (JSON text or an object) as a modal Slack would accept, else Slack's refusal."""
+    raw = args.get("view")
+    if raw in (None, "", {}):
+        raise _SlackError("invalid_arguments", ["[ERROR] missing required field: view"])
+    text = raw if isinstance(raw, str) else json.dumps(raw)
+    if len(text.encode("utf-8")) > VIEW_MAX_BYTES:
+        raise _SlackError("view_too_large")
+    try:
+        view = json.loads(text)
+    except json.JSONDecodeError:
+        raise _SlackError("invalid_arguments", ["[ERROR] not valid JSON [json-pointer:/view]"]) from None
+    if not isinstance(view, dict):
+        raise _SlackError("invalid_arguments", ["[ERROR] must be an object [json-pointer:/view]"])
+    problems = _modal_problems(view)
+    if problems:
+        raise _SlackError("invalid_arguments", problems)
+    return view
+
+
+def _modal_problems(view: dict[str, Any]) -> list[str]:
+    """Every way a view breaks Slack's modal rules, one message each in Slack's `[json-pointer:...]` form."""
+    problems: list[str] = []
+    if "type" not in view:
+        problems.append("[ERROR] missing required field: type [json-pointer:/view]")
+    elif view["type"] != "modal":
+        problems.append(f"[ERROR] must be `modal` for this method, not {view['type']!r} [json-pointer:/view/type]")
+    problems += _plain_text_problems(view, "title", "/view", MODAL_BUTTON_TEXT_MAX_CHARS, required=True)
+    for button in ("submit", "close"):
+        problems += _plain_text_problems(view, button, "/view", MODAL_BUTTON_TEXT_MAX_CHARS, required=False)
+    blocks = view.get("blocks")
+    if blocks is None:
+        problems.append("[ERROR] missing required field: blocks [json-pointer:/view]")
+    elif not isinstance(blocks, list):
+        problems.append("[ERROR] must be an array [json-pointer:/view/blocks]")
+    else:
+        if len(blocks) > MODAL_MAX_BLOCKS:
+            problems.append(f"[ERROR] no more than {MODAL_MAX_BLOCKS} items allowed [json-pointer:/view/blocks]")
+        problems += _block_problems(blocks, has_submit=bool(view.get("submit")))
+    for name, limit in (
+        ("private_metadata", PRIVATE_METADATA_MAX_CHARS),
+        ("callback_id", VIEW_ID_MAX_CHARS),
+        ("external_id", VIEW_ID_MAX_CHARS),
+    ):
+        value = view.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"[ERROR] must be a string [json-pointer:/view/{name}]")
+        elif value is not None and len(value) > limit:
+            problems.append(f"[ERROR] must be less than {limit + 1} characters [json-pointer:/view/{name}]")
+    return problems
+
+
+def _block_problems(blocks: list[Any], *, has_submit: bool) -> list[str]:
+    """What Slack refuses in a modal's blocks: untyped blocks, repeated block_ids, incomplete input blocks."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, block in enumerate(blocks):
+        at = f"/view/blocks/{index}"
+        if not isinstance(block, dict) or not block.get("type"):
+            problems.append(f"[ERROR] missing required field: type [json-pointer:{at}]")
+            continue
+        block_id = block.get("block_id")
+        if isinstance(block_id, str) and block_id in seen:
+            problems.append(f"[ERROR] duplicate block_id {block_id!r} [json-pointer:{at}/block_id]")
+        elif isinstance(block_id, str):
+            seen.add(block_id)
+        if block["type"] != "input":
+            continue
+        if not has_submit:
+            problems.append(f"[ERROR] must define `submit` to use an `input` block in modals [json-pointer:{at}/input]")
+        problems += _plain_text_problems(block, "label", at, INPUT_LABEL_MAX_CHARS, required=True)
+        element = block.get("element")
+        if not isinstance(element, dict) or not element.get("type"):
+            problems.append(f"[ERROR] missing required field: element [json-pointer:{at}]")
+    return problems
+
+
+def _plain_text_problems(parent: dict[str, Any], name: str, at: str, max_chars: int, *, required: bool) -> list[str]:
+    """What is wrong with parent[name] as a plain_text text object of at most max_chars characters."""
+    value = parent.get(name)
+    if value is None:
+        return [f"[ERROR] missing required field: {name} [json-pointer:{at}]"] if required else []
+    where = f"{at}/{name}"
+    if not isinstance(value, dict):
+        return [f"[ERROR] must be a text object [json-pointer:{where}]"]
+    problems = []
+    if value.get("type") != "plain_text":
+        problems.append(f"[ERROR] must be `plain_text` [json-pointer:{where}/type]")
+    text = value.get("text")
+    if not isinstance(text, str) or not text:
+        problems.append(f"[ERROR] must be more than 0 characters [json-pointer:{where}/text]")
+    elif len(text) > max_chars:
+        problems.append(f"[ERROR] must be less than {max_chars + 1} characters [json-pointer:{where}/text]")
+    return problems
+
+
+def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocks as Slack hands them back: every block with a block_id, every input element with an action_id
+    (Slack makes up the missing ones, and a submission's state is keyed by them)."""
+    out = copy.deepcopy(blocks)
+    for block in out:
+        block.setdefault("block_id", uuid.uuid4().hex[:5])
+        element = block.get("element")
+        if block.get("type") == "input" and isinstance(element, dict):
+            element.setdefault("action_id", uuid.uuid4().hex[:5])
+    return out
 
 
 # -- members and Socket Mode (access checks, the `socket` process) ---------------------------------

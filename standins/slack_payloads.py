@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Mapping
 from typing import Any
 
 TEAM_ID = "T0TEST"
@@ -31,9 +33,18 @@ def slash_command(
 
 
 def block_action(
-    action_id: str, value: str, *, user_id: str, channel_id: str, response_url: str, user_team: str = TEAM_ID
+    action_id: str,
+    value: str,
+    *,
+    user_id: str,
+    channel_id: str,
+    response_url: str,
+    user_team: str = TEAM_ID,
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
-    """A button press (block_actions) on one of the answer's buttons."""
+    """A button press (block_actions) on one of the answer's buttons. Pass `trigger_id` from the Slack
+    double's new_trigger_id(user_id) when the press should be able to open a modal; without one the
+    press carries a made-up trigger that views.open refuses, as Slack refuses a trigger it never issued."""
     return {
         "type": "block_actions",
         "team": {"id": TEAM_ID, "domain": "acme"},
@@ -41,7 +52,7 @@ def block_action(
         "api_app_id": APP_ID,
         "token": "deprecated-verification-token",
         "container": {"type": "message", "channel_id": channel_id, "is_ephemeral": True},
-        "trigger_id": f"{time.time():.6f}.trigger",
+        "trigger_id": trigger_id or _made_up_trigger_id(),
         "channel": {"id": channel_id, "name": "incident"},
         "response_url": response_url,
         "actions": [
@@ -68,3 +79,56 @@ def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dic
         "event_time": int(time.time()),
         "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
     }
+
+
+def view_submission(
+    view: Mapping[str, Any],
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    user_id: str,
+    user_team: str = TEAM_ID,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A modal's submission (view_submission). `view` is the view as the Slack double answered views.open or
+    views.update (SlackDouble.modal(view_id).view); `typed` is what the person typed, {block_id: {action_id: text}}.
+    Every plain_text_input of the view is in the state, None where nothing was typed, as Slack sends it; typed
+    values for inputs the view does not have are added too, so a test can forge a submission."""
+    submitted = copy.deepcopy(dict(view))
+    submitted["state"] = {"values": _submitted_values(submitted.get("blocks") or [], typed or {})}
+    return {
+        "type": "view_submission",
+        "team": {"id": str(view.get("team_id") or TEAM_ID), "domain": "acme"},
+        "user": {"id": user_id, "username": "asker", "name": "asker", "team_id": user_team},
+        "api_app_id": APP_ID,
+        "token": "deprecated-verification-token",
+        "trigger_id": trigger_id or _made_up_trigger_id(),
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def _submitted_values(
+    blocks: list[dict[str, Any]], typed: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """view.state.values of a submission: {block_id: {action_id: {"type": "plain_text_input", "value": ...}}}."""
+    values: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in blocks:
+        element = block.get("element")
+        if block.get("type") != "input" or not isinstance(element, dict):
+            continue
+        if element.get("type") != "plain_text_input":
+            continue  # other elements report selections in their own shapes; no modal here uses them
+        block_id, action_id = str(block.get("block_id")), str(element.get("action_id"))
+        text = typed.get(block_id, {}).get(action_id)
+        values.setdefault(block_id, {})[action_id] = {"type": "plain_text_input", "value": text}
+    for block_id, actions in typed.items():
+        for action_id, text in actions.items():
+            values.setdefault(block_id, {}).setdefault(action_id, {"type": "plain_text_input", "value": text})
+    return values
+
+
+def _made_up_trigger_id() -> str:
+    """A trigger_id no Slack double issued: enough for payloads whose handlers open no modal."""
+    return f"{time.time():.6f}.trigger"

@@ -129,7 +129,9 @@ class Stack:
         self.aws = AwsFaultProxy(
             self.moto.url, default_account=MANAGEMENT_ACCOUNT_ID, iam_mode=self.iam_mode or iam_mode_from_env()
         )
-        self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS))
+        # Triggers live an hour here, not Slack's 3 seconds: a loaded test machine must not make a
+        # press fail at random (tests that need an expired one use expire_trigger).
+        self.slack = SlackDouble(token=BOT_TOKEN, users_by_email=dict(DEMO_SLACK_USERS), trigger_lifetime=3600)
         self.port = free_port()
         self.org: SeededOrg | None = None
         self.processes: list[ChildProcess] = []
@@ -293,14 +295,32 @@ class Stack:
         channel_id: str = "C0INCIDENT",
         response_url: str | None = None,
     ) -> tuple[HttpResult, str]:
-        """POST a signed button press (block_actions) to the web app."""
+        """POST a signed button press (block_actions) to the web app, with a trigger the Slack
+        double issued (so the press can open a modal)."""
         response_url = response_url or self.slack.new_response_url()
         payload = slack_payloads.block_action(
-            action_id, value, user_id=user_id, channel_id=channel_id, response_url=response_url
+            action_id,
+            value,
+            user_id=user_id,
+            channel_id=channel_id,
+            response_url=response_url,
+            trigger_id=self.slack.new_trigger_id(user_id),
         )
+        return self.interactive(payload), response_url
+
+    def view_submission(
+        self, view_id: str, typed: dict[str, dict[str, str]] | None = None, *, user_id: str = "U0ASKER01"
+    ) -> HttpResult:
+        """POST a signed submission of a modal the Slack double holds, with what the person typed
+        ({block_id: {action_id: text}})."""
+        view = self.slack.modal(view_id).view
+        return self.interactive(slack_payloads.view_submission(view, typed, user_id=user_id))
+
+    def interactive(self, payload: dict[str, Any]) -> HttpResult:
+        """POST any signed interactive payload (a forged one too) to the web app."""
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
-        return http_post(self.web_url + "/slack/events", body, headers), response_url
+        return http_post(self.web_url + "/slack/events", body, headers)
 
     def event(
         self,

@@ -39,6 +39,8 @@ class Runtime:
     trail: CloudTrailReader
     poster: Poster
     directory: SlackDirectory
+    # The opt-in responder role's gateway (WHOSE_KEY_RESPONDER_ROLE_NAME); None: whose-key only reads.
+    responder: AwsGateway | None = None
 
 
 def build_trail(gateway: AwsGateway, redis: Redis | None = None) -> CloudTrailReader:
@@ -65,6 +67,16 @@ def assemble_runtime(settings: Settings, redis: Redis, gateway: AwsGateway, slac
         trail=build_trail(gateway, redis),
         poster=Poster(slack, settings, redis),
         directory=SlackDirectory(slack, cache),
+        responder=responder_gateway(settings, gateway),
+    )
+
+
+def responder_gateway(settings: Settings, reader: AwsGateway) -> AwsGateway | None:
+    """The responder role's own gateway (its own sessions, never the reader's), when opted in."""
+    if settings.responder_role_name is None:
+        return None
+    return AwsGateway(
+        settings.responder_role_name, settings.external_id, endpoint_url=reader.endpoint_url, always_assume=True
     )
 
 

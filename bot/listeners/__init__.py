@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, command, conversation, home
+from bot.listeners import actions, command, conversation, home, respond
 from bot.listeners.services import Services
 
 
@@ -13,3 +13,4 @@ def register_listeners(app: App, services: Services) -> None:
     actions.register(app, services)
     conversation.register(app, services)
     home.register(app, services)
+    respond.register(app, services)

@@ -2,7 +2,8 @@
 
 proxy.py forwards to moto and injects faults; recorder.py records what passes through as CloudTrail
 would; cloudtrail.py answers LookupEvents from those records; callers.py knows whose each access
-key is; strict_iam.py answers as strictly as real IAM where moto is lenient; wire.py reads and
+key is; strict_iam.py answers as strictly as real IAM where moto is lenient; role_policies.py holds
+the sessions of whose-key's own roles to what deploy/ grants them; wire.py reads and
 writes AWS's wire format; quarantine.py keeps the AWS-managed quarantine policies attached to
 users (moto attaches AWS-managed policies only when it loads them all).
 """

@@ -10,7 +10,9 @@ CloudTrail: what passes through is recorded as CloudTrail would record it (recor
 LookupEvents is answered from those records in the caller's account (cloudtrail.py).
 
 Strict IAM: `iam_mode` makes IAM answer as strictly as the real one where moto is lenient
-(strict_iam.py). Latency: `latency` holds every answer that long, as a distant AWS region would.
+(strict_iam.py). Roles: sessions of whose-key's read-only and responder roles may call only what
+deploy/ grants those roles; anything else is AccessDenied, in every mode (role_policies.py).
+Latency: `latency` holds every answer that long, as a distant AWS region would.
 Holds: `hold()` keeps matching requests waiting until the test releases them, so a test can make
 "the job is still busy at AWS" last exactly as long as it needs, not for a guessed time. A hold
 comes on top of the faults: a held request, once released, meets the fault it would have met.
@@ -35,6 +37,7 @@ from standins.aws_proxy.callers import Caller, KeyOwners, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, MAX_EVENTS_PER_ACCOUNT, Trail
 from standins.aws_proxy.quarantine import QuarantinePolicies
 from standins.aws_proxy.recorder import Recorder, resources_of
+from standins.aws_proxy.role_policies import RolePolicies
 from standins.loopback import LoopbackServer, read_body, respond
 
 Match = Callable[[dict[str, str]], bool]
@@ -122,6 +125,7 @@ class AwsFaultProxy:
         max_events_per_account: int = MAX_EVENTS_PER_ACCOUNT,
         iam_mode: str = strict_iam.DEFAULT_MODE,
         latency: float = 0.0,
+        roles: RolePolicies | None = None,
     ) -> None:
         upstream = urlsplit(upstream_url)
         if upstream.scheme != "http" or not upstream.hostname:
@@ -141,6 +145,8 @@ class AwsFaultProxy:
         self._trail = Trail(max_events_per_account)
         self._recorder = Recorder(self._owners, self._trail)
         self._quarantine = QuarantinePolicies()
+        # Which role names' sessions are held to their deploy/ grants.
+        self.roles = roles or RolePolicies()
         self._server = LoopbackServer(self._handle, name="aws-fault-proxy", host=host, methods=_METHODS)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -275,7 +281,8 @@ class AwsFaultProxy:
         body = read_body(request)
         headers = {name.lower(): value for name, value in request.headers.items()}
         call = wire.describe(request.path, headers, body)
-        account = self._owners.caller(call.key_id).account_id
+        caller = self._owners.caller(call.key_id)
+        account = caller.account_id
         arrived = time.time()
         with self._lock:
             holds = [h for h in self._holds if h.applies(call.action, call.params, account)]
@@ -300,7 +307,12 @@ class AwsFaultProxy:
         else:
             if self.latency > 0:
                 time.sleep(self.latency)
-            if headers.get("x-amz-target") == LOOKUP_EVENTS_TARGET:
+            if (denied := self.roles.refusal(call, caller)) is not None:
+                # Before any emulation: the quarantine policies are attached here, not by moto.
+                status, out_headers, payload = wire.error(
+                    call.protocol, call.service, denied.status, denied.code, denied.message
+                )
+            elif headers.get("x-amz-target") == LOOKUP_EVENTS_TARGET:
                 # Answered in the caller's account, as CloudTrail answers it.
                 status, out_headers, payload = self._trail.answer(account, body)
             elif (quarantined := self._quarantine.answer(call, account)) is not None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.test_deploy import DEPLOY, TEMPLATES
+from tests.unit.test_deploy_responder import RESPONDER_TEMPLATES
 
 
-@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("name", [*TEMPLATES, *RESPONDER_TEMPLATES])
 def test_template_passes_cfn_lint(name: str) -> None:
     """cfn-lint reports no errors and no warnings for the template (informational allowed)."""
     try:

@@ -35,6 +35,9 @@ BASE = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "shhh-signing
         ({**BASE, "WHOSE_KEY_ROLE_NAME": "bad role"}, "WHOSE_KEY_ROLE_NAME"),  # not an IAM role name
         ({**BASE, "WHOSE_KEY_SNS_TOPICS": "my-topic"}, "WHOSE_KEY_SNS_TOPICS"),  # not an ARN
         ({**BASE, "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),  # not an app-level token
+        ({**BASE, "WHOSE_KEY_RESPONDER_ROLE_NAME": "no/such"}, "WHOSE_KEY_RESPONDER_ROLE_NAME"),
+        ({**BASE, "WHOSE_KEY_RESPONDER_USERGROUPS": "U0123"}, "WHOSE_KEY_RESPONDER_USERGROUPS"),  # a person
+        ({**BASE, "WHOSE_KEY_RESPONDER_APPROVALS": "3"}, "WHOSE_KEY_RESPONDER_APPROVALS"),  # 1 or 2 only
     ],
 )
 def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> None:
@@ -53,6 +56,9 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.role_name == "WhoseKeyReadOnly"
     assert settings.sweep_interval == 3600
     assert settings.allowed_channels == frozenset() and settings.allowed_usergroups == frozenset()
+    # whose-key only reads unless an operator opts in to the responder role.
+    assert settings.responder_role_name is None and not settings.responder_enabled
+    assert settings.responder_usergroups == frozenset() and settings.responder_approvals == 1
 
 
 def test_repr_shows_no_secret() -> None:

@@ -275,7 +275,8 @@ def test_hub_role_grants_only_what_the_hub_calls() -> None:
     assert template["Conditions"]["IncludeOwnAccountReads"] == {
         "Fn::Equals": [{"Ref": "IncludeManagementAccountReads"}, "true"]
     }
-    (reads,) = resources_of_type(template, "AWS::IAM::RolePolicy").values()
+    # The opt-in responder grant is the other RolePolicy (tests/unit/test_deploy_responder.py).
+    reads = resources_of_type(template, "AWS::IAM::RolePolicy")["HubOwnAccountReads"]
     assert reads["Condition"] == "IncludeOwnAccountReads"
     assert reads["Properties"]["RoleName"] == {"Ref": "HubRole"}
     read_stmts = statements(reads["Properties"]["PolicyDocument"])

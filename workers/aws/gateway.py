@@ -50,18 +50,32 @@ GLOBAL_REGION = "us-east-1"
 
 @dataclass
 class CallStats:
-    """AWS API calls made for one lookup, and the time spent waiting on them (summed)."""
+    """AWS API calls made for one lookup, and the time spent waiting on them: wall-clock time with
+    at least one call in flight, so calls made side by side count once (the lookup's own time is
+    then its duration less this)."""
 
     calls: int = 0
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._in_flight = 0
+        self._waiting_since = 0.0
 
-    def add(self, seconds: float) -> None:
+    def started(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._waiting_since = time.perf_counter()
+            self._in_flight += 1
+
+    def ended(self) -> None:
         with self._lock:
             self.calls += 1
-            self.seconds += seconds
+            if self._in_flight == 0:
+                return  # an end without its start: nothing was being waited on
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._waiting_since
 
 
 # Each lookup sets fresh stats; threads it starts run in a copy of its context, so their calls
@@ -76,14 +90,16 @@ def start_counting_calls() -> CallStats:
 
 
 def _call_started(context: dict[str, Any], **_: Any) -> None:
-    context["whose_key_started"] = time.perf_counter()
+    stats = _call_stats.get()
+    if stats is not None:
+        stats.started()
+        context["whose_key_counted"] = True
 
 
 def _call_ended(context: dict[str, Any], **_: Any) -> None:
     stats = _call_stats.get()
-    started = context.get("whose_key_started")
-    if stats is not None and started is not None:
-        stats.add(time.perf_counter() - started)
+    if stats is not None and context.pop("whose_key_counted", False):
+        stats.ended()
 
 
 @dataclass
@@ -111,8 +127,13 @@ class AwsGateway:
         external_id: str | None = None,
         base: boto3.Session | None = None,
         endpoint_url: str | None = None,
+        *,
+        always_assume: bool = False,
     ) -> None:
         self.role_name = role_name
+        # The responder's gateway assumes its role even in the hub's own account: the hub's own
+        # credentials may only read (and assume roles), never change a key.
+        self.always_assume = always_assume
         self.external_id = external_id
         self.base = base or boto3.Session()
         # None leaves the endpoint to boto3's chain (AWS_ENDPOINT_URL, the config file, AWS's own).
@@ -173,7 +194,7 @@ class AwsGateway:
     ) -> Any:
         """A client acting in account_id: the hub's own credentials there, else the member role.
         single_attempt: botocore never retries its calls (for callers that pace themselves)."""
-        if account_id == self.hub_account():
+        if not self.always_assume and account_id == self.hub_account():
             return self.hub_client(service, region, single_attempt=single_attempt)
         with self._session_lock(account_id):
             role = self._session(account_id)

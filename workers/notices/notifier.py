@@ -34,6 +34,8 @@ from workers.slack.poster import DeliveryError
 
 log = logging.getLogger(__name__)
 
+# Where a change was seen by whose-key itself, in IAM: the sweep, and its own responder actions.
+OWN_SOURCES = ("sweep", "whose-key")
 # The state each kind of event moves a key to; None: not a key state (a one-off notice).
 _STATE_OF = {"deactivated": "Inactive", "reactivated": "Active", "deleted": "Deleted"}
 
@@ -51,7 +53,8 @@ class Notifier:
         Raises workers.notices.confirm.ConfirmationUnavailable when IAM cannot be asked (the job retries).
         """
         cause = cause or event.dedupe_id or f"event-{event.event_id}"
-        if event.source != "sweep":
+        # The sweep's observations and whose-key's own changes (read back from IAM) are facts already.
+        if event.source not in OWN_SOURCES:
             verdict = confirm(self.runtime, event)
             if not verdict.confirmed:
                 audit(
@@ -71,15 +74,17 @@ class Notifier:
         draft = self.pending.draft(event, cause)
         state = _STATE_OF.get(event.kind)
         if state is not None and event.key_id:
-            reactivated = event.kind == "reactivated"
+            # A reactivation is told only when whose-key made it (an undo): its owner heard of
+            # the deactivation from whose-key too. Anyone else's reactivation needs no notice.
+            untold = event.kind == "reactivated" and event.source != "whose-key"
             # An event is a real transition even when the key was never seen before.
-            from_event = event.source != "sweep"
+            from_event = event.source != "sweep"  # whose-key's own change is a transition too
             change = self.states.record(
-                event.key_id, state, cause, None if reactivated else draft, first_sighting_is_news=from_event
+                event.key_id, state, cause, None if untold else draft, first_sighting_is_news=from_event
             )
             news = change.is_news or (change is Change.FIRST_SEEN and from_event)
-            if reactivated or not news:
-                return {"notified": False, "reason": "no change" if not news else "reactivation"}
+            if untold or not news:
+                return {"notified": False, "reason": "reactivation" if news else "no change"}
         elif not self.states.claim_once(self._once_name(event, cause), draft):
             # Claimed before: by a copy of this notice, or by this very job before it was retried.
             outcome = self.deliver(draft.notice_id)

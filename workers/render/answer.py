@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from core.blockkit import (
     ACTIONS_BLOCK_ID,
+    DEACTIVATE_ACTION,
     FAQ_ACTION,
     MAX_BLOCKS,
     MAX_FALLBACK,
@@ -22,6 +23,7 @@ from core.blockkit import (
     fit,
     section,
 )
+from core.key_actions import offer_ref
 from core.slack_text import code, escape
 from workers.lookup.diagnosis import Diagnosis, diagnose
 from workers.lookup.finding import KeyFinding, Verdict
@@ -59,6 +61,7 @@ def render_answer(
     secret_exposed: bool = False,
     problems: Sequence[str] = (),
     request_id: str | None = None,
+    deactivatable: Sequence[str] = (),
 ) -> Message:
     """The whole answer to one request: every key, then the buttons (share, notify, FAQ).
 
@@ -85,7 +88,7 @@ def render_answer(
             blocks.append({"type": "divider"})
         blocks.extend(chunk)
     blocks = fit(blocks, reserve=1)
-    blocks.append(answer_buttons(request_id, reports))
+    blocks.append(answer_buttons(request_id, reports, deactivatable))
     text = "\n".join(fallback_line(r) for r in reports)
     if secret_exposed:
         text = "A secret access key was pasted: treat it as exposed and rotate it now.\n" + text
@@ -159,8 +162,11 @@ def fallback_line(report: KeyFinding) -> str:
     return f"{escape(report.key_id)}: {user} ({SLACK_FALLBACK.owner(report.owner)}) in {account}, {status}"
 
 
-def answer_buttons(request_id: str | None, reports: Sequence[KeyFinding] = ()) -> Block:
-    """Share the (ephemeral) answer in the channel, notify owners on Slack, and show the FAQ."""
+def answer_buttons(
+    request_id: str | None, reports: Sequence[KeyFinding] = (), deactivatable: Sequence[str] = ()
+) -> Block:
+    """Share the (ephemeral) answer in the channel, notify owners on Slack, deactivate the keys the
+    asker may deactivate (workers/respond/offers.py), and show the FAQ."""
     elements: list[Block] = []
     if request_id:
         elements.append(button(SHARE_ACTION, "Share in channel", request_id))
@@ -169,6 +175,10 @@ def answer_buttons(request_id: str | None, reports: Sequence[KeyFinding] = ()) -
             label = "Notify owner" if len(owned) == 1 else f"Notify owner of …{report.key_id[-4:]}"
             # Slack needs a distinct action_id per element; the listener matches the prefix.
             elements.append(button(f"{NOTIFY_ACTION}-{index}", label, f"{request_id}|{report.key_id}"))
+        for index, key_id in enumerate(list(deactivatable)[:MAX_NOTIFY_BUTTONS]):
+            label = "Deactivate key" if len(deactivatable) == 1 else f"Deactivate …{key_id[-4:]}"
+            element = button(f"{DEACTIVATE_ACTION}-{index}", label, offer_ref(request_id, key_id))
+            elements.append({**element, "style": "danger"})
     elements.append(button(FAQ_ACTION, "FAQ", "faq"))
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 

@@ -4,6 +4,7 @@ audit channel. Every field of the event and of the facts comes from outside and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,10 +16,13 @@ from workers.render.risk import risk_text
 
 _HEADLINES = {
     "deactivated": ":no_entry: The AWS access key {key} was *deactivated*.",
+    "reactivated": ":arrow_forward: The AWS access key {key} was *reactivated*.",
     "deleted": ":wastebasket: The AWS access key {key} was *deleted*.",
     "user_deleted": ":wastebasket: The IAM user *{user}* was *deleted*, and with it all of its access keys.",
     "exposed": ":rotating_light: The AWS access key {key} {risk}.",
 }
+
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 # How much of AWS Health's free text a notice quotes (it is AWS's; the Health console has all of it).
 MAX_QUOTE = 1500
@@ -26,6 +30,7 @@ MAX_QUOTE_LINES = 20
 
 _PLAIN_HEADLINES = {
     "deactivated": "AWS access key {key} was deactivated",
+    "reactivated": "AWS access key {key} was reactivated",
     "deleted": "AWS access key {key} was deleted",
     "user_deleted": "IAM user {user} was deleted with its keys",
     "exposed": "AWS access key {key} {risk}",
@@ -39,6 +44,7 @@ _HOW_WE_KNOW = {
     "sns": "from the CloudTrail event (through SNS); IAM in the account confirms the change",
     "health": "from an AWS Health notice; IAM in the account confirms the key is there",
     "sweep": "from whose-key's periodic check of every account's keys in IAM",
+    "whose-key": "whose-key made this change through its responder role and read it back from IAM",
 }
 
 
@@ -73,16 +79,21 @@ def render_notice(event: KeyEvent, facts: NoticeFacts, now: datetime | None = No
         details.append(f"*When:* {claim}{escape(format_time(event.when, now))}")
     if event.actor:
         source = f" from {escape(event.source_ip)}" if event.source_ip else ""
-        details.append(f"*By:* {claim}{escape(event.actor)}{source}")
+        details.append(f"*By:* {claim}{_actor(event)}{source}")
     if event.risk_code:
         details.append(f"*AWS Health code:* {code(event.risk_code)}")
     details.append(f"_Known {_HOW_WE_KNOW.get(event.source, 'from AWS')}._")
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(_steps(event, facts), 1))
     blocks = [section("\n".join(lines)), section("\n".join(details))]
-    if event.description:
+    if event.description and event.source == "whose-key":
+        blocks.append(section("*Why* (as they gave it)\n" + quote(event.description)))
+    elif event.description:
         blocks.append(section("*What AWS says* (quoted from its Health notice)\n" + quote(event.description)))
     blocks += [
-        section(("*What it means*\n" if event.kind == "exposed" else "*What fails now*\n") + _what_fails(event)),
+        section(
+            ("*What it means*\n" if event.kind in ("exposed", "reactivated") else "*What fails now*\n")
+            + _what_fails(event)
+        ),
         section("*What to do*\n" + steps),
     ]
     headline = _PLAIN_HEADLINES[event.kind].format(key=escape(key), user=user, risk=risk.plain)
@@ -94,6 +105,14 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     """Outside text as a block quote: clipped, escaped, every line quoted, so it cannot end the quote."""
     lines = clip(text.strip(), limit).splitlines() or [""]
     return "\n".join("> " + escape(line) for line in lines[:MAX_QUOTE_LINES])
+
+
+def _actor(event: KeyEvent) -> str:
+    """Who made the change: a Slack mention when whose-key made it for a person, else the ARN."""
+    actor = event.actor or ""
+    if event.source == "whose-key" and _SLACK_ID.match(actor):
+        return f"{mention(actor)} with whose-key"
+    return escape(actor)
 
 
 def _claim_label(event: KeyEvent) -> str:
@@ -108,7 +127,7 @@ def render_notice_record(event: KeyEvent, facts: NoticeFacts) -> Message:
     owner = mention(facts.owner_slack_id) if facts.owner_slack_id else "the owner"
     what = code(event.key_id or facts.user_name or "?")
     user = escape(facts.user_name or "unknown user")
-    by = f" by {_claim_label(event)}{escape(event.actor)}" if event.actor else ""
+    by = f" by {_claim_label(event)}{_actor(event)}" if event.actor else ""
     text = (
         f":memo: Told {owner} that {what} ({user} in {escape(facts.account_label)}) "
         f"was {event.kind.replace('_', ' ')}{by}"
@@ -123,6 +142,8 @@ def _owner(facts: NoticeFacts) -> str:
 
 
 def _what_fails(event: KeyEvent) -> str:
+    if event.kind == "reactivated":
+        return "Requests signed with this key are accepted again, from wherever it is still configured."
     if event.kind == "exposed":
         risk = risk_text(event.risk_code)
         if event.risk_code == "AWS_RISK_IAM_QUARANTINE":
@@ -143,7 +164,7 @@ def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
     key = event.key_id or "OLD_KEY_ID"
     account = escape(event.account_id)
     creds = f"with credentials for account {account}"
-    actor = escape(event.actor) if event.actor else None
+    actor = _actor(event) if event.actor else None
     if event.kind == "exposed":
         risk = risk_text(event.risk_code)
         first = (
@@ -170,6 +191,12 @@ def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
                 + ")."
             )
         return steps
+    if event.kind == "reactivated":
+        return [
+            "Nothing to do if you use the key: it works as before.",
+            f"If it was deactivated because it leaked, rotate it anyway: create a new key {creds}, update "
+            f"every place that uses {code(key)}, then delete the old one.",
+        ]
     if event.kind == "user_deleted":
         return [
             f"If the user was deleted on purpose, move whatever ran as *{escape(user)}* to another identity "

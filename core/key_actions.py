@@ -1,0 +1,123 @@
+"""Acting on a key from Slack (the opt-in responder role): what a Deactivate button was offered for,
+and who may press it.
+
+The worker that renders an answer (or a notice, or a Home tab) offers the button only to people who
+may use it, and records the key as IAM showed it (`KeyOffer`). The web reads that record to name the
+key, user and account in the modal and to refuse a press or a submission from anyone else, before
+anything is queued; the worker decides again from IAM before it changes anything, because a record
+in Redis and a payload from Slack are both only claims.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis import Redis
+
+from core.redis_keys import KEY_ACTION_DONE, KEY_OFFER, redis_key
+
+DEACTIVATE = "deactivate"
+REACTIVATE = "reactivate"
+ACTIONS = (DEACTIVATE, REACTIVATE)
+# The person who deactivated a key (and responders) may undo it for this long.
+UNDO_WINDOW = 15 * 60
+# A reason is required, and kept short: it goes into the owner's DM and the audit trail.
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class KeyOffer:
+    """A key a Deactivate button was offered for, as whose-key last read it from IAM."""
+
+    key_id: str
+    account_id: str
+    user_name: str
+    account_name: str | None = None
+    owner_slack_id: str | None = None  # from the IAM user's tags, resolved to Slack
+
+    @property
+    def account_label(self) -> str:
+        return f"{self.account_name} ({self.account_id})" if self.account_name else self.account_id
+
+
+def offer_ref(origin: str, key_id: str) -> str:
+    """The button's value: where it was offered (an answer's request ID, `home`, a notice) and the key."""
+    return f"{origin}|{key_id}"
+
+
+def remember_offer(redis: Redis, ref: str, offer: KeyOffer) -> None:
+    redis.set(redis_key(KEY_OFFER, ref), json.dumps(asdict(offer)), ex=KEY_OFFER.seconds)
+
+
+def offered(redis: Redis, ref: str) -> KeyOffer | None:
+    """The key offered under `ref`, or None: never offered (a hand-made button), or expired."""
+    raw = redis.get(redis_key(KEY_OFFER, ref))
+    if raw is None:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        return KeyOffer(
+            key_id=str(data["key_id"]),
+            account_id=str(data["account_id"]),
+            user_name=str(data["user_name"]),
+            account_name=data.get("account_name"),
+            owner_slack_id=data.get("owner_slack_id"),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def refusal_for(action: str, user: str | None, *, responder: bool, owner: str | None) -> str | None:
+    """Why `user` may not take `action` on a key whose owner is `owner` (None: they may).
+
+    Responders (WHOSE_KEY_RESPONDER_USERGROUPS) may act on any key; a key's owner may deactivate
+    their own. Reactivating is the undo: whose-key's own record of who deactivated decides that
+    (workers/respond), so here it is for responders only unless the worker says otherwise."""
+    if not user:
+        return "no_user"
+    if responder:
+        return None
+    if action == DEACTIVATE and owner is not None and owner == user:
+        return None
+    return "not_a_responder"
+
+
+@dataclass(frozen=True)
+class DoneChange:
+    """whose-key's record of a change it made: who may undo it, and until when."""
+
+    key_id: str
+    status: str
+    actor: str
+    reason: str
+    at: float
+
+    @classmethod
+    def load(cls, redis: Redis, key_id: str) -> DoneChange | None:
+        raw = redis.get(redis_key(KEY_ACTION_DONE, key_id))
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return cls(
+                str(data["key_id"]), str(data["status"]), str(data["actor"]), str(data["reason"]), float(data["at"])
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def undoable_by(self, user: str | None, now: float | None = None) -> bool:
+        """The person who deactivated may reactivate, for UNDO_WINDOW seconds."""
+        now = time.time() if now is None else now
+        return bool(user) and self.actor == user and self.status == "Inactive" and now - self.at <= UNDO_WINDOW
+
+    def save(self, redis: Redis) -> None:
+        redis.set(redis_key(KEY_ACTION_DONE, self.key_id), json.dumps(self.__dict__), ex=KEY_ACTION_DONE.seconds)
+
+
+def clean_reason(text: str | None) -> str | None:
+    """The reason as typed, trimmed and capped; None when nothing was typed."""
+    reason = " ".join((text or "").split())
+    return reason[:MAX_REASON] or None
