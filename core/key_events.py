@@ -61,7 +61,7 @@ class KeyEvent:
     actor: str | None = None
     when: str | None = None
     source_ip: str | None = None
-    source: str = "eventbridge"  # eventbridge | sns | health | sweep
+    source: str = "eventbridge"  # eventbridge | sns | health | sweep | whose-key (its responder role)
     # The same notice delivered again (another region, another EventBridge `id`) has the same
     # dedupe_id: CloudTrail's eventID, or Health's eventArn + communicationId.
     dedupe_id: str | None = None
