@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument(
         "--json", metavar="FILE", nargs="?", const="-", help="write one JSON object per key and line (default stdout)"
     )
+    for verb, what in (("deactivate", "deactivate a key"), ("reactivate", "reactivate a key (the undo)")):
+        acting = commands.add_parser(verb, help=f"{what} through the opt-in responder role, audited")
+        acting.add_argument("key", metavar="KEY", help="the access key ID (AKIA…)")
+        acting.add_argument("--reason", required=True, help="why: the owner and the audit trail read it")
     commands.add_parser("doctor", help="check settings, Slack, Redis, AWS and the member role in every account")
     commands.add_parser("demo", help="run the bot offline on embedded defaults and show its answers")
 
@@ -41,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli.report import run_report
 
         return run_report(post=args.post, csv_path=args.csv, json_path=args.json)
+    if args.command in ("deactivate", "reactivate"):
+        from cli.respond import run_key_action
+
+        return run_key_action(args.command, args.key, args.reason)
     if args.command == "doctor":
         from cli.doctor import run_doctor
 

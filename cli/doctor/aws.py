@@ -17,6 +17,7 @@ from botocore.exceptions import (
 
 from cli.doctor.aws_session import AwsConnection
 from cli.doctor.model import Check, Status, not_checked
+from cli.doctor.responder import responder_checks
 from cli.doctor.roles import role_checks
 from core.settings import Settings
 from workers.aws.errors import AccountOutcome, AwsCallError, error_code
@@ -50,6 +51,7 @@ def aws_checks(connection: AwsConnection, settings: Settings, bad: frozenset[str
         checks.append(not_checked("aws", "member role", "WHOSE_KEY_ROLE_NAME"))
     else:
         checks += role_checks(gateway, settings, accounts, hub_account, management_id, concurrency)
+        checks += responder_checks(connection, settings, accounts, concurrency)
     return checks
 
 

@@ -241,3 +241,30 @@ def test_render_groups_shared_fixes_and_aligns_columns() -> None:
     assert "and 2 more: deploy the role" in text
     assert "2. [WARN] settings audit channel: set it" in text
     assert text.rstrip().endswith("1 OK, 1 WARN, 7 FAIL. whose-key will not work until the FAILs are fixed.")
+
+
+def test_responder_role_is_off_by_default_and_checked_in_every_account_when_set(stack: Stack) -> None:
+    """Unset: one OK line saying whose-key only reads. Set: a harmless UpdateAccessKey probe per
+    account (a user that does not exist); the one account where the role cannot be assumed FAILs."""
+    assert stack.org is not None
+    code, output = doctor(stack.env())
+    assert "whose-key only reads" in row(output, "OK", "aws", "responder role")
+    broken = stack.org.accounts["acme-dev"]
+    n = len(stack.org.accounts)
+    env = {**stack.env(), "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder"}
+    code, output = doctor(env)
+    assert f"may deactivate keys in all {n} accounts" in row(output, "OK", "aws", "responder role"), output
+    with AwsFaultProxy(stack.moto.url) as proxy:
+        proxy.fail(
+            "AssumeRole",
+            lambda params: params.get("RoleArn", "") == f"arn:aws:iam::{broken}:role/WhoseKeyResponder",
+            403,
+            "AccessDenied",
+            "not authorized",
+        )
+        code, output = doctor({**env, "AWS_ENDPOINT_URL": proxy.url})
+    assert code == 1
+    detail = row(output, "FAIL", "aws", "responder role")
+    assert f"works in {n - 1} of {n} accounts" in detail and broken in detail
+    assert "deploy/responder-role-stackset.yaml" in fixes(output)
+    assert_no_secrets(output)

@@ -207,3 +207,31 @@ def test_the_feature_is_off_unless_the_role_is_set(stack: Stack) -> None:
     assert reply.status == 200
     audited(stack, "refused", user=RESPONDER, reason="unknown_key_offer")
     assert iam_status(key) == "Active"
+
+
+def test_the_terminal_deactivates_and_reactivates_audited_like_slack(responding: Stack) -> None:
+    """`whose-key deactivate KEY --reason` with the shell's credentials: IAM, one owner DM, the audit."""
+    owner = owner_id()
+    key = fresh_key(responding, "acme-data", {"slack-user-id": owner})
+    result = run_cli("deactivate", key.key_id, "--reason", "leaked in CI logs", env=responding.env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "IAM now says Inactive" in result.stdout
+    assert iam_status(key) == "Inactive"
+    told = wait_for_dm(responding, owner, key.key_id, "deactivated")
+    assert "leaked in CI logs" in json.dumps(told)
+    record = audited(responding, "key_deactivate", key=key.key_id)[0]
+    assert record["actor"].startswith("cli:arn:aws:")
+    again = run_cli("deactivate", key.key_id, "--reason", "twice", env=responding.env(), timeout=120)
+    assert again.returncode == 1 and "already" in again.stderr
+    back = run_cli("reactivate", key.key_id, "--reason", "false alarm", env=responding.env(), timeout=120)
+    assert back.returncode == 0, back.stderr
+    assert iam_status(key) == "Active"
+
+
+def test_the_terminal_refuses_without_a_reason_or_with_the_feature_off(stack: Stack) -> None:
+    key = fresh_key(stack, "acme-data", {"slack-user-id": owner_id()})
+    no_reason = run_cli("deactivate", key.key_id, "--reason", "  ", env=stack.env(), timeout=120)
+    assert no_reason.returncode == 2 and "reason" in no_reason.stderr
+    off = run_cli("deactivate", key.key_id, "--reason", "leak", env=stack.env(), timeout=120)
+    assert off.returncode == 2 and "WHOSE_KEY_RESPONDER_ROLE_NAME" in off.stderr
+    assert iam_status(key) == "Active"
