@@ -17,6 +17,7 @@ from typing import Any
 
 from redis import Redis
 
+from core.blockkit import DEACTIVATE_ACTION, button
 from core.redis_keys import KEY_ACTION_DONE, KEY_OFFER, redis_key
 
 DEACTIVATE = "deactivate"
@@ -68,6 +69,12 @@ def offered(redis: Redis, ref: str) -> KeyOffer | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def deactivate_button(ref: str, label: str = "Deactivate key", index: int | None = None) -> dict[str, Any]:
+    """The red Deactivate button (its action ID distinct per element when there are several)."""
+    action_id = DEACTIVATE_ACTION if index is None else f"{DEACTIVATE_ACTION}-{index}"
+    return {**button(action_id, label, ref), "style": "danger"}
 
 
 def refusal_for(action: str, user: str | None, *, responder: bool, owner: str | None) -> str | None:

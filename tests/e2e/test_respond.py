@@ -18,7 +18,7 @@ from core.blockkit import DEACTIVATE_ACTION, REACTIVATE_ACTION
 from core.key_actions import offer_ref
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
-from tests.support.aws_events import FreshKey, fresh_key, owner_id
+from tests.support.aws_events import FreshKey, fresh_key, health_event, owner_id, post_event
 from tests.support.cli import run_cli
 from tests.support.waiting import wait_until
 
@@ -235,3 +235,23 @@ def test_the_terminal_refuses_without_a_reason_or_with_the_feature_off(stack: St
     off = run_cli("deactivate", key.key_id, "--reason", "leak", env=stack.env(), timeout=120)
     assert off.returncode == 2 and "WHOSE_KEY_RESPONDER_ROLE_NAME" in off.stderr
     assert iam_status(key) == "Active"
+
+
+def test_an_exposure_notice_offers_deactivate_to_its_owner_and_in_the_audit_channel(responding: Stack) -> None:
+    """AWS Health says the key is exposed: the owner's DM and the audit channel's record carry
+    Deactivate; the owner's press deactivates it; a bystander's press from the channel is refused."""
+    owner = owner_id()
+    key = fresh_key(responding, "acme-data", {"slack-user-id": owner})
+    event = health_event("AWS_RISK_CREDENTIALS_EXPOSED", key.account_id, key.key_id)
+    assert post_event(responding, event).status == 202
+    notice = wait_for_dm(responding, owner, key.key_id, "exposed")
+    button = deactivate_button(notice)
+    assert button is not None
+    record = wait_for_dm(responding, AUDIT_CHANNEL, key.key_id, DEACTIVATE_ACTION)
+    in_channel = deactivate_button(record)
+    assert in_channel is not None
+    responding.block_action(in_channel["action_id"], in_channel["value"], user_id=BYSTANDER)
+    audited(responding, "refused", user=BYSTANDER, reason="not_a_responder", ref=in_channel["value"])
+    press_and_submit(responding, button["action_id"], button["value"], owner, reason="AWS says it leaked")
+    wait_for_dm(responding, owner, "IAM now says", key.key_id)
+    assert iam_status(key) == "Inactive"

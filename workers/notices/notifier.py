@@ -15,7 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 from core.audit import audit
+from core.blockkit import Message
 from core.contract import Destination
+from core.jobs import safe_job_id
+from core.key_actions import KeyOffer, deactivate_button, offer_ref, remember_offer
 from core.key_events import KeyEvent
 from workers.aws.cloudtrail import TrailAnswer, TrailOutcome
 from workers.aws.errors import AwsCallError
@@ -146,8 +149,8 @@ class Notifier:
     def notify(self, event: KeyEvent, cause: str) -> dict[str, Any]:
         event = self._with_actor(event)
         facts = self._facts(event)
-        message = render_notice(event, facts)
         delivery_id = f"notice-{event.kind}-{event.key_id or event.user_name}-{cause}"
+        message = self._with_deactivate_button(render_notice(event, facts), event, facts, delivery_id)
         if facts.owner_slack_id and not facts.no_owner_reason:
             destination, recipient = Destination(channel=facts.owner_slack_id, ephemeral=False), "owner"
         elif self.runtime.settings.audit_channel:
@@ -193,11 +196,26 @@ class Notifier:
             self._audit_record(event, facts, delivery_id)
         return {"notified": True, "to": recipient}
 
+    def _with_deactivate_button(
+        self, message: Message, event: KeyEvent, facts: NoticeFacts, delivery_id: str
+    ) -> Message:
+        """An exposed key's notice offers Deactivate (the opt-in responder role): to its owner in
+        the DM, and in the audit channel, where only responders' presses are taken."""
+        if event.kind != "exposed" or not self.runtime.settings.responder_enabled:
+            return message
+        if not event.key_id or not facts.user_name:
+            return message
+        ref = offer_ref(safe_job_id(delivery_id), event.key_id)
+        offer = KeyOffer(event.key_id, event.account_id, facts.user_name, None, facts.owner_slack_id)
+        remember_offer(self.runtime.redis, ref, offer)
+        return Message(message.text, [*message.blocks, {"type": "actions", "elements": [deactivate_button(ref)]}])
+
     def _audit_record(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> None:
         """A one-line copy for the audit channel of a notice that went to the owner."""
         audit_channel = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
+        record = self._with_deactivate_button(render_notice_record(event, facts), event, facts, delivery_id)
         try:
-            deliver_once(self.runtime.poster, f"audit-{delivery_id}", audit_channel, render_notice_record(event, facts))
+            deliver_once(self.runtime.poster, f"audit-{delivery_id}", audit_channel, record)
         except DeliveryError:
             log.warning("audit record not posted to the audit channel", extra={"key": event.key_id})
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from core.blockkit import (
     ACTIONS_BLOCK_ID,
-    DEACTIVATE_ACTION,
     FAQ_ACTION,
     MAX_BLOCKS,
     MAX_FALLBACK,
@@ -23,7 +22,7 @@ from core.blockkit import (
     fit,
     section,
 )
-from core.key_actions import offer_ref
+from core.key_actions import deactivate_button, offer_ref
 from core.slack_text import code, escape
 from workers.lookup.diagnosis import Diagnosis, diagnose
 from workers.lookup.finding import KeyFinding, Verdict
@@ -177,8 +176,7 @@ def answer_buttons(
             elements.append(button(f"{NOTIFY_ACTION}-{index}", label, f"{request_id}|{report.key_id}"))
         for index, key_id in enumerate(list(deactivatable)[:MAX_NOTIFY_BUTTONS]):
             label = "Deactivate key" if len(deactivatable) == 1 else f"Deactivate …{key_id[-4:]}"
-            element = button(f"{DEACTIVATE_ACTION}-{index}", label, offer_ref(request_id, key_id))
-            elements.append({**element, "style": "danger"})
+            elements.append(deactivate_button(offer_ref(request_id, key_id), label, index))
     elements.append(button(FAQ_ACTION, "FAQ", "faq"))
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
