@@ -8,18 +8,23 @@ import json
 from typing import Any
 
 from core.blockkit import KEY_ACTION_VIEW, section
-from core.key_actions import DEACTIVATE, MAX_REASON, KeyOffer
+from core.key_actions import DEACTIVATE, MAX_REASON, QUARANTINE, KeyOffer
 from core.slack_text import code, escape
 
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason_input"
 
-_TITLES = {DEACTIVATE: "Deactivate key"}
+_TITLES = {DEACTIVATE: "Deactivate key", QUARANTINE: "Quarantine user"}
 _EFFECT = {
     DEACTIVATE: (
         "Every request signed with this key will be refused at once (`InvalidAccessKeyId` from S3, "
         "`InvalidClientTokenId` elsewhere): scripts, CI jobs and apps still using it will stop working. "
         "The owner gets a DM with the steps. You can undo it for 15 minutes."
+    ),
+    QUARANTINE: (
+        "AWS's `AWSCompromisedKeyQuarantineV3` policy is attached to the IAM user: it denies the actions a "
+        "leaked key is abused for (creating users and keys, starting instances, changing policies), for every "
+        "key of that user, while the owner rotates. Detaching it takes an administrator."
     ),
 }
 _REACTIVATE_EFFECT = (

@@ -23,6 +23,7 @@ NOTIFY_ACTION = "whose_key_notify_owner"
 # The opt-in responder role's buttons and the modal they open.
 DEACTIVATE_ACTION = "whose_key_deactivate"
 REACTIVATE_ACTION = "whose_key_reactivate"
+QUARANTINE_ACTION = "whose_key_quarantine"
 KEY_ACTION_VIEW = "whose_key_key_action"
 ACTIONS_BLOCK_ID = "whose_key_actions"
 

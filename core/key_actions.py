@@ -17,12 +17,16 @@ from typing import Any
 
 from redis import Redis
 
-from core.blockkit import DEACTIVATE_ACTION, button
+from core.blockkit import DEACTIVATE_ACTION, QUARANTINE_ACTION, button
 from core.redis_keys import KEY_ACTION_DONE, KEY_OFFER, redis_key
 
 DEACTIVATE = "deactivate"
 REACTIVATE = "reactivate"
-ACTIONS = (DEACTIVATE, REACTIVATE)
+# Attach AWS's quarantine policy to the key's user (responders only): it denies the risky actions
+# a leaked key is used for, while the owner rotates.
+QUARANTINE = "quarantine"
+ACTIONS = (DEACTIVATE, REACTIVATE, QUARANTINE)
+QUARANTINE_POLICY = "AWSCompromisedKeyQuarantineV3"
 # The person who deactivated a key (and responders) may undo it for this long.
 UNDO_WINDOW = 15 * 60
 # A reason is required, and kept short: it goes into the owner's DM and the audit trail.
@@ -75,6 +79,10 @@ def deactivate_button(ref: str, label: str = "Deactivate key", index: int | None
     """The red Deactivate button (its action ID distinct per element when there are several)."""
     action_id = DEACTIVATE_ACTION if index is None else f"{DEACTIVATE_ACTION}-{index}"
     return {**button(action_id, label, ref), "style": "danger"}
+
+
+def quarantine_button(ref: str) -> dict[str, Any]:
+    return {**button(QUARANTINE_ACTION, "Quarantine user", ref), "style": "danger"}
 
 
 def refusal_for(action: str, user: str | None, *, responder: bool, owner: str | None) -> str | None:

@@ -48,6 +48,9 @@ APP_TOKEN = "xapp-offline-app-token"  # noqa: S105 - the app-level token the `so
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # How long the web process may take to listen, and the workers to register.
 READY_TIMEOUT = 30.0
+# A graceful stop lets a worker finish its job first, and on a loaded CI machine a fresh process
+# takes a while to import and register: a bound, not a pace (the wait ends as soon as they are in).
+RESTART_TIMEOUT = 90.0
 # How strict the AWS stand-in's IAM is (see standins/aws_proxy/strict_iam.py): `moto` unless set,
 # so `python3 dev.py test` can run the end-to-end layer again against strict IAM.
 IAM_MODE_VARIABLE = "WHOSE_KEY_TEST_IAM_MODE"
@@ -221,7 +224,7 @@ class Stack:
         """Kill one RQ worker process of a pool (by the pid RQ registered); its supervisor restarts it."""
         os.kill(pid, sig)
 
-    def restart_workers(self, timeout: float = READY_TIMEOUT) -> None:
+    def restart_workers(self, timeout: float = RESTART_TIMEOUT) -> None:
         """Stop every RQ worker process gracefully and wait until their supervisors have started
         fresh ones: nothing a worker cached in memory (role sessions, clients) survives."""
         from redis import Redis

@@ -28,9 +28,9 @@ from bot.key_action_views import (
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_action
 from core.audit import audit
-from core.blockkit import DEACTIVATE_ACTION, KEY_ACTION_VIEW, REACTIVATE_ACTION
+from core.blockkit import DEACTIVATE_ACTION, KEY_ACTION_VIEW, QUARANTINE_ACTION, REACTIVATE_ACTION
 from core.contract import Destination, KeyActionRequest
-from core.key_actions import ACTIONS, DEACTIVATE, REACTIVATE, DoneChange, KeyOffer, clean_reason, offered
+from core.key_actions import ACTIONS, DEACTIVATE, QUARANTINE, REACTIVATE, DoneChange, KeyOffer, clean_reason, offered
 from core.slack_text import code
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ STALE_BUTTON = Refusal(
     ":hourglass: That button is no longer valid (answers are kept for a day). Look the key up again with "
     "`/whose-key AKIA…`.",
 )
-_PRESSED = re.compile(f"^({DEACTIVATE_ACTION}|{REACTIVATE_ACTION})(-[0-9]+)?$")
+_PRESSED = re.compile(f"^({DEACTIVATE_ACTION}|{REACTIVATE_ACTION}|{QUARANTINE_ACTION})(-[0-9]+)?$")
+_KIND_OF = {REACTIVATE_ACTION: REACTIVATE, QUARANTINE_ACTION: QUARANTINE}
 
 
 def register(app: App, services: Services) -> None:
@@ -54,7 +55,7 @@ def register(app: App, services: Services) -> None:
         client: WebClient,
     ) -> None:
         ack()
-        kind = REACTIVATE if str(action.get("action_id", "")).startswith(REACTIVATE_ACTION) else DEACTIVATE
+        kind = _KIND_OF.get(str(action.get("action_id", "")).split("-")[0], DEACTIVATE)
         open_modal(services, client, body, action, kind, respond, installing_team(context))
 
     @app.view(KEY_ACTION_VIEW)
@@ -124,7 +125,7 @@ def take_submission(
         return
     assert offer is not None
     audit(services.jobs.redis, "key_action_requested", **asker.audited(), change=kind, key=offer.key_id, why=reason)
-    verb = "Deactivating" if kind == DEACTIVATE else "Reactivating"
+    verb = {DEACTIVATE: "Deactivating", REACTIVATE: "Reactivating", QUARANTINE: "Quarantining the user of"}[kind]
     ack(
         response_action="update",
         view=closing_view(

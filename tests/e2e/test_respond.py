@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 
 from core.audit import recent
-from core.blockkit import DEACTIVATE_ACTION, REACTIVATE_ACTION
+from core.blockkit import DEACTIVATE_ACTION, QUARANTINE_ACTION, REACTIVATE_ACTION
 from core.key_actions import offer_ref
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
@@ -255,3 +255,27 @@ def test_an_exposure_notice_offers_deactivate_to_its_owner_and_in_the_audit_chan
     press_and_submit(responding, button["action_id"], button["value"], owner, reason="AWS says it leaked")
     wait_for_dm(responding, owner, "IAM now says", key.key_id)
     assert iam_status(key) == "Inactive"
+
+
+def test_a_responder_quarantines_the_user_of_an_exposed_key(responding: Stack) -> None:
+    """Quarantine user, on the audit channel's record of an exposure: AWS's quarantine policy is
+    attached through the responder role (the stand-in allows no other policy), the owner is told;
+    the owner's own DM offers no Quarantine, and an owner's hand-made press is refused."""
+    owner = owner_id()
+    key = fresh_key(responding, "acme-data", {"slack-user-id": owner})
+    event = health_event("AWS_RISK_CREDENTIALS_EXPOSED", key.account_id, key.key_id)
+    assert post_event(responding, event).status == 202
+    notice = wait_for_dm(responding, owner, key.key_id, "exposed")
+    assert not [e for e in buttons(notice) if e["action_id"] == QUARANTINE_ACTION]
+    record = wait_for_dm(responding, AUDIT_CHANNEL, key.key_id, QUARANTINE_ACTION)
+    quarantine = next(e for e in buttons(record) if e["action_id"] == QUARANTINE_ACTION)
+    responding.block_action(quarantine["action_id"], quarantine["value"], user_id=owner)
+    audited(responding, "refused", user=owner, reason="not_a_responder", change="quarantine")
+    press_and_submit(responding, quarantine["action_id"], quarantine["value"], RESPONDER, reason="AWS Health")
+    wait_for_dm(responding, RESPONDER, "quarantined", key.key_id)
+    attached = key.iam.list_attached_user_policies(UserName=key.user_name)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSCompromisedKeyQuarantineV3"]
+    told = wait_for_dm(responding, owner, "quarantined", key.user_name)
+    assert "AWS Health" in json.dumps(told)
+    audited(responding, "key_quarantine", key=key.key_id, actor=RESPONDER)
+    assert iam_status(key) == "Active"  # quarantine leaves the key as it was

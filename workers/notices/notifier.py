@@ -18,7 +18,7 @@ from core.audit import audit
 from core.blockkit import Message
 from core.contract import Destination
 from core.jobs import safe_job_id
-from core.key_actions import KeyOffer, deactivate_button, offer_ref, remember_offer
+from core.key_actions import KeyOffer, deactivate_button, offer_ref, quarantine_button, remember_offer
 from core.key_events import KeyEvent
 from workers.aws.cloudtrail import TrailAnswer, TrailOutcome
 from workers.aws.errors import AwsCallError
@@ -208,12 +208,14 @@ class Notifier:
         ref = offer_ref(safe_job_id(delivery_id), event.key_id)
         offer = KeyOffer(event.key_id, event.account_id, facts.user_name, None, facts.owner_slack_id)
         remember_offer(self.runtime.redis, ref, offer)
-        return Message(message.text, [*message.blocks, {"type": "actions", "elements": [deactivate_button(ref)]}])
+        # Quarantine is for responders only; the owner's DM offers what the owner may do.
+        elements = [deactivate_button(ref)] + ([quarantine_button(ref)] if delivery_id.startswith("audit-") else [])
+        return Message(message.text, [*message.blocks, {"type": "actions", "elements": elements}])
 
     def _audit_record(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> None:
         """A one-line copy for the audit channel of a notice that went to the owner."""
         audit_channel = Destination(channel=self.runtime.settings.audit_channel, ephemeral=False)
-        record = self._with_deactivate_button(render_notice_record(event, facts), event, facts, delivery_id)
+        record = self._with_deactivate_button(render_notice_record(event, facts), event, facts, f"audit-{delivery_id}")
         try:
             deliver_once(self.runtime.poster, f"audit-{delivery_id}", audit_channel, record)
         except DeliveryError:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from core.blockkit import REACTIVATE_ACTION, Message, button, section
 from core.contract import KeyActionRequest
-from core.key_actions import DEACTIVATE, UNDO_WINDOW, offer_ref
-from core.slack_text import code, escape
+from core.key_actions import DEACTIVATE, QUARANTINE, UNDO_WINDOW, offer_ref
+from core.slack_text import code, escape, mention
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ActionOutcome:
 
 
 _NOT_DONE = {
-    "already": "IAM already has the key as {status}: nothing to change.",
+    "already": "IAM already has it as {status}: nothing to change.",
     "gone": "IAM has no such key for that user in that account any more (deleted meanwhile?).",
     "refused": "You may not change this key: only members of the responder user groups may, and a key's "
     "owner may deactivate their own.",
@@ -41,6 +41,13 @@ _NOT_DONE = {
 def render_outcome(req: KeyActionRequest, outcome: ActionOutcome) -> Message:
     key = code(req.key_id)
     where = f"*{escape(req.user_name)}* in account {escape(req.account_id)}"
+    if outcome.changed and req.action == QUARANTINE:
+        text = (
+            f":lock: The IAM user *{escape(req.user_name)}* (key {key}, account {escape(req.account_id)}) is "
+            f"*quarantined*: IAM now lists *{escape(outcome.iam_status or '?')}* among its policies. Its owner was "
+            "told. Deactivate the key too, if it leaked."
+        )
+        return Message(f"{req.user_name} quarantined: {outcome.iam_status}", [section(text)])
     if outcome.changed:
         verb = "deactivated" if req.action == DEACTIVATE else "reactivated"
         lines = [
@@ -78,3 +85,19 @@ def render_outcome(req: KeyActionRequest, outcome: ActionOutcome) -> Message:
         else (f":warning: {key} of {where}:")
     )
     return Message(f"{req.key_id}: {text}", [section(f"{headline}\n{text}")])
+
+
+def render_quarantine_notice(req: KeyActionRequest) -> Message:
+    """The owner's DM after a responder quarantined their IAM user."""
+    actor = mention(req.actor) if req.actor.startswith(("U", "W")) else escape(req.actor)
+    lines = [
+        f":lock: Your IAM user *{escape(req.user_name)}* in account {escape(req.account_id)} was *quarantined* by "
+        f"{actor} with whose-key, because of the key {code(req.key_id)}.",
+        "*Why* (as they gave it)\n" + "\n".join("> " + escape(line) for line in req.reason.splitlines()),
+        "*What it means*\nAWS's quarantine policy now denies the actions a leaked key is abused for, for every key "
+        "of this user: some of your calls will fail with `AccessDenied`.",
+        "*What to do*\n1. Rotate the key: create a new one, update every place that uses it, deactivate and delete "
+        f"{code(req.key_id)}.\n2. Review CloudTrail in the account for what the key did.\n3. Ask your AWS "
+        "administrators to detach the quarantine policy once that is done.",
+    ]
+    return Message(f"IAM user {req.user_name} was quarantined", [section(line) for line in lines])

@@ -22,20 +22,31 @@ from redis import Redis
 from slack_sdk.errors import SlackApiError
 
 from core.audit import audit
-from core.contract import KeyActionRequest
-from core.key_actions import DEACTIVATE, REACTIVATE, DoneChange, KeyOffer, offer_ref, refusal_for, remember_offer
+from core.contract import Destination, KeyActionRequest
+from core.key_actions import (
+    DEACTIVATE,
+    QUARANTINE,
+    QUARANTINE_POLICY,
+    REACTIVATE,
+    DoneChange,
+    KeyOffer,
+    offer_ref,
+    refusal_for,
+    remember_offer,
+)
 from core.key_events import KeyEvent
 from core.membership import GroupMembers
 from core.redis_keys import KEY_ACTION_DONE, redis_key
 from workers.aws.errors import AwsCallError
 from workers.aws.iam_keys import KeyStatus, get_key_status
-from workers.aws.iam_users import get_user_tags
+from workers.aws.iam_users import get_attached_user_policy_arns, get_user_tags, quarantine_policy
 from workers.notices.notifier import Notifier
-from workers.render.respond import ActionOutcome, render_outcome
-from workers.respond.iam_writes import ACTIVE, INACTIVE, KeyWriteError, WriteFailure, set_key_status
+from workers.render.respond import ActionOutcome, render_outcome, render_quarantine_notice
+from workers.respond.iam_writes import ACTIVE, INACTIVE, KeyWriteError, WriteFailure, attach_policy, set_key_status
 from workers.runtime import Runtime
 from workers.slack.delivery import already_delivered, deliver_once
 from workers.slack.owners import owner_from_tags
+from workers.slack.poster import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +85,10 @@ def act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) -> dict[str,
 
 
 def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) -> ActionOutcome:
-    if req.action not in _TARGET:
+    if req.action not in (*_TARGET, QUARANTINE):
         return ActionOutcome("bad_request")
     if runtime.responder is None:
         return ActionOutcome("feature_off")
-    target = _TARGET[req.action]
     reader = runtime.gateway.client(req.account_id, "iam")
     try:
         before = get_key_status(reader, req.key_id, hint_user=req.user_name)
@@ -91,6 +101,9 @@ def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) 
         if refusal is not None:
             return ActionOutcome("refused", detail=refusal)
     resumed = _started(runtime.redis, req)  # a retried job: the change may be made already
+    if req.action == QUARANTINE:
+        return _quarantine(runtime, req, reader, resumed=resumed)
+    target = _TARGET[req.action]
     if before.status == target and not resumed:
         return ActionOutcome("already", iam_status=before.status)
     try:
@@ -111,6 +124,46 @@ def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) 
             remember_offer(runtime.redis, offer_ref(f"undo-{req.delivery_id}", req.key_id), undo)
         _tell_owner(runtime, req, after)
     return ActionOutcome("done" if changed else "unconfirmed", iam_status=after.status, changed=changed)
+
+
+def _quarantine(runtime: Runtime, req: KeyActionRequest, reader: Any, *, resumed: bool) -> ActionOutcome:
+    """Attach AWS's quarantine policy to the key's user, then read the user's policies back."""
+    assert runtime.responder is not None
+    try:
+        attached = quarantine_policy(get_attached_user_policy_arns(reader, req.user_name))
+    except AwsCallError as exc:
+        return ActionOutcome("unreadable", detail=exc.detail)
+    if attached and not resumed:
+        return ActionOutcome("already", iam_status=attached)
+    policy_arn = f"arn:{runtime.gateway.partition}:iam::aws:policy/{QUARANTINE_POLICY}"
+    try:
+        attach_policy(runtime.responder, req.account_id, req.user_name, policy_arn)
+        attached = quarantine_policy(get_attached_user_policy_arns(reader, req.user_name))
+    except KeyWriteError as exc:
+        return ActionOutcome(exc.failure.value, detail=exc.detail)
+    except AwsCallError as exc:
+        return ActionOutcome("unconfirmed", detail=exc.detail)
+    if not attached:
+        return ActionOutcome("unconfirmed")
+    _tell_owner_of_quarantine(runtime, req)
+    return ActionOutcome("done", iam_status=attached, changed=True)
+
+
+def _tell_owner_of_quarantine(runtime: Runtime, req: KeyActionRequest) -> None:
+    """One DM to the owner, as IAM's tags name them now (the audit channel has the audit record)."""
+    status = KeyStatus(req.key_id, req.user_name, "", None)
+    owner = _owner_in_iam(runtime, req, status)
+    if owner is None:
+        return
+    try:
+        deliver_once(
+            runtime.poster,
+            f"quarantine-notice-{req.delivery_id}",
+            Destination(channel=owner, ephemeral=False),
+            render_quarantine_notice(req),
+        )
+    except DeliveryError:
+        log.warning("owner not told of a quarantine", extra={"key": req.key_id})
 
 
 def _refusal(runtime: Runtime, req: KeyActionRequest, status: KeyStatus) -> str | None:

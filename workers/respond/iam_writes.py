@@ -44,6 +44,16 @@ def set_key_status(responder: AwsGateway, account_id: str, user_name: str, key_i
         raise KeyWriteError(_failure_of(exc), exc.detail) from exc
 
 
+def attach_policy(responder: AwsGateway, account_id: str, user_name: str, policy_arn: str) -> None:
+    """AttachUserPolicy through the responder role (its policy allows the quarantine ones only)."""
+    try:
+        iam = responder.client(account_id, "iam")
+        with classified():
+            iam.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+    except AwsCallError as exc:
+        raise KeyWriteError(_failure_of(exc), exc.detail) from exc
+
+
 def _failure_of(exc: AwsCallError) -> WriteFailure:
     if exc.outcome is AccountOutcome.ASSUME_ROLE_FAILED:
         return WriteFailure.ROLE_MISSING
