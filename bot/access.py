@@ -56,6 +56,10 @@ class Refusal:
 
 
 RESPONDER_OFF = ":lock: Acting on keys from Slack is turned off here: whose-key only reads."
+APPROVALS_UNSUPPORTED = (
+    ":lock: whose-key is set to need a second responder's approval (`WHOSE_KEY_RESPONDER_APPROVALS=2`), "
+    "which this version cannot collect yet, so it changes no key from Slack. Nothing was changed."
+)
 NOT_A_RESPONDER = (
     ":lock: Only members of whose-key's responder user groups may deactivate keys, and an owner their own. "
     "Nothing was changed. If the key leaked, ask in your security channel."
@@ -113,6 +117,9 @@ class AccessPolicy:
         deactivation by whose-key `undo_by` may undo); run after `check`. Raises RedisError."""
         if not self.settings.responder_enabled:
             return Refusal("responder_off", RESPONDER_OFF)
+        if self.settings.responder_approvals > 1:
+            # Fail closed: an operator who asked for two people must never get one.
+            return Refusal("approvals_unsupported", APPROVALS_UNSUPPORTED)
         if not user:
             return Refusal("not_a_responder", NOT_A_RESPONDER)
         if refusal_for(action, user, responder=False, owner=owner) is None or (undo_by and undo_by == user):

@@ -93,6 +93,12 @@ class Settings:
     def responder_enabled(self) -> bool:
         return self.responder_role_name is not None
 
+    @property
+    def responder_buttons(self) -> bool:
+        """Whether to offer Deactivate/Quarantine: the role is set and one responder may act (the
+        two-person rule cannot collect approvals yet, so it offers nothing and refuses presses)."""
+        return self.responder_enabled and self.responder_approvals == 1
+
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.
         return (

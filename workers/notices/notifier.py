@@ -201,7 +201,7 @@ class Notifier:
     ) -> Message:
         """An exposed key's notice offers Deactivate (the opt-in responder role): to its owner in
         the DM, and in the audit channel, where only responders' presses are taken."""
-        if event.kind != "exposed" or not self.runtime.settings.responder_enabled:
+        if event.kind != "exposed" or not self.runtime.settings.responder_buttons:
             return message
         if not event.key_id or not facts.user_name:
             return message

@@ -17,7 +17,7 @@ from workers.runtime import Runtime
 def deactivatable(runtime: Runtime, asker: str | None, reports: Sequence[KeyFinding]) -> dict[str, KeyOffer]:
     """The keys `asker` may deactivate, by key ID (empty when the feature is off)."""
     settings = runtime.settings
-    if not settings.responder_enabled or not asker:
+    if not settings.responder_buttons or not asker:
         return {}
     candidates = [
         r for r in reports if r.verdict is Verdict.FOUND and r.status == "Active" and r.account and r.user_name
