@@ -89,8 +89,8 @@ def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) 
         return ActionOutcome("bad_request")
     if runtime.responder is None:
         return ActionOutcome("feature_off")
-    reader = runtime.gateway.client(req.account_id, "iam")
     try:
+        reader = runtime.gateway.client(req.account_id, "iam")  # may assume the read-only role
         before = get_key_status(reader, req.key_id, hint_user=req.user_name)
     except AwsCallError as exc:
         return ActionOutcome("unreadable", detail=exc.detail)
