@@ -141,8 +141,17 @@ def test_worker_killed_during_a_batch_costs_a_retry_and_nothing_else(batches: St
     assert report.done == report.accounts and not report.unreadable, report
     assert report.deactivated == 1
     assert len(owner_messages(batches, deactivated, "deactivated")) == 1
-    retried = Job.fetch(killed_job, connection=redis, serializer=JSONSerializer)
-    assert retried.get_status() == "finished" and retried.retries_left is not None and retried.retries_left < 3
+    # The retried job may have brought the sweep to its end and still be closing itself (RQ marks
+    # it finished after its function returns): wait for that, rather than catch it in between.
+    retried = wait_until(
+        lambda: (
+            (job := Job.fetch(killed_job, connection=redis, serializer=JSONSerializer)).get_status() == "finished"
+            and job
+        ),
+        what="the retried batch job to be marked finished",
+        timeout=60,
+    )
+    assert retried.retries_left is not None and retried.retries_left < 3
     assert snapshot_users(batches, BIG) == before
 
 
