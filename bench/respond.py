@@ -82,6 +82,8 @@ def main() -> None:
         **TEST_ENV,
         "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder",
         "WHOSE_KEY_RESPONDER_USERGROUPS": RESPONDERS,
+        # One responder makes every run's lookup and press: no per-person limit in the way.
+        "WHOSE_KEY_RATE_LIMIT": "10000",
     }
     with Stack(extra_env=env) as stack:
         stack.slack.set_usergroup(RESPONDERS, [RESPONDER])
