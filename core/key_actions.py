@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from redis import Redis
 
 from core.blockkit import DEACTIVATE_ACTION, QUARANTINE_ACTION, button
+from core.contract import ContractError, from_json, to_json
 from core.redis_keys import KEY_ACTION_DONE, KEY_OFFER, redis_key
+from core.secrets import decoded, without_secrets
+
+_T = TypeVar("_T")
 
 DEACTIVATE = "deactivate"
 REACTIVATE = "reactivate"
@@ -54,24 +58,23 @@ def offer_ref(origin: str, key_id: str) -> str:
 
 
 def remember_offer(redis: Redis, ref: str, offer: KeyOffer) -> None:
-    redis.set(redis_key(KEY_OFFER, ref), json.dumps(asdict(offer)), ex=KEY_OFFER.seconds)
+    redis.set(redis_key(KEY_OFFER, ref), json.dumps(to_json(offer)), ex=KEY_OFFER.seconds)
 
 
 def offered(redis: Redis, ref: str) -> KeyOffer | None:
     """The key offered under `ref`, or None: never offered (a hand-made button), or expired."""
-    raw = redis.get(redis_key(KEY_OFFER, ref))
+    return _stored(redis, redis_key(KEY_OFFER, ref), KeyOffer)
+
+
+def _stored(redis: Redis, name: str, cls: type[_T]) -> _T | None:
+    """A record written with to_json, read back type-checked (core.contract); None when missing or
+    not of that shape (written by another version)."""
+    raw = redis.get(name)
     if raw is None:
         return None
     try:
-        data: dict[str, Any] = json.loads(raw)
-        return KeyOffer(
-            key_id=str(data["key_id"]),
-            account_id=str(data["account_id"]),
-            user_name=str(data["user_name"]),
-            account_name=data.get("account_name"),
-            owner_slack_id=data.get("owner_slack_id"),
-        )
-    except (ValueError, KeyError, TypeError):
+        return from_json(cls, json.loads(raw))
+    except (ValueError, ContractError):
         return None
 
 
@@ -112,16 +115,7 @@ class DoneChange:
 
     @classmethod
     def load(cls, redis: Redis, key_id: str) -> DoneChange | None:
-        raw = redis.get(redis_key(KEY_ACTION_DONE, key_id))
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-            return cls(
-                str(data["key_id"]), str(data["status"]), str(data["actor"]), str(data["reason"]), float(data["at"])
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
+        return _stored(redis, redis_key(KEY_ACTION_DONE, key_id), cls)
 
     def undoable_by(self, user: str | None, now: float | None = None) -> bool:
         """The person who deactivated may reactivate, for UNDO_WINDOW seconds."""
@@ -129,10 +123,12 @@ class DoneChange:
         return bool(user) and self.actor == user and self.status == "Inactive" and now - self.at <= UNDO_WINDOW
 
     def save(self, redis: Redis) -> None:
-        redis.set(redis_key(KEY_ACTION_DONE, self.key_id), json.dumps(self.__dict__), ex=KEY_ACTION_DONE.seconds)
+        redis.set(redis_key(KEY_ACTION_DONE, self.key_id), json.dumps(to_json(self)), ex=KEY_ACTION_DONE.seconds)
 
 
 def clean_reason(text: str | None) -> str | None:
-    """The reason as typed, trimmed and capped; None when nothing was typed."""
-    reason = " ".join((text or "").split())
+    """The reason as typed, with any pasted secret cut out (it goes to the owner, the audit trail
+    and the audit channel), trimmed and capped; None when nothing is left."""
+    scrubbed, _ = without_secrets(decoded(text or ""))
+    reason = " ".join(scrubbed.split())
     return reason[:MAX_REASON] or None
