@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.members import GuestCheck, outside_teams
 from core.budget import charge_full_searches, charge_requests, full_search_refusal_text
 from core.conversations import is_shared_outside
-from core.key_actions import refusal_for
+from core.key_actions import PendingApproval, refusal_for
 from core.membership import GroupMembers
 from core.settings import Settings
 
@@ -56,10 +56,17 @@ class Refusal:
 
 
 RESPONDER_OFF = ":lock: Acting on keys from Slack is turned off here: whose-key only reads."
-APPROVALS_UNSUPPORTED = (
+APPROVALS_NEED_CHANNEL = (
     ":lock: whose-key is set to need a second responder's approval (`WHOSE_KEY_RESPONDER_APPROVALS=2`), "
-    "which this version cannot collect yet, so it changes no key from Slack. Nothing was changed."
+    "and approvals are collected in the audit channel, which is not set (`WHOSE_KEY_AUDIT_CHANNEL`). "
+    "Nothing was changed."
 )
+APPROVAL_REFUSALS = {
+    "own_request": ":no_entry: You asked for this change: another responder must approve it (two-person rule).",
+    "approval_expired": ":hourglass: This request waited more than 30 minutes and expired; nothing was changed. "
+    "Ask for it again from a fresh answer if it is still needed.",
+    "unknown_approval": ":hourglass: whose-key has no such request any more (they are kept for a day).",
+}
 NOT_A_RESPONDER = (
     ":lock: Only members of whose-key's responder user groups may deactivate keys, and an owner their own. "
     "Nothing was changed. If the key leaked, ask in your security channel."
@@ -117,13 +124,28 @@ class AccessPolicy:
         deactivation by whose-key `undo_by` may undo); run after `check`. Raises RedisError."""
         if not self.settings.responder_enabled:
             return Refusal("responder_off", RESPONDER_OFF)
-        if self.settings.responder_approvals > 1:
+        if self.settings.responder_approvals > 1 and not self.settings.audit_channel:
             # Fail closed: an operator who asked for two people must never get one.
-            return Refusal("approvals_unsupported", APPROVALS_UNSUPPORTED)
+            return Refusal("approvals_need_channel", APPROVALS_NEED_CHANNEL)
         if not user:
             return Refusal("not_a_responder", NOT_A_RESPONDER)
         if refusal_for(action, user, responder=False, owner=owner) is None or (undo_by and undo_by == user):
             return None
+        groups = self.settings.responder_usergroups
+        if not groups:
+            return Refusal("not_a_responder", NOT_A_RESPONDER)
+        return self._member_of(user, groups, Refusal("not_a_responder", NOT_A_RESPONDER))
+
+    def check_approver(self, user: str | None, pending: PendingApproval | None) -> Refusal | None:
+        """None when this person may approve `pending` (two-person rule): another responder than the
+        one who asked, within the window; run after `check`. Raises RedisError."""
+        if not self.settings.responder_enabled:
+            return Refusal("responder_off", RESPONDER_OFF)
+        if pending is None:
+            return Refusal("unknown_approval", APPROVAL_REFUSALS["unknown_approval"])
+        reason = pending.refusal_for_approver(user)
+        if reason is not None:
+            return Refusal(reason, APPROVAL_REFUSALS.get(reason, NOT_A_RESPONDER))
         groups = self.settings.responder_usergroups
         if not groups:
             return Refusal("not_a_responder", NOT_A_RESPONDER)

@@ -24,6 +24,7 @@ NOTIFY_ACTION = "whose_key_notify_owner"
 DEACTIVATE_ACTION = "whose_key_deactivate"
 REACTIVATE_ACTION = "whose_key_reactivate"
 QUARANTINE_ACTION = "whose_key_quarantine"
+APPROVE_ACTION = "whose_key_approve"  # the two-person rule's second responder
 KEY_ACTION_VIEW = "whose_key_key_action"
 ACTIONS_BLOCK_ID = "whose_key_actions"
 

@@ -118,6 +118,17 @@ class KeyActionRequest:
     actor: str  # a Slack user ID, or `cli:<caller ARN>` from the terminal
     reason: str
     reply_to: Destination | None = None  # where the actor reads the outcome (their DM with the app)
+    # The two-person rule (WHOSE_KEY_RESPONDER_APPROVALS=2): the second responder who approved it
+    # in the audit channel, and the approval's ID (core.key_actions.PendingApproval).
+    approved_by: str | None = None
+    approval_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalExpiry:
+    """A key action's approval window is over: if nobody approved it, say so and close it."""
+
+    approval_id: str
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.contract import (
     AfterSweep,
+    ApprovalExpiry,
     FaqPress,
     HomeRequest,
     KeyActionRequest,
@@ -145,6 +146,9 @@ JOBS: tuple[JobSpec, ...] = (
     # make the import chain through the notifier longer than the layout allows.
     _interactive(KeyActionRequest, "workers.respond.act.act_on_key", lambda a: f"key-action-{a.delivery_id}",
                  describe=lambda a: f"{a.action} a key for {a.actor}"),
+    # Run by a worker's scheduler when the two-person rule's window is over.
+    _background(ApprovalExpiry, "workers.respond.approvals.expire_approval", QUICK_TIMEOUT,
+                lambda e: f"approval-expiry-{e.approval_id}"),
     _interactive(HomeRequest, "workers.jobs.hygiene.publish_home", lambda h: f"home-{h.event_id or h.user}"),
     # Reports run on the background lane: a person's is served from the copy rendered after the last
     # sweep, so it goes to the front (it takes milliseconds), never ahead of a plain lookup.

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
-from core.blockkit import DEACTIVATE_ACTION, QUARANTINE_ACTION, button
-from core.contract import ContractError, from_json, to_json
-from core.redis_keys import KEY_ACTION_DONE, KEY_OFFER, redis_key
+from core.blockkit import APPROVE_ACTION, DEACTIVATE_ACTION, QUARANTINE_ACTION, button
+from core.contract import ContractError, KeyActionRequest, from_json, to_json
+from core.coordination import claim, text
+from core.redis_keys import KEY_ACTION_DONE, KEY_APPROVAL, KEY_OFFER, redis_key
 from core.secrets import decoded, without_secrets
 
 _T = TypeVar("_T")
@@ -33,6 +34,10 @@ ACTIONS = (DEACTIVATE, REACTIVATE, QUARANTINE)
 QUARANTINE_POLICY = "AWSCompromisedKeyQuarantineV3"
 # The person who deactivated a key (and responders) may undo it for this long.
 UNDO_WINDOW = 15 * 60
+# The two-person rule: a request waits this long for a second responder's approval.
+APPROVAL_WINDOW = 30 * 60
+# What an approval record is claimed with when its window closed unapproved.
+EXPIRED = "expired"
 # A reason is required, and kept short: it goes into the owner's DM and the audit trail.
 MAX_REASON = 500
 
@@ -132,3 +137,55 @@ def clean_reason(text: str | None) -> str | None:
     scrubbed, _ = without_secrets(decoded(text or ""))
     reason = " ".join(scrubbed.split())
     return reason[:MAX_REASON] or None
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A key action asked for under the two-person rule (WHOSE_KEY_RESPONDER_APPROVALS=2), waiting
+    in the audit channel for another responder; `message_ts` is that message, to close it."""
+
+    approval_id: str
+    request: KeyActionRequest
+    asked_at: float
+    account_label: str
+    message_ts: str | None = None
+
+    @classmethod
+    def load(cls, redis: Redis, approval_id: str) -> PendingApproval | None:
+        return _stored(redis, redis_key(KEY_APPROVAL, approval_id), cls)
+
+    def save(self, redis: Redis, *, first: bool = False) -> bool:
+        """Store it; with first=True only if not there yet (a retried job keeps the first ask's
+        time, so the window never restarts). True when stored."""
+        name = redis_key(KEY_APPROVAL, self.approval_id)
+        return bool(redis.set(name, json.dumps(to_json(self)), ex=KEY_APPROVAL.seconds, nx=first))
+
+    def expired(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) - self.asked_at > APPROVAL_WINDOW
+
+    def refusal_for_approver(self, user: str | None, now: float | None = None) -> str | None:
+        """Why `user` may not approve this (None: they may, if they are a responder, which the
+        caller checks with Slack's user groups)."""
+        if not user:
+            return "no_user"
+        if user == self.request.actor:
+            return "own_request"
+        if self.expired(now):
+            return "approval_expired"
+        return None
+
+
+def claim_approval(redis: Redis, approval_id: str, by: str) -> bool:
+    """Take the approval for `by` (a responder, or EXPIRED when the window closed), once across the
+    cluster: True for the one caller that takes it (approval_holder says who did)."""
+    return claim(redis, redis_key(KEY_APPROVAL, "taken", approval_id), KEY_APPROVAL.seconds, by)
+
+
+def approval_holder(redis: Redis, approval_id: str) -> str | None:
+    """Who took the approval (a responder, or EXPIRED); None while it waits."""
+    holder = redis.get(redis_key(KEY_APPROVAL, "taken", approval_id))
+    return None if holder is None else text(holder)
+
+
+def approve_button(approval_id: str) -> dict[str, Any]:
+    return {**button(APPROVE_ACTION, "Approve", approval_id), "style": "primary"}

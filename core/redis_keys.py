@@ -134,6 +134,9 @@ KEY_OFFER = RedisName("key-offer", DAY, "a key a Deactivate button was offered f
 # A key whose-key itself just deactivated or reactivated (who, why, when): undo, and the watch
 # knowing the change was its own.
 KEY_ACTION_DONE = RedisName("key-action", DAY, "a change whose-key made to a key, for undo (JSON)")
+# A key action waiting for a second responder (the two-person rule), and who took it (approved,
+# or `expired`). Kept a day so a late press is told what became of it.
+KEY_APPROVAL = RedisName("key-approval", DAY, "a key action waiting for a second responder's approval (JSON)")
 
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.

@@ -95,9 +95,10 @@ class Settings:
 
     @property
     def responder_buttons(self) -> bool:
-        """Whether to offer Deactivate/Quarantine: the role is set and one responder may act (the
-        two-person rule cannot collect approvals yet, so it offers nothing and refuses presses)."""
-        return self.responder_enabled and self.responder_approvals == 1
+        """Whether to offer Deactivate/Quarantine: the role is set, and under the two-person rule
+        there is an audit channel to collect the second responder's approval in (without one it
+        fails closed: nothing is offered and presses are refused)."""
+        return self.responder_enabled and (self.responder_approvals == 1 or self.audit_channel is not None)
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, not even through a debug repr.

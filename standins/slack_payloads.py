@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,106 @@ def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dic
         "event_id": event_id or f"Ev{time.time_ns()}",
         "event_time": int(time.time()),
         "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def function_executed(
+    function_execution_id: str,
+    *,
+    callback_id: str,
+    bot_access_token: str,
+    inputs: Mapping[str, Any] | None = None,
+    user_id: str | None = None,
+    workflow_execution_id: str | None = None,
+    title: str | None = None,
+    output_parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The function_executed event a workflow sends when it runs the app's custom step `callback_id`: wrap it
+    with event_callback. Pass the execution's ID, token and inputs from the Slack double's
+    new_function_execution / function_execution(...), so functions.complete* accept them. The event names no
+    user of its own: a step learns who runs the workflow from an input it declares (Slack's example: `user_id`,
+    of type slack#/types/user_id), which `user_id` fills in."""
+    given = dict(inputs or {})
+    if user_id is not None:
+        given["user_id"] = user_id
+    return {
+        "type": "function_executed",
+        "function": {
+            # Stable per callback_id, as a function keeps its ID across executions.
+            "id": f"Fn{zlib.crc32(callback_id.encode()):010d}",
+            "callback_id": callback_id,
+            "title": title or callback_id.replace("_", " ").capitalize(),
+            "description": "",
+            "type": "app",
+            "input_parameters": [_function_parameter(name, value) for name, value in given.items()],
+            "output_parameters": output_parameters or [],
+            "app_id": APP_ID,
+            "date_created": 1_700_000_000,
+            "date_updated": 1_700_000_000,
+            "date_deleted": 0,
+        },
+        "inputs": given,
+        "function_execution_id": function_execution_id,
+        "workflow_execution_id": workflow_execution_id or f"Wx{function_execution_id[2:]}",
+        "event_ts": f"{time.time():.6f}",
+        "bot_access_token": bot_access_token,
+    }
+
+
+def assistant_thread_started(
+    *,
+    user_id: str,
+    channel_id: str,
+    thread_ts: str,
+    context_channel_id: str | None = None,
+    team_id: str = TEAM_ID,
+    enterprise_id: str | None = None,
+) -> dict[str, Any]:
+    """The assistant_thread_started event (wrap it with event_callback) when user_id opens the app's agent view:
+    the thread is in their DM with the app (channel_id, thread_ts; the Slack double's new_assistant_thread makes
+    one it knows), and the context is the channel they were viewing, if any."""
+    context: dict[str, Any] = {"team_id": team_id}
+    if context_channel_id is not None:
+        context["channel_id"] = context_channel_id
+    if enterprise_id is not None:
+        context["enterprise_id"] = enterprise_id
+    return {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user_id,
+            "context": context,
+            "channel_id": channel_id,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def app_home_opened(
+    *, user_id: str, channel_id: str, tab: str = "messages", view: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The app_home_opened event (wrap it with event_callback) when user_id opens a tab of the app: "messages" (the
+    DM channel_id, where the agent view lives) by default, or "home", which carries the view last published."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": channel_id,
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    if view is not None:
+        event["view"] = copy.deepcopy(dict(view))
+    return event
+
+
+def _function_parameter(name: str, value: Any) -> dict[str, Any]:
+    """An input parameter the step declares for a given input; a member ID is of Slack's user ID type."""
+    is_user = isinstance(value, str) and value[:1] in ("U", "W") and value.isalnum() and value.isupper()
+    return {
+        "type": "slack#/types/user_id" if is_user else "string",
+        "name": name,
+        "title": name.replace("_", " ").capitalize(),
+        "is_required": True,
     }
 
 

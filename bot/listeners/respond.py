@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -16,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.access import Refusal
+from bot.access import APPROVAL_REFUSALS, Refusal
 from bot.intake import Asker, admit, submit_reply, vet
 from bot.key_action_views import (
     REASON_BLOCK,
@@ -28,10 +29,23 @@ from bot.key_action_views import (
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_action
 from core.audit import audit
-from core.blockkit import DEACTIVATE_ACTION, KEY_ACTION_VIEW, QUARANTINE_ACTION, REACTIVATE_ACTION
+from core.blockkit import APPROVE_ACTION, DEACTIVATE_ACTION, KEY_ACTION_VIEW, QUARANTINE_ACTION, REACTIVATE_ACTION
 from core.contract import Destination, KeyActionRequest
-from core.key_actions import ACTIONS, DEACTIVATE, QUARANTINE, REACTIVATE, DoneChange, KeyOffer, clean_reason, offered
-from core.slack_text import code
+from core.key_actions import (
+    ACTIONS,
+    DEACTIVATE,
+    EXPIRED,
+    QUARANTINE,
+    REACTIVATE,
+    DoneChange,
+    KeyOffer,
+    PendingApproval,
+    approval_holder,
+    claim_approval,
+    clean_reason,
+    offered,
+)
+from core.slack_text import code, mention
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +71,11 @@ def register(app: App, services: Services) -> None:
         ack()
         kind = _KIND_OF.get(str(action.get("action_id", "")).split("-")[0], DEACTIVATE)
         open_modal(services, client, body, action, kind, respond, installing_team(context))
+
+    @app.action(APPROVE_ACTION)
+    def approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+        ack()
+        take_approval(services, body, action, respond, installing_team(context))
 
     @app.view(KEY_ACTION_VIEW)
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -97,6 +116,58 @@ def open_modal(
     audit(services.jobs.redis, "key_action_form", **asker.audited(), change=kind, key=offer.key_id)
 
 
+def take_approval(
+    services: Services, body: dict[str, Any], action: dict[str, Any], respond: Respond, home_team: str | None
+) -> None:
+    """The two-person rule's second responder pressed Approve in the audit channel: check them,
+    take the approval (once across the cluster), and queue the change the first one asked for."""
+    user = (body.get("user") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    approval_id = str(action.get("value") or "")
+    asker = Asker(user, channel, (body.get("team") or {}).get("id"), "button", teams_of_action(body), home_team)
+    reply_to = Destination(response_url=body.get("response_url"), channel=channel or user, user=user)
+    delivery_id = f"approval-{action.get('action_ts') or body.get('trigger_id')}"
+    try:
+        refusal = admit(services.policy, asker)
+        pending = PendingApproval.load(services.jobs.redis, approval_id) if refusal is None else None
+        if refusal is None:
+            refusal = services.policy.check_approver(user, pending)
+            if refusal is not None:
+                audit(services.jobs.redis, "refused", **asker.audited(), reason=refusal.reason, approval=approval_id)
+        if refusal is None and pending is not None:
+            if not claim_approval(services.jobs.redis, approval_id, str(user)):
+                holder = approval_holder(services.jobs.redis, approval_id) or ""
+                refusal = Refusal("already_approved", _taken_text(holder))
+            else:
+                services.jobs.enqueue(
+                    replace(
+                        pending.request,
+                        delivery_id=f"approved-{approval_id}",
+                        approved_by=user,
+                        approval_id=approval_id,
+                    )
+                )
+    except RedisError:
+        respond(**messages.unavailable())
+        return
+    if refusal is not None:
+        if not submit_reply(services.jobs, f"refused-{delivery_id}", reply_to, messages.refused(refusal)):
+            respond(**messages.unavailable())
+        return
+    assert pending is not None
+    req = pending.request
+    audit(services.jobs.redis, "key_action_approved", **asker.audited(), change=req.action, key=req.key_id,
+          requested_by=req.actor, approval=approval_id)  # fmt: skip
+    message = {"text": f":white_check_mark: Approved. whose-key is making the change to {code(req.key_id)} now."}
+    submit_reply(services.jobs, delivery_id, replace(reply_to, response_url=None), message)
+
+
+def _taken_text(holder: str) -> str:
+    if holder == EXPIRED:
+        return APPROVAL_REFUSALS["approval_expired"]
+    return f":information_source: {mention(holder)} approved this request already; nothing more to do."
+
+
 def take_submission(
     services: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any], home_team: str | None
 ) -> None:
@@ -126,13 +197,14 @@ def take_submission(
     assert offer is not None
     audit(services.jobs.redis, "key_action_requested", **asker.audited(), change=kind, key=offer.key_id, why=reason)
     verb = {DEACTIVATE: "Deactivating", REACTIVATE: "Reactivating", QUARANTINE: "Quarantining the user of"}[kind]
-    ack(
-        response_action="update",
-        view=closing_view(
-            "On its way",
-            f":hourglass_flowing_sand: {verb} {code(offer.key_id)}. I will DM you what IAM says in a few seconds.",
-        ),
-    )
+    text = f":hourglass_flowing_sand: {verb} {code(offer.key_id)}. I will DM you what IAM says in a few seconds."
+    own_key = kind == DEACTIVATE and offer.owner_slack_id == user  # the worker decides from IAM's tags
+    if services.settings.responder_approvals > 1 and not own_key:
+        text = (
+            f":hourglass_flowing_sand: Your request for {code(offer.key_id)} goes to the audit channel, where another "
+            "responder must approve it (two-person rule). I will DM you when it is approved and done."
+        )
+    ack(response_action="update", view=closing_view("On its way", text))
 
 
 def _vetted(

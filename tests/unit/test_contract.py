@@ -12,6 +12,7 @@ import pytest
 from core.contract import (
     BUTTON_PRESSES,
     AfterSweep,
+    ApprovalExpiry,
     ButtonPress,
     ContractError,
     Destination,
@@ -87,7 +88,10 @@ FULL: dict[type, Any] = {
         actor="U0RESPND1",
         reason="found in a public gist",
         reply_to=Destination(channel="U0RESPND1", ephemeral=False),
+        approved_by="U0RESPND2",
+        approval_id="VM0000001",
     ),
+    ApprovalExpiry: ApprovalExpiry(approval_id="VM0000001"),
     KeyEvent: KeyEvent(
         kind="deactivated",
         account_id="123456789012",

@@ -1,5 +1,7 @@
 """The Home tab: the keys the viewer owns (through the owner tags), how owner tags work, and for
-admins the organization's counts. Never anyone else's keys one by one.
+admins the organization's counts. Never anyone else's keys one by one. With the opt-in responder
+role, each of the viewer's own active keys carries a Deactivate button (the owner may deactivate
+their own key; the web and the worker check that again when it is pressed).
 
 `HomeCollector` picks each viewer's keys out of the one stream of records that also feeds the
 organization's summary, so refreshing every viewer's tab after a sweep reads the snapshots once.
@@ -7,12 +9,13 @@ organization's summary, so refreshing every viewer's tab after a sweep reads the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from core.blockkit import Block, context, section
+from core.key_actions import KeyOffer, deactivate_button, offer_ref
 from core.slack_text import code, escape
 from workers.hygiene.records import STALE_DAYS, KeyRecord
 from workers.hygiene.summary import HygieneSummary
@@ -67,8 +70,25 @@ class HomeCollector:
         return None
 
 
-def render_home(viewer: Viewer, report: HygieneSummary) -> dict[str, Any]:
-    """The Home tab view for one viewer."""
+def home_ref(viewer: Viewer, key_id: str) -> str:
+    """The value of the Deactivate button on `viewer`'s Home tab for `key_id` (its KeyOffer's name)."""
+    return offer_ref(f"home-{viewer.user_id}", key_id)
+
+
+def home_offers(viewer: Viewer) -> dict[str, KeyOffer]:
+    """The viewer's shown keys that get a Deactivate button, by key ID: the active ones they own
+    (by member ID or email tag), offered to them as the owner. The caller keeps them (and only
+    when the responder role is on); render_home is given their key IDs."""
+    return {
+        record.key_id: KeyOffer(record.key_id, record.account_id, record.user, record.account_name, viewer.user_id)
+        for record in viewer.keys
+        if record.active and record.user and viewer.owns(record)
+    }
+
+
+def render_home(viewer: Viewer, report: HygieneSummary, deactivatable: Collection[str] = ()) -> dict[str, Any]:
+    """The Home tab view for one viewer; the keys in `deactivatable` (home_offers, kept) carry a
+    Deactivate button."""
     now = report.generated_at
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Your AWS access keys"}}]
     if viewer.total:
@@ -77,8 +97,14 @@ def render_home(viewer: Viewer, report: HygieneSummary) -> dict[str, Any]:
         if flagged:
             summary += f" *{flagged}* of them want rotating or removing (older than {STALE_DAYS} days, or unused)."
         blocks.append(section(summary))
-        for record in sorted(viewer.keys, key=lambda r: (not flag_reasons(r, now), r.account_id, r.key_id)):
-            blocks.extend(_key_blocks(record, now))
+        shown = sorted(viewer.keys, key=lambda r: (not flag_reasons(r, now), r.account_id, r.key_id))
+        for index, record in enumerate(shown):
+            # The button is the section's accessory (no extra block), its action ID distinct per key
+            # (Slack wants that; the listener takes any `-N` suffix).
+            button = None
+            if record.key_id in deactivatable:
+                button = deactivate_button(home_ref(viewer, record.key_id), index=index)
+            blocks.extend(_key_blocks(record, now, button))
         if viewer.total > len(viewer.keys):
             blocks.append(context(f"…and {viewer.total - len(viewer.keys)} more; ask an operator for the CSV export."))
         if flagged:
@@ -101,7 +127,7 @@ def render_refused_home(refusal: str) -> dict[str, Any]:
     }
 
 
-def _key_blocks(record: KeyRecord, now: datetime) -> list[Block]:
+def _key_blocks(record: KeyRecord, now: datetime, button: Block | None = None) -> list[Block]:
     age = record.age_days(now)
     reasons = flag_reasons(record, now)
     mark = ":warning: " if reasons else ""
@@ -111,7 +137,7 @@ def _key_blocks(record: KeyRecord, now: datetime) -> list[Block]:
         f"Created {day(record.created)} ({age if age is not None else '?'} days ago), "
         f"last used {escape(last_use(record))}"
     )
-    blocks = [section(text)]
+    blocks = [section(text) if button is None else {**section(text), "accessory": button}]
     if reasons:
         blocks.append(context(":arrows_counterclockwise: Rotate it: " + " and ".join(reasons) + "."))
     return blocks

@@ -1,6 +1,9 @@
 """Key hygiene, published: the report for a person, the digest, the Home tab, and what follows a
 sweep (departed owners, Home tabs refreshed). The RQ entry points are in workers/jobs/hygiene.py.
 
+A Home tab's Deactivate buttons (the opt-in responder role) are kept as offers here, before the
+view that carries them is published, so a press finds its offer at once.
+
 All of them read the sweep's snapshots from Redis (no AWS call) in one streaming pass each. The
 report a person asks for is rendered once per sweep, after it, and served from Redis.
 """
@@ -19,11 +22,12 @@ from slack_sdk.errors import SlackApiError
 from core.audit import audit
 from core.blockkit import Message
 from core.contract import AfterSweep, HomeRequest, ReportRequest
+from core.key_actions import remember_offer
 from core.membership import GroupMembers
 from core.redis_keys import HOME_VIEWERS, REPORT_CACHE, redis_key
 from workers.hygiene.departures import DepartureChecker
 from workers.hygiene.digest import post_digest
-from workers.hygiene.home import HomeCollector, Viewer, render_home, render_refused_home
+from workers.hygiene.home import HomeCollector, Viewer, home_offers, home_ref, render_home, render_refused_home
 from workers.hygiene.notices import DepartureNotices
 from workers.hygiene.reader import iter_records, read_sweep_summary
 from workers.hygiene.records import KeyRecord
@@ -89,8 +93,20 @@ def publish_home(runtime: Runtime, request: HomeRequest) -> dict[str, Any]:
     report = summarize(
         collector.tap(iter_records(runtime.redis)), datetime.now(UTC), sweep=read_sweep_summary(runtime.redis)
     )
-    runtime.slack.views_publish(user_id=viewer.user_id, view=render_home(viewer, report))
+    runtime.slack.views_publish(user_id=viewer.user_id, view=home_view(runtime, viewer, report))
     return {"user": viewer.user_id, "keys": viewer.total, "admin": viewer.admin}
+
+
+def home_view(runtime: Runtime, viewer: Viewer, report: HygieneSummary) -> dict[str, Any]:
+    """The viewer's Home tab; with the responder role on, their own active keys carry Deactivate,
+    each offer kept first (for KEY_OFFER's day, renewed at every open of the tab and every sweep)."""
+    offers = home_offers(viewer) if runtime.settings.responder_buttons else {}
+    if offers:
+        with runtime.redis.pipeline(transaction=False) as pipe:
+            for key_id, offer in offers.items():
+                remember_offer(pipe, home_ref(viewer, key_id), offer)
+            pipe.execute()
+    return render_home(viewer, report, offers)
 
 
 def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
@@ -118,7 +134,7 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
     refreshed = 0
     for viewer in viewers:
         try:
-            runtime.slack.views_publish(user_id=viewer.user_id, view=render_home(viewer, report))
+            runtime.slack.views_publish(user_id=viewer.user_id, view=home_view(runtime, viewer, report))
             refreshed += 1
         except SlackApiError as exc:  # one member's tab must not keep the others stale
             log.warning("home tab not refreshed", extra={"user": viewer.user_id, "error": exc.response.get("error")})

@@ -151,6 +151,8 @@ class Notifier:
         facts = self._facts(event)
         delivery_id = f"notice-{event.kind}-{event.key_id or event.user_name}-{cause}"
         message = self._with_deactivate_button(render_notice(event, facts), event, facts, delivery_id)
+        if event.source == "whose-key" and facts.owner_slack_id and facts.owner_slack_id == event.actor:
+            return self._own_change(event, facts, delivery_id)
         if facts.owner_slack_id and not facts.no_owner_reason:
             destination, recipient = Destination(channel=facts.owner_slack_id, ephemeral=False), "owner"
         elif self.runtime.settings.audit_channel:
@@ -195,6 +197,23 @@ class Notifier:
         if recipient == "owner" and self.runtime.settings.audit_channel:
             self._audit_record(event, facts, delivery_id)
         return {"notified": True, "to": recipient}
+
+    def _own_change(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> dict[str, Any]:
+        """The owner changed their own key through whose-key: whose-key's answer to them carries the
+        steps, so a notice would be their second DM about it. The audit channel still hears of it."""
+        audit(
+            self.runtime.redis,
+            "notice_sent",
+            key=event.key_id,
+            kind=event.kind,
+            account=event.account_id,
+            user=facts.user_name,
+            to="actor",
+            source=event.source,
+        )
+        if self.runtime.settings.audit_channel:
+            self._audit_record(event, facts, delivery_id)
+        return {"notified": True, "to": "actor"}
 
     def _with_deactivate_button(
         self, message: Message, event: KeyEvent, facts: NoticeFacts, delivery_id: str

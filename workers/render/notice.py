@@ -158,6 +158,18 @@ def _what_fails(event: KeyEvent) -> str:
     )
 
 
+def replacement_steps(user: str, key: str, account_id: str) -> list[str]:
+    """Putting a new key where an old one was: create, update, verify (the caller adds what to do
+    with the old one)."""
+    creds = f"with credentials for account {escape(account_id)}"
+    return [
+        f"Create a new key {creds}: {code(f'aws iam create-access-key --user-name {user}')}, and store the secret "
+        "safely (AWS shows it once).",
+        f"Update every place that uses {code(key)}: env vars, `~/.aws/credentials`, CI secrets, app config.",
+        "Verify with `aws sts get-caller-identity` where the new key is used.",
+    ]
+
+
 def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
     """The fix steps; commands are built from the raw values and escaped whole by `code`."""
     user = facts.user_name or "USER_NAME"
@@ -205,12 +217,7 @@ def _steps(event: KeyEvent, facts: NoticeFacts) -> list[str]:
             f"If it was a mistake, talk to {actor or 'your AWS admins'}: a deleted user and its keys "
             "cannot be restored; a new user gets new keys.",
         ]
-    steps = [
-        f"Create a new key {creds}: {code(f'aws iam create-access-key --user-name {user}')}, and store the secret "
-        "safely (AWS shows it once).",
-        f"Update every place that uses {code(key)}: env vars, `~/.aws/credentials`, CI secrets, app config.",
-        "Verify with `aws sts get-caller-identity` where the new key is used.",
-    ]
+    steps = replacement_steps(user, key, event.account_id)
     if event.kind == "deactivated":
         steps.append(
             "Delete the old key: " + code(f"aws iam delete-access-key --user-name {user} --access-key-id {key}")

@@ -42,6 +42,7 @@ from workers.aws.iam_keys import KeyStatus, get_key_status
 from workers.aws.iam_users import get_attached_user_policy_arns, get_user_tags, quarantine_policy
 from workers.notices.notifier import Notifier
 from workers.render.respond import ActionOutcome, render_outcome, render_quarantine_notice
+from workers.respond.approvals import approval_refusal, ask_for_approval, close_approval, needs_approval
 from workers.respond.iam_writes import ACTIVE, INACTIVE, KeyWriteError, WriteFailure, attach_policy, set_key_status
 from workers.runtime import Runtime
 from workers.slack.delivery import already_delivered, deliver_once
@@ -78,7 +79,10 @@ def act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) -> dict[str,
         outcome=outcome.kind,
         iam_status=outcome.iam_status,
         delivery=req.delivery_id,
+        approved_by=req.approved_by,
     )
+    if req.approved_by is not None:
+        close_approval(runtime, req, outcome)
     if req.reply_to is not None:
         deliver_once(runtime.poster, answer_id, req.reply_to, render_outcome(req, outcome))
     return {"outcome": outcome.kind, "iam_status": outcome.iam_status, "changed": outcome.changed}
@@ -96,10 +100,17 @@ def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) 
         return ActionOutcome("unreadable", detail=exc.detail)
     if before is None or before.user_name != req.user_name:
         return ActionOutcome("gone")
+    owner = None
     if not terminal:
-        refusal = _refusal(runtime, req, before)
+        owner = _owner_in_iam(runtime, req, before)
+        refusal = _refusal(runtime, req, owner)
+        if refusal is None and req.approved_by is not None:
+            refusal = approval_refusal(runtime, req)
         if refusal is not None:
             return ActionOutcome("refused", detail=refusal)
+        if needs_approval(runtime, req, owner):
+            return ask_for_approval(runtime, req, _account_label(runtime, req.account_id))
+    owner_is_actor = owner is not None and owner == req.actor
     resumed = _started(runtime.redis, req)  # a retried job: the change may be made already
     if req.action == QUARANTINE:
         return _quarantine(runtime, req, reader, resumed=resumed)
@@ -123,7 +134,9 @@ def _decide_and_act(runtime: Runtime, req: KeyActionRequest, *, terminal: bool) 
             undo = KeyOffer(req.key_id, req.account_id, after.user_name)
             remember_offer(runtime.redis, offer_ref(f"undo-{req.delivery_id}", req.key_id), undo)
         _tell_owner(runtime, req, after)
-    return ActionOutcome("done" if changed else "unconfirmed", iam_status=after.status, changed=changed)
+    return ActionOutcome(
+        "done" if changed else "unconfirmed", iam_status=after.status, changed=changed, owner_is_actor=owner_is_actor
+    )
 
 
 def _quarantine(runtime: Runtime, req: KeyActionRequest, reader: Any, *, resumed: bool) -> ActionOutcome:
@@ -166,8 +179,8 @@ def _tell_owner_of_quarantine(runtime: Runtime, req: KeyActionRequest) -> None:
         log.warning("owner not told of a quarantine", extra={"key": req.key_id})
 
 
-def _refusal(runtime: Runtime, req: KeyActionRequest, status: KeyStatus) -> str | None:
-    """Why the actor may not make this change, from IAM's tags and whose-key's own records."""
+def _refusal(runtime: Runtime, req: KeyActionRequest, owner: str | None) -> str | None:
+    """Why the actor may not make this change, from IAM's tags (`owner`) and whose-key's own records."""
     try:
         responder = GroupMembers(runtime.redis, runtime.slack).in_any(req.actor, runtime.settings.responder_usergroups)
     except (SlackApiError, OSError):
@@ -175,7 +188,16 @@ def _refusal(runtime: Runtime, req: KeyActionRequest, status: KeyStatus) -> str 
     if req.action == REACTIVATE and not responder:
         done = DoneChange.load(runtime.redis, req.key_id)
         return None if done is not None and done.undoable_by(req.actor) else "not_a_responder"
-    return refusal_for(req.action, req.actor, responder=responder, owner=_owner_in_iam(runtime, req, status))
+    return refusal_for(req.action, req.actor, responder=responder, owner=owner)
+
+
+def _account_label(runtime: Runtime, account_id: str) -> str:
+    """The account's name and ID as the organization lists it (the ID alone when it cannot say)."""
+    try:
+        account = runtime.org.accounts().get(account_id)
+    except AwsCallError:
+        account = None
+    return account.label if account is not None else account_id
 
 
 def _owner_in_iam(runtime: Runtime, req: KeyActionRequest, status: KeyStatus) -> str | None:
