@@ -25,6 +25,7 @@ def responder_checks(
         return [
             Check("aws", "responder role", Status.OK, "off (WHOSE_KEY_RESPONDER_ROLE_NAME unset): whose-key only reads")
         ]
+    rule = _two_person_rule(settings)
     gateway = AwsGateway(
         role, settings.external_id, base=connection.session(), endpoint_url=connection.endpoint_url, always_assume=True
     )
@@ -34,7 +35,10 @@ def responder_checks(
     ) as pool:
         problems = [p for p in pool.map(lambda a: _probe(gateway, a), active) if p is not None]
     if not problems:
-        return [Check("aws", "responder role", Status.OK, f"{role} may deactivate keys in all {len(active)} accounts")]
+        return [
+            Check("aws", "responder role", Status.OK, f"{role} may deactivate keys in all {len(active)} accounts"),
+            *rule,
+        ]
     failed = [account for account, _ in problems]
     names = ", ".join(a.label for a in failed[:NAMES_SHOWN]) + (
         f" and {len(failed) - NAMES_SHOWN} more" if len(failed) > NAMES_SHOWN else ""
@@ -48,6 +52,28 @@ def responder_checks(
             + "; ".join(sorted({why for _, why in problems})),
             "deploy deploy/responder-role-stackset.yaml to their OUs (responder-role.yaml as a plain stack in the "
             "management account), and ResponderRoleName on the hub stack; or unset WHOSE_KEY_RESPONDER_ROLE_NAME",
+        ),
+        *rule,
+    ]
+
+
+def _two_person_rule(settings: Settings) -> list[Check]:
+    """WHOSE_KEY_RESPONDER_APPROVALS=2 collects approvals in the audit channel: without one, no key
+    action is offered at all (it fails closed), which an operator should hear of here."""
+    if settings.responder_approvals < 2:
+        return []
+    if settings.audit_channel:
+        return [
+            Check("slack", "two-person rule", Status.OK, "a second responder approves each change in the audit channel")
+        ]
+    return [
+        Check(
+            "slack",
+            "two-person rule",
+            Status.FAIL,
+            "WHOSE_KEY_RESPONDER_APPROVALS=2 but WHOSE_KEY_AUDIT_CHANNEL is unset: approvals cannot be collected, "
+            "so no key action is offered",
+            "set WHOSE_KEY_AUDIT_CHANNEL to the channel where responders approve, or WHOSE_KEY_RESPONDER_APPROVALS=1",
         )
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import PartialCredentialsError, ProfileNotFound
@@ -14,6 +15,7 @@ from cli.doctor import Check, Status, render_checks
 from cli.doctor.aws import identity_check
 from cli.doctor.aws_session import AwsConnection
 from cli.doctor.report import exit_code
+from cli.doctor.responder import _two_person_rule
 from cli.doctor.roles import role_failure
 from cli.doctor.settings import settings_checks
 from cli.doctor.slack import scope_check
@@ -307,3 +309,17 @@ def test_report_of_all_ok_has_no_fix_section() -> None:
     text = render_checks([OK])
     assert "How to fix" not in text
     assert text.endswith("1 OK, 0 WARN, 0 FAIL. whose-key is ready.\n")
+
+
+@pytest.mark.parametrize(
+    ("approvals", "audit_channel", "status"),
+    [(1, None, None), (2, "C0AUDIT01", Status.OK), (2, None, Status.FAIL)],
+)
+def test_the_two_person_rule_needs_an_audit_channel(
+    approvals: int, audit_channel: str | None, status: Status | None
+) -> None:
+    settings = SimpleNamespace(responder_approvals=approvals, audit_channel=audit_channel)
+    checks = _two_person_rule(settings)  # type: ignore[arg-type]
+    assert [c.status for c in checks] == ([] if status is None else [status])
+    if status is Status.FAIL:
+        assert "WHOSE_KEY_AUDIT_CHANNEL" in checks[0].detail and checks[0].fix
