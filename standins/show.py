@@ -49,4 +49,14 @@ def message_to_text(message: dict[str, Any] | str, width: int = 100) -> str:
         elif kind == "actions":
             labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
             lines.append("  [" + "] [".join(labels) + "]")
+        elif kind == "input":
+            lines.append(f"  {_plain(block.get('label', {}).get('text', ''))}")
+            lines.append("  [" + " " * 40 + "]")
     return "\n".join(lines)
+
+
+def modal_to_text(view: dict[str, Any], width: int = 100) -> str:
+    """A modal view as plain text: its title, its blocks, then its Close and Submit buttons."""
+    buttons = [view[name]["text"] for name in ("close", "submit") if name in view]
+    body = message_to_text({"blocks": view.get("blocks") or []}, width)
+    return "\n".join([f"| {view.get('title', {}).get('text', '')} |", body, "  [" + "] [".join(buttons) + "]"])
