@@ -37,6 +37,10 @@ HEARTBEAT_EVERY = 5
 # How often an idle worker wakes to clean registries (finding jobs of dead workers).
 MAINTENANCE_INTERVAL = 15
 WORKER_TTL = 35
+# How long the thread that listens for RQ's commands (stop-job, shutdown) waits for one message.
+# RQ waits 60 s; since redis-py 8.2 stopping that thread joins it, so a warm shutdown (SIGTERM in
+# a rolling restart) could hang for up to a minute after the job was done.
+COMMAND_POLL = 1.0
 # What RQ puts on its failure log records that holds what people typed.
 _JOB_ARGUMENT_FIELDS = ("arguments", "kwargs")
 
@@ -84,6 +88,14 @@ class WhoseKeyWorker(SimpleWorker):
             log.warning("worker registration lost (Redis restarted?); registering again")
             self.register_birth()  # type: ignore[no-untyped-call]
         super().heartbeat(timeout, pipeline)
+
+    def subscribe(self) -> None:
+        """RQ's command channel, listened to with a short wait (COMMAND_POLL) so shutdown is prompt."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ annotates it None
+            sleep_time=COMMAND_POLL, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def prepare_execution(self, job: Job) -> Execution:
         # Kept for the heartbeat thread, which refreshes this execution's registry entry.
