@@ -9,6 +9,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.access import AccessPolicy
+from bot.agent_view import AgentView
 from bot.listeners import register_listeners
 from bot.listeners.services import Services
 from core.queue import JobQueue
@@ -34,7 +35,8 @@ def create_app(settings: Settings, jobs: JobQueue, client: WebClient | None = No
         token_verification_enabled=False,
         logger=logging.getLogger("whose-key.bolt"),
     )
-    register_listeners(app, Services(settings, jobs, AccessPolicy(settings, jobs.redis, app.client)))
+    policy = AccessPolicy(settings, jobs.redis, app.client)
+    register_listeners(app, Services(settings, jobs, policy, AgentView.of_app(app.client)))
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse:

@@ -51,6 +51,7 @@ def lookup_request(
     destination: Destination,
     request_id: str,
     working_on: MessageRef | None = None,
+    agent_thread: MessageRef | None = None,
 ) -> LookupRequest:
     """The lookup job's arguments. Secrets never get here: the parser drops them."""
     return LookupRequest(
@@ -67,6 +68,8 @@ def lookup_request(
         working_on=working_on,
         # A `deep` request is all full searches: it starts on their lane, never on the lookup lane.
         lane=SEARCH_LANE if parsed.deep else "lookup",
+        # The agent view's thread (DMs): the worker keeps its status and title.
+        agent_thread=agent_thread,
     )
 
 

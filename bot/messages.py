@@ -5,6 +5,7 @@ was undone to parse it, so it must never come back as live markup."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,6 +124,23 @@ def answered_privately(user: str | None) -> dict[str, Any]:
         f":lock: {who}, I answered you privately (only you can see it): this conversation is shared with "
         "people outside this workspace, and whose-key shows key owners only to its own members."
     ).payload()
+
+
+# Slack IDs (team, app) as payloads carry them: only these go into a link.
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+
+
+def my_keys(team: str | None, app_id: str | None) -> AckReply:
+    """Where the asker's own keys are: the Home tab, linked when the payload names the workspace and app."""
+    linked = isinstance(team, str) and isinstance(app_id, str) and _SLACK_ID.match(team) and _SLACK_ID.match(app_id)
+    home = f"<slack://app?team={team}&id={app_id}&tab=home|Home tab>" if linked else "*Home* tab"
+    text = (
+        f":key: Your access keys are on my {home}, as of the last sweep: each with its account, age and last "
+        "use, flagged when it wants rotating. I find them by the IAM users' owner tags (`slack-user-id`, or "
+        "`email` / `owner` with your email address): a key whose user has no such tag is not listed. To look up "
+        "any other key, send me its ID (AKIA… or ASIA…)."
+    )
+    return _ephemeral(Message.plain(text))
 
 
 def unavailable() -> AckReply:

@@ -19,4 +19,9 @@ BOT_SCOPES: tuple[str, ...] = (
     "users:read",  # owners who left (users.info: deleted), the Home tab viewer's email
     "users:read.email",  # owners tagged by email
     "usergroups:read",  # WHOSE_KEY_ALLOWED_USERGROUPS and WHOSE_KEY_ADMIN_USERGROUPS
+    "assistant:write",  # the agent view: suggested prompts, status and titles in the DM (AGENT_VIEW_SCOPE)
 )
+
+# Slack grants this scope only to an app with the agent view (features.agent_view in the manifest, or
+# the older assistant_view): a token holding it tells whose-key the DM is the agent view's.
+AGENT_VIEW_SCOPE = "assistant:write"

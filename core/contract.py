@@ -62,6 +62,9 @@ class LookupRequest:
     lane: str = "lookup"
     attempt: int = 0
     waiting_since: float | None = None  # when it first found no turn free (epoch seconds)
+    # The agent view's thread the question was asked in (a DM, when the app has Slack's agent view):
+    # its status line says what the lookup is doing, and its title names the key.
+    agent_thread: MessageRef | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,19 @@ class Reply:
     destination: Destination
     text: str
     blocks: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentPrompts:
+    """Set the suggested prompts of `user`'s DM with the app (Slack's agent view), whom the web let
+    ask; `admin` adds the key-hygiene prompt. `thread_ts`: the thread of an app on the older
+    assistant view (agent-view prompts belong to the DM itself, and Slack drops them with one)."""
+
+    user: str
+    channel: str
+    admin: bool = False
+    thread_ts: str | None = None
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,10 +190,38 @@ class HomeRequest:
 
 
 @dataclass(frozen=True)
+class StepRun:
+    """One run of the Workflow Builder step find_key_owner (a function execution): find the key and
+    complete the execution once (core/step.py). No token: the worker completes with the bot's own."""
+
+    function_execution_id: str
+    key_id: str
+    user: str  # who used the workflow (the step's user_id input), checked by the web
+    channel: str | None = None  # where the workflow was used (the optional channel_id input)
+    workflow_execution_id: str | None = None
+    secret_pasted: bool = False
+    # As for a lookup: "lookup" never runs a full search; on the "search" lane a run waits for its
+    # turn by being enqueued again (attempt + 1).
+    lane: str = "lookup"
+    attempt: int = 0
+    waiting_since: float | None = None
+
+
+@dataclass(frozen=True)
 class AfterSweep:
-    """Work that reads a finished sweep's snapshots: departed owners, Home tabs to refresh."""
+    """Work that reads a finished sweep's snapshots: departed owners, rotation nudges, Home tabs."""
 
     sweep_id: str
+
+
+@dataclass(frozen=True)
+class NudgeBatch:
+    """Send sweep `sweep_id`'s rotation nudges from entry `start` of its plan in Redis (one DM per
+    owner), a few at a time, paced; each job enqueues the next, so other work runs in between."""
+
+    sweep_id: str
+    start: int = 0
+    turn: int = 0  # times this part was handed to a later job for want of a free slot
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.contract import (
     AfterSweep,
+    AgentPrompts,
     ApprovalExpiry,
     FaqPress,
     HomeRequest,
@@ -25,10 +26,12 @@ from core.contract import (
     LookupRequest,
     NoticeRetry,
     NotifyPress,
+    NudgeBatch,
     Reply,
     ReportRequest,
     SharePress,
     SnsConfirmation,
+    StepRun,
     SweepAccount,
     SweepChunk,
     SweepFinish,
@@ -72,6 +75,8 @@ HYGIENE_TIMEOUT = 30 * 60
 SWEEP_TIMEOUT = 600
 # One account's (or batch's) job: minutes even for thousands of users.
 SWEEP_ACCOUNT_TIMEOUT = 1800
+# A few paced rotation-nudge DMs (about a second apart), each with Slack's own retries.
+NUDGE_TIMEOUT = 300
 # Retrying pending notices: each waits at most a few Slack timeouts.
 NOTICE_RETRY_TIMEOUT = 600
 
@@ -132,6 +137,14 @@ def _press_id(press: Any) -> str:
     return f"action-{press.delivery_id}"
 
 
+def _step_id(run: StepRun) -> str:
+    """One job per function execution on the lookup lane (a redelivered event adds none); one per
+    turn it waits for on the search lane."""
+    if run.lane == SEARCH_LANE:
+        return f"step-search-{run.function_execution_id}-{run.attempt}"
+    return f"step-{run.function_execution_id}"
+
+
 JOBS: tuple[JobSpec, ...] = (
     _interactive(LookupRequest, "workers.jobs.lookup.lookup_keys", _lookup_id,
                  timeout=LOOKUP_TIMEOUT, on_failure="workers.jobs.lookup.report_failure",
@@ -141,6 +154,8 @@ JOBS: tuple[JobSpec, ...] = (
     _interactive(FaqPress, "workers.jobs.buttons.show_faq", _press_id),
     _interactive(NotifyPress, "workers.jobs.buttons.notify_owner", _press_id),
     _interactive(Reply, "workers.jobs.buttons.post_reply", lambda r: f"reply-{r.delivery_id}"),
+    # The agent view's prompts, set when a member opens the DM: once per app_home_opened event.
+    _interactive(AgentPrompts, "workers.jobs.agent_dm.suggest_prompts", lambda p: f"prompts-{p.event_id or p.user}"),
     # A change to a key, once per submission; someone waits for it, and IAM answers in seconds.
     # Its function is its capability's own (no workers.jobs entry): that one more module would
     # make the import chain through the notifier longer than the layout allows.
@@ -150,6 +165,11 @@ JOBS: tuple[JobSpec, ...] = (
     _background(ApprovalExpiry, "workers.respond.approvals.expire_approval", QUICK_TIMEOUT,
                 lambda e: f"approval-expiry-{e.approval_id}"),
     _interactive(HomeRequest, "workers.jobs.hygiene.publish_home", lambda h: f"home-{h.event_id or h.user}"),
+    # A Workflow Builder step run: found like a lookup, completed once (functions.complete*).
+    _interactive(StepRun, "workers.jobs.step.run_step", _step_id,
+                 timeout=LOOKUP_TIMEOUT, on_failure="workers.jobs.step.step_failed",
+                 describe=lambda s: f"workflow step for {s.user}",
+                 queue_for=lambda s: SEARCH_QUEUE if s.lane == SEARCH_LANE else LOOKUP_QUEUE),
     # Reports run on the background lane: a person's is served from the copy rendered after the last
     # sweep, so it goes to the front (it takes milliseconds), never ahead of a plain lookup.
     _background(ReportRequest, "workers.jobs.hygiene.send_report", HYGIENE_TIMEOUT,
@@ -173,6 +193,10 @@ JOBS: tuple[JobSpec, ...] = (
                 describe=lambda b: f"sweep {b.account_id} users #{b.batch}", at_front=True),
     _background(SweepFinish, "workers.jobs.sweep.finish_sweep", QUICK_TIMEOUT, lambda f: f"{f.sweep_id}-finish"),
     _background(AfterSweep, "workers.jobs.hygiene.after_sweep", HYGIENE_TIMEOUT, lambda a: f"after-sweep-{a.sweep_id}"),
+    # A sweep's rotation nudges: a chain of short jobs, each sending a few owners' DMs at the paced
+    # rate and enqueueing the next; the last failure of one gives its claims back (next sweep).
+    _background(NudgeBatch, "workers.jobs.hygiene.send_nudges", NUDGE_TIMEOUT,
+                lambda b: f"nudges-{b.sweep_id}-{b.start}-{b.turn}", on_failure="workers.jobs.hygiene.nudges_failed"),
     # The schedule already claims one retry per interval for the whole cluster.
     _background(NoticeRetry, "workers.jobs.notices.retry_pending_notices", NOTICE_RETRY_TIMEOUT, None, retry=None),
 )  # fmt: skip

@@ -54,6 +54,7 @@ class Action(Enum):
     HELP = "help"
     FAQ = "faq"
     REPORT = "report"
+    MY_KEYS = "my_keys"  # mentions and DMs: the asker's own keys (they are on the Home tab)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,34 @@ def parse_command(text: str | None) -> ParsedRequest:
     )
 
 
+# Free text without a key that still asks something (the agent view's suggested prompts send
+# these): the error itself means the FAQ, and a few short phrases ask for the asker's own keys
+# or the organization's key hygiene. Only these words may appear, so prose never turns into one.
+_FAQ_WORDS = frozenset({"faq", "faqs", "invalidaccesskeyid"})
+_MY_KEYS_WORDS = frozenset(
+    {"my", "mine", "key", "keys", "access", "aws", "show", "list", "me", "what", "which", "are", "do", "i", "own",
+     "have", "please", "all"}
+)  # fmt: skip
+_REPORT_WORDS = frozenset(
+    {"key", "keys", "hygiene", "report", "the", "show", "me", "organization", "organisation", "org", "weekly",
+     "please", "access", "aws"}
+)  # fmt: skip
+
+
+def _free_text_action(words: set[str], secret: bool) -> Action:
+    """What a mention or DM without a key asks for (words lower-cased, mentions of people ignored)."""
+    words = {w for w in words if w and not w.startswith("@")}
+    if secret:
+        return Action.HELP  # the answer must warn about the secret, whatever else was asked
+    if words & _FAQ_WORDS:
+        return Action.FAQ
+    if words <= _MY_KEYS_WORDS and words & {"my", "mine", "own"} and words & {"key", "keys", "mine"}:
+        return Action.MY_KEYS
+    if words <= _REPORT_WORDS and words & {"hygiene", "report"}:
+        return Action.REPORT
+    return Action.HELP
+
+
 def parse_free_text(text: str | None) -> ParsedRequest:
     """Parse a mention or DM: pick out the key IDs, ignore the prose around them."""
     raw, secret = _prepare(text)
@@ -217,9 +246,7 @@ def parse_free_text(text: str | None) -> ParsedRequest:
             problems.append(problem)
     words = {w.strip(STRIP_CHARS).lower() for w in raw.split()}
     if not keys and not problems:
-        return ParsedRequest(
-            Action.FAQ if "faq" in words else Action.HELP, secret_pasted=secret, text_cut=_is_cut(text)
-        )
+        return ParsedRequest(_free_text_action(words, secret), secret_pasted=secret, text_cut=_is_cut(text))
     dropped = max(0, len(keys) - MAX_KEYS_PER_REQUEST)
     return ParsedRequest(
         Action.LOOKUP,

@@ -138,6 +138,22 @@ KEY_ACTION_DONE = RedisName("key-action", DAY, "a change whose-key made to a key
 # or `expired`). Kept a day so a late press is told what became of it.
 KEY_APPROVAL = RedisName("key-approval", DAY, "a key action waiting for a second responder's approval (JSON)")
 
+# -- rotation nudges (WHOSE_KEY_ROTATION_DAYS) -------------------------------------------------------
+# One key's nudge at one threshold (`warn`: the rotation age, `final`: twice it) taken by one
+# delivery (its ID): once per key and threshold across the cluster. Renewed by every sweep that
+# still sees the key active past it, so it lasts as long as the key does.
+NUDGE_SENT = RedisName("nudge", 180 * DAY, "a key's nudge at one threshold, taken by one delivery; renewed by sweeps")
+# The key a nudge's buttons were offered for, and to whom (JSON): what the web checks a press against.
+NUDGE_OFFER = RedisName("nudge-offer", 30 * DAY, "a key a nudge's buttons were offered for, and to whom (JSON)")
+# A key's nudges snoozed by its owner (hash: by, until); it lives as long as the snooze.
+NUDGE_SNOOZE = RedisName("nudge-snooze", 30 * DAY, "a key's rotation nudges snoozed by its owner (hash)")
+# Keys their owners said they rotated, checked against the next sweep (hash "<account>|<key>" -> JSON).
+ROTATION_CLAIMS = RedisName("rotation-claims", 30 * DAY, "keys owners say they rotated, for the next sweep (hash)")
+# One sweep's nudges, one entry per owner (list of JSON), sent by a chain of paced jobs.
+NUDGE_PLAN = RedisName("nudge-plan", 2 * DAY, "one sweep's rotation nudges, one entry per owner (list)")
+# When the next nudge DM may go, cluster-wide (ms, Redis clock); lives a few seconds past it.
+NUDGE_PACE = RedisName("nudge-pace", None, "when the next rotation-nudge DM may go (ms); TTL just past it")
+
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.
 DOCTOR_PROBE = RedisName("doctor", 60, "a doctor's write probe")

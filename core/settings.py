@@ -33,6 +33,8 @@ DEFAULT_FULL_SEARCH_CONCURRENCY = 4
 DEFAULT_NOTIFY_COOLDOWN = 3600
 # One responder acts alone; 2: a second responder approves first (the two-person rule).
 DEFAULT_RESPONDER_APPROVALS = 1
+# A key this many days old earns its owner a rotation nudge, and one more at twice that; 0: none.
+DEFAULT_ROTATION_DAYS = 90
 # Hosts where plain http:// to the Slack API is allowed: nothing leaves the machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -88,6 +90,8 @@ class Settings:
     # may still deactivate their own keys when the role is set).
     responder_usergroups: frozenset[str] = field(default_factory=frozenset)
     responder_approvals: int = DEFAULT_RESPONDER_APPROVALS
+    # Key age (days) that earns the owner a rotation nudge (and twice that, a final one); 0: none.
+    rotation_days: int = DEFAULT_ROTATION_DAYS
 
     @property
     def responder_enabled(self) -> bool:
@@ -117,7 +121,7 @@ class Settings:
             f"allowed_teams={sorted(self.allowed_teams)}, allow_guests={self.allow_guests}, "
             f"responder_role_name={self.responder_role_name!r}, "
             f"responder_usergroups={sorted(self.responder_usergroups)}, "
-            f"responder_approvals={self.responder_approvals})"
+            f"responder_approvals={self.responder_approvals}, rotation_days={self.rotation_days})"
         )
 
     __str__ = __repr__
@@ -201,6 +205,7 @@ class Settings:
             responder_approvals=get.integer(
                 "WHOSE_KEY_RESPONDER_APPROVALS", DEFAULT_RESPONDER_APPROVALS, minimum=1, maximum=2
             ),
+            rotation_days=get.integer("WHOSE_KEY_ROTATION_DAYS", DEFAULT_ROTATION_DAYS, minimum=0, maximum=3650),
         )
 
     @property

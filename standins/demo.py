@@ -22,6 +22,7 @@ from core.blockkit import DEACTIVATE_ACTION
 from core.jobs import spec_for
 from core.key_events import parse_event_body
 from standins.aws_proxy.role_policies import RESPONDER_ROLE_NAME
+from standins.demo_surfaces import show_agent_dm, show_workflow_step
 from standins.keys import synthesize_key_id
 from standins.moto_org import SeededKey, iam_in_account
 from standins.show import message_to_text, modal_to_text
@@ -314,7 +315,8 @@ def run_demo() -> int:
                 return 1
             _say(f"\n[answer at the response_url after {post.at - sent_at:.2f} s]")
             _say(message_to_text(post.body))
-        if not (show_mention(stack) and show_deactivation_notice(stack) and show_key_action(stack)):
+        shown = (show_mention, show_deactivation_notice, show_key_action, show_agent_dm, show_workflow_step)
+        if not all(show(stack) for show in shown):
             return 1
         _say("=" * 100)
         _say("Done. Everything ran locally; nothing left the machine.")

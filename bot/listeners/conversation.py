@@ -1,6 +1,11 @@
 """Mentions in channels and threads, and direct messages: find the keys in free text and answer
 where the person asked, with the same answer as the slash command. In a conversation shared with
-another workspace or organization the answer goes to the asker alone, and the thread says so."""
+another workspace or organization the answer goes to the asker alone, and the thread says so.
+
+With Slack's agent view (bot/agent_view.py) a DM is a thread: the person's message starts it (or
+carries its thread_ts), the answer goes in it, the web shows a lookup's first status, and the
+worker keeps the status and sets the title. Without
+it a DM is answered as before, with no assistant call at all."""
 
 from __future__ import annotations
 
@@ -15,12 +20,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.dedupe import claim_event, release_event
-from bot.intake import Asker, charge, lookup_request, submit_lookup, submit_reply, vet
+from bot.intake import Asker, admit_admin, charge, lookup_request, submit_lookup, submit_reply, vet
 from bot.listeners.services import Services
 from bot.members import installing_team, teams_of_event
 from core import logs
+from core.agent_view import looking_up_status
 from core.audit import audit
-from core.contract import Destination, MessageRef
+from core.contract import Destination, MessageRef, ReportRequest
 from core.parse import Action, parse_free_text
 
 log = logging.getLogger(__name__)
@@ -41,15 +47,26 @@ def register(app: App, services: Services) -> None:
         # Only DMs with the bot: channel messages reach the bot as app_mention instead.
         if event.get("channel_type") != "im" or is_noise(event, context):
             return
+        agent_thread = agent_thread_of(services, event)
         handle_conversation(
             services,
             client,
             body,
             event,
             surface="dm",
-            thread_ts=event.get("thread_ts"),
+            thread_ts=agent_thread.ts if agent_thread else event.get("thread_ts"),
             home_team=installing_team(context),
+            agent_thread=agent_thread,
         )
+
+
+def agent_thread_of(services: Services, event: dict[str, Any]) -> MessageRef | None:
+    """The agent view's thread a DM belongs to: the thread it was sent in, else the one it starts
+    (in the agent view the person's first message is the thread's root). None without the agent view."""
+    channel, ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
+    if not channel or not ts or not services.agent_view.on():
+        return None
+    return MessageRef(str(channel), str(ts))
 
 
 def is_noise(event: dict[str, Any], context: BoltContext) -> bool:
@@ -69,6 +86,7 @@ def handle_conversation(
     surface: str,
     thread_ts: str | None,
     home_team: str | None = None,
+    agent_thread: MessageRef | None = None,
 ) -> None:
     jobs = services.jobs
     event_id = str(body.get("event_id") or f"{event.get('channel')}-{event.get('ts')}")
@@ -121,11 +139,17 @@ def handle_conversation(
     if over is not None:
         queued = submit_reply(jobs, event_id, destination, messages.refused(over))
     elif parsed.has_work:
-        request = lookup_request(parsed, asker, destination, event_id, working_on=_message_ref(event))
+        working_on = _message_ref(event)
+        request = lookup_request(parsed, asker, destination, event_id, working_on, agent_thread=agent_thread)
+        if agent_thread is not None:
+            # Before the job exists, so the answer always comes after it; a worker keeps it from here.
+            services.agent_view.show_status(agent_thread, looking_up_status(request.keys))
         queued = submit_lookup(jobs, request, asker)
+    elif parsed.action is Action.REPORT:
+        # Organization-wide figures: in a channel, for the asker's eyes only.
+        queued = submit_report(services, asker, dataclasses.replace(destination, ephemeral=surface != "dm"), event_id)
     else:
-        reply = messages.faq() if parsed.action is Action.FAQ else conversation_help(parsed)
-        queued = submit_reply(jobs, event_id, destination, reply)
+        queued = submit_reply(jobs, event_id, destination, conversation_reply(parsed, body))
     if not queued:
         release_event(jobs.redis, event_id)
         tell_unavailable(client, event, thread_ts, event_id)
@@ -146,6 +170,33 @@ def tell_unavailable(client: WebClient, event: dict[str, Any], thread_ts: str | 
 def _text_and_blocks() -> dict[str, Any]:
     message = messages.unavailable()
     return {"text": message["text"], "blocks": message["blocks"]}
+
+
+def conversation_reply(parsed: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """What a mention or DM without a key to look up gets: the FAQ, where the asker's keys are, or help."""
+    if parsed.action is Action.FAQ:
+        return messages.faq()
+    if parsed.action is Action.MY_KEYS:
+        return messages.my_keys(body.get("team_id"), body.get("api_app_id"))
+    return conversation_help(parsed)
+
+
+def submit_report(services: Services, asker: Asker, destination: Destination, event_id: str) -> bool:
+    """The key-hygiene report asked for in a conversation: for admins, as `/whose-key report` is.
+    False when Redis is unreachable (the caller says so)."""
+    policy = services.policy
+    try:
+        refusal = admit_admin(policy, asker) or charge(policy, asker, requests=1)
+    except RedisError:
+        return False
+    if refusal is not None:
+        return submit_reply(services.jobs, f"refused-{event_id}", destination, messages.refused(refusal))
+    try:
+        services.jobs.enqueue(ReportRequest(event_id, requested_by=asker.user or "?", destination=destination))
+    except RedisError:
+        return False
+    audit(services.jobs.redis, "report_requested", request_id=event_id, **asker.audited())
+    return True
 
 
 def conversation_help(parsed: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ would; cloudtrail.py answers LookupEvents from those records; callers.py knows w
 key is; strict_iam.py answers as strictly as real IAM where moto is lenient; role_policies.py holds
 the sessions of whose-key's own roles to what deploy/ grants them; wire.py reads and
 writes AWS's wire format; quarantine.py keeps the AWS-managed quarantine policies attached to
-users (moto attaches AWS-managed policies only when it loads them all).
+users (moto attaches AWS-managed policies only when it loads them all); key_ages.py makes chosen
+keys older than moto made them (`backdate_key`).
 """
 
 from standins.aws_proxy.callers import DEFAULT_USER_NAME, Caller, caller_from_arn

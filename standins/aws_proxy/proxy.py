@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from standins.aws_proxy import strict_iam, wire
 from standins.aws_proxy.callers import Caller, KeyOwners, caller_from_arn
 from standins.aws_proxy.cloudtrail import LOOKUP_EVENTS_TARGET, MAX_EVENTS_PER_ACCOUNT, Trail
+from standins.aws_proxy.key_ages import KeyAges
 from standins.aws_proxy.quarantine import QuarantinePolicies
 from standins.aws_proxy.recorder import Recorder, resources_of
 from standins.aws_proxy.role_policies import RolePolicies
@@ -145,6 +146,7 @@ class AwsFaultProxy:
         self._trail = Trail(max_events_per_account)
         self._recorder = Recorder(self._owners, self._trail)
         self._quarantine = QuarantinePolicies()
+        self._ages = KeyAges()
         # Which role names' sessions are held to their deploy/ grants.
         self.roles = roles or RolePolicies()
         self._server = LoopbackServer(self._handle, name="aws-fault-proxy", host=host, methods=_METHODS)
@@ -238,6 +240,11 @@ class AwsFaultProxy:
         with self._lock:
             return list(self._seen)
 
+    def backdate_key(self, key_id: str, days: float) -> None:
+        """Make IAM's ListAccessKeys say `key_id` was created `days` earlier than it was (moto cannot
+        set a creation date); 0 undoes it."""
+        self._ages.backdate(key_id, days)
+
     # -- CloudTrail --------------------------------------------------------------------------
 
     def record_event(
@@ -319,7 +326,7 @@ class AwsFaultProxy:
                 status, out_headers, payload = quarantined
             else:
                 answered = self._answer(call, account, request.command, request.path, headers, body)
-                status, out_headers, payload = self._quarantine.amend(call, account, answered)
+                status, out_headers, payload = self._ages.amend(call, self._quarantine.amend(call, account, answered))
         self._recorder.observe(
             call,
             status,

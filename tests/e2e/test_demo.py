@@ -67,3 +67,20 @@ def test_demo_shows_a_responder_deactivating_a_key_from_its_answer(demo: subproc
     assert f"{key_id} of IAM user etl: Inactive" in part
     assert f"DMs to the owner @U0DATAENG about {key_id}: 1" in part
     assert part.count("[DM to the owner") == 1
+
+
+def test_demo_shows_the_agent_dm_and_the_workflow_step(demo: subprocess.CompletedProcess[str]) -> None:
+    """The DM: prompts on opening it, a status while the lookup runs, a title, the answer in the
+    thread and the status cleared; the Workflow Builder step: completed with the key's owner."""
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    dm = section(demo.stdout, "The DM in Slack's agent view")
+    assert "• Look up a key" in dm and "• Why do I get InvalidAccessKeyId?" in dm
+    key_id = re.search(r"who owns (AKIA[A-Z0-9]{16})\?", dm)
+    assert key_id is not None, dm
+    assert f"whose-key is looking up {key_id.group(1)}" in dm
+    assert f"[thread title] Whose key is {key_id.group(1)}?" in dm
+    assert f"{key_id.group(1)} belongs to IAM user bob" in dm
+    assert "[status now] cleared by the answer" in dm
+    step = section(demo.stdout, "A Workflow Builder step")
+    assert "[functions.completeSuccess after" in step
+    assert re.search(r"iam_user\s+deploy-bot", step) and re.search(r"owner_user_id\s+U0PLATFRM", step), step

@@ -38,6 +38,8 @@ BASE = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "shhh-signing
         ({**BASE, "WHOSE_KEY_RESPONDER_ROLE_NAME": "no/such"}, "WHOSE_KEY_RESPONDER_ROLE_NAME"),
         ({**BASE, "WHOSE_KEY_RESPONDER_USERGROUPS": "U0123"}, "WHOSE_KEY_RESPONDER_USERGROUPS"),  # a person
         ({**BASE, "WHOSE_KEY_RESPONDER_APPROVALS": "3"}, "WHOSE_KEY_RESPONDER_APPROVALS"),  # 1 or 2 only
+        ({**BASE, "WHOSE_KEY_ROTATION_DAYS": "90d"}, "WHOSE_KEY_ROTATION_DAYS"),  # days as a plain number
+        ({**BASE, "WHOSE_KEY_ROTATION_DAYS": "-1"}, "WHOSE_KEY_ROTATION_DAYS"),  # 0 turns nudges off; no less
     ],
 )
 def test_bad_setting_names_the_variable(env: dict[str, str], variable: str) -> None:
@@ -59,6 +61,8 @@ def test_defaults_follow_the_contract() -> None:
     # whose-key only reads unless an operator opts in to the responder role.
     assert settings.responder_role_name is None and not settings.responder_enabled
     assert settings.responder_usergroups == frozenset() and settings.responder_approvals == 1
+    # Owners are nudged about keys 90 days old (and 180) unless WHOSE_KEY_ROTATION_DAYS says otherwise.
+    assert settings.rotation_days == 90
 
 
 def test_repr_shows_no_secret() -> None:

@@ -12,6 +12,7 @@ import pytest
 from core.contract import (
     BUTTON_PRESSES,
     AfterSweep,
+    AgentPrompts,
     ApprovalExpiry,
     ButtonPress,
     ContractError,
@@ -21,9 +22,11 @@ from core.contract import (
     LookupRequest,
     MessageRef,
     NoticeRetry,
+    NudgeBatch,
     Reply,
     ReportRequest,
     SnsConfirmation,
+    StepRun,
     SweepAccount,
     SweepChunk,
     SweepFinish,
@@ -70,6 +73,7 @@ FULL: dict[type, Any] = {
         secret_pasted=True,
         problems=("`AKIA0` is 5 characters long; access key IDs are exactly 20.",),
         working_on=MessageRef("C0INCIDENT", "1700000001.000200"),
+        agent_thread=MessageRef("D0ASKER01", "1700000001.000200"),
     ),
     # The three button presses share their fields; each is a job of its own.
     **{cls: press_of(cls) for cls in BUTTON_PRESSES.values()},
@@ -110,7 +114,22 @@ FULL: dict[type, Any] = {
     SweepRequest: SweepRequest(requested_by="cli", sweep_id="sweep-20261126T100000-abc123"),
     ReportRequest: ReportRequest(request_id="r-1", requested_by="U0ASKER01", destination=DESTINATION),
     HomeRequest: HomeRequest(user="U0ASKER01", event_id="Ev0HOME"),
+    AgentPrompts: AgentPrompts(
+        user="U0ASKER01", channel="D0ASKER01", admin=True, thread_ts="1700000001.000200", event_id="Ev0DMOPEN"
+    ),
+    StepRun: StepRun(
+        function_execution_id="Fx0000000001",
+        key_id="AKIARZPUZDIKGB2VALC4",
+        user="U0ASKER01",
+        channel="C0INCIDENT",
+        workflow_execution_id="Wx0000000001",
+        secret_pasted=True,
+        lane="search",
+        attempt=2,
+        waiting_since=1700000000.5,
+    ),
     AfterSweep: AfterSweep(sweep_id="sweep-2026-11-26T10"),
+    NudgeBatch: NudgeBatch(sweep_id="sweep-20261126T100000-abc123", start=20, turn=1),
     SweepAccount: SweepAccount(
         sweep_id="sweep-20261126T100000-abc123", account_id="123456789012", account_name="prod", account_status="ACTIVE"
     ),

@@ -618,9 +618,19 @@ def test_slack_manifest_scopes_commands_and_events() -> None:
     assert command["usage_hint"] == "AKIA… [more keys] | deep | faq | report | help"
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    # Slack's agent view in the DM; its description is required there, 300 characters at most.
+    agent_view = manifest["features"]["agent_view"]
+    assert 0 < len(agent_view["agent_description"]) <= 300
+    assert "assistant_view" not in manifest["features"]
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["request_url"] == SLACK_URL
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im", "app_home_opened"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
+        "message.im",
+        "app_home_opened",
+        "function_executed",  # the Workflow Builder step (tests/unit/test_workflow_step.py checks its definition)
+    }
     assert settings["interactivity"] == {"is_enabled": True, "request_url": SLACK_URL}
     assert settings["socket_mode_enabled"] is False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -13,6 +14,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from core import logs
+from core.agent_view import WAITING_STATUS, searching_status
 from core.audit import audit
 from core.blockkit import Message, context
 from core.contract import Destination, LookupRequest
@@ -23,13 +25,14 @@ from core.slack_text import channel_link, escape, mention
 from workers.answers.search_lane import SearchTurn, too_busy_text
 from workers.answers.wait_notice import WaitNotice
 from workers.aws.errors import AwsCallError
-from workers.lookup.finder import finder_for
+from workers.lookup.finder import ProgressCallback, finder_for
 from workers.lookup.finding import KeyFinding, Verdict
 from workers.lookup.full_search import MAX_WAIT, RETRY_EVERY, FullSearchGate, HandOff
 from workers.lookup.key_index import remember, similar_keys
 from workers.render.answer import render_answer, render_failure
 from workers.respond.offers import deactivatable, keep_offers
 from workers.runtime import Runtime
+from workers.slack.agent_thread import AgentThread
 from workers.slack.delivery import already_delivered, deliver_once
 from workers.slack.poster import DeliveryError
 from workers.slack.progress import SearchProgress
@@ -47,36 +50,70 @@ def answer_lookup(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
     On the lookup lane a key that needs a full search moves the request to the search lane
     (workers/answers/search_lane.py); there it runs once it has its turn."""
     logs.request_id.set(req.request_id)
+    agent = agent_thread(runtime, req)
     if already_delivered(runtime.redis, req.request_id):
         log.info("request already answered", extra={"request_id": req.request_id})
+        if agent is not None:
+            agent.clear()  # whatever an earlier run left showing; nothing is posted now
         return {"request_id": req.request_id, "skipped": "already answered"}
     if req.lane == SEARCH_LANE:
-        return answer_on_search_lane(runtime, req)
+        return answer_on_search_lane(runtime, req, agent)
+    if agent is not None:
+        agent.name_thread()  # the web showed the first status ("is looking up AKIA…")
     try:
-        return answer_with(runtime, req, search_gate(runtime, req, hand_off=True))
+        return answer_with(runtime, req, search_gate(runtime, req, hand_off=True), agent)
     except HandOff:
         JobQueue(runtime.redis).enqueue(replace(req, lane=SEARCH_LANE))
         audit(runtime.redis, "lookup_moved_to_search_lane", request_id=req.request_id, user=req.asked_by)
         return {"request_id": req.request_id, "moved": SEARCH_LANE}
 
 
-def answer_on_search_lane(runtime: Runtime, req: LookupRequest) -> dict[str, Any]:
+def answer_on_search_lane(runtime: Runtime, req: LookupRequest, agent: AgentThread | None = None) -> dict[str, Any]:
     """Answer with full searches once the request has its turn; until then, come back later."""
     turn = SearchTurn(runtime, req)
     busy = turn.take()
     if busy is None:
         try:
-            return answer_with(runtime, req, search_gate(runtime, req))
+            show_status(agent, req, searching_status())
+            return answer_with(runtime, req, search_gate(runtime, req), agent)
         finally:
             turn.release()
     now = time.time()
     since = req.waiting_since or now
     if now - since < MAX_WAIT:
         WaitNotice(runtime, req)(busy.message)
+        # After the notice, which Slack takes as the end of the status; each turn asked for renews it.
+        show_status(agent, req, WAITING_STATUS)
         JobQueue(runtime.redis).enqueue_in(RETRY_EVERY, replace(req, attempt=req.attempt + 1, waiting_since=since))
         return {"request_id": req.request_id, "waiting": busy.reason, "attempt": req.attempt}
     audit(runtime.redis, "refused", user=req.asked_by, reason="full_search_busy", request_id=req.request_id)
-    return answer_with(runtime, req, search_gate(runtime, req, refusal=too_busy_text(now - since)))
+    return answer_with(runtime, req, search_gate(runtime, req, refusal=too_busy_text(now - since)), agent)
+
+
+def agent_thread(runtime: Runtime, req: LookupRequest) -> AgentThread | None:
+    """The agent view's thread the request was asked in (DMs with the agent view), else None."""
+    if req.agent_thread is None:
+        return None
+    return AgentThread(runtime.slack, req.agent_thread, req.keys)
+
+
+def show_status(agent: AgentThread | None, req: LookupRequest, status: str) -> None:
+    """A search-lane status; the request's first job (a `deep` one starts here) names the thread too."""
+    if agent is None:
+        return
+    agent.show(status)
+    if req.deep and req.attempt == 0:
+        agent.name_thread()
+
+
+def finish_status(agent: AgentThread | None, destination: Destination, posted: bool) -> None:
+    """Clear the status unless the answer just went into the thread as a reply (Slack clears it then)."""
+    if agent is None:
+        return
+    thread = agent.thread
+    replied = posted and not destination.ephemeral and not destination.response_url
+    if not (replied and destination.channel == thread.channel and destination.thread_ts == thread.ts):
+        agent.clear()
 
 
 def search_gate(runtime: Runtime, req: LookupRequest, **mode: Any) -> FullSearchGate:
@@ -91,18 +128,25 @@ def search_gate(runtime: Runtime, req: LookupRequest, **mode: Any) -> FullSearch
     )
 
 
-def answer_with(runtime: Runtime, req: LookupRequest, gate: FullSearchGate) -> dict[str, Any]:
+def answer_with(
+    runtime: Runtime, req: LookupRequest, gate: FullSearchGate, agent: AgentThread | None = None
+) -> dict[str, Any]:
     """Find every key (full searches as `gate` allows), post the answer once, keep it, audit it."""
     started = time.perf_counter()
     reports: list[KeyFinding] = []
     mark_working(runtime, req, add=True)
     # Progress only for a single key: interleaved updates for several would confuse more than help.
-    progress = None
+    # In the agent view it is the thread's status line: a progress message would end the status.
+    messages: SearchProgress | None = None
+    progress: ProgressCallback | None = None
     if len(req.keys) == 1:
-        poster = runtime.poster
-        progress = SearchProgress(poster, req.destination, req.keys[0])
+        if agent is not None:
+            progress = agent.progress
+        else:
+            progress = messages = SearchProgress(runtime.poster, req.destination, req.keys[0])
     try:
-        reports = find_all(runtime, req, gate, progress)
+        with agent.searching() if agent is not None else contextlib.nullcontext():
+            reports = find_all(runtime, req, gate, progress)
         offers = deactivatable(runtime, req.asked_by, reports)
         keep_offers(runtime, req.request_id, offers)
         message = render_answer(
@@ -116,10 +160,17 @@ def answer_with(runtime: Runtime, req: LookupRequest, gate: FullSearchGate) -> d
         message = render_failure(req.keys, f"the AWS Organization could not be read: {exc.detail}.")
     keep_answer(runtime, req.request_id, message, reports)
     # After progress updates on a response_url, the answer takes the last update's place.
-    replace_update = progress is not None and progress.shown and bool(req.destination.response_url)
-    deliver_once(runtime.poster, req.request_id, req.destination, message, replace_original=replace_update)
-    if progress is not None:
-        progress.finish()
+    replace_update = messages is not None and messages.shown and bool(req.destination.response_url)
+    if agent is not None:
+        agent.stop()  # no status call may follow the answer
+    try:
+        posted = deliver_once(runtime.poster, req.request_id, req.destination, message, replace_original=replace_update)
+    except DeliveryError:
+        finish_status(agent, req.destination, posted=False)
+        raise
+    finish_status(agent, req.destination, posted)
+    if messages is not None:
+        messages.finish()
     mark_working(runtime, req, add=False)
     outcome = [r.verdict.value for r in reports] or ["aws_error"]
     audit(
@@ -201,7 +252,7 @@ def mark_working(runtime: Runtime, req: LookupRequest, *, add: bool) -> None:
 
 
 def find_all(
-    runtime: Runtime, req: LookupRequest, gate: FullSearchGate, progress: SearchProgress | None = None
+    runtime: Runtime, req: LookupRequest, gate: FullSearchGate, progress: ProgressCallback | None = None
 ) -> list[KeyFinding]:
     """Every key's report, in the order asked: side by side on the lookup lane, one full search
     after another on the search lane (the request holds one turn)."""
@@ -228,7 +279,9 @@ def find_all(
 def tell_failure(runtime: Runtime, req: LookupRequest, exc: BaseException) -> None:
     """The lookup failed for good: tell the person instead of going silent."""
     logs.request_id.set(req.request_id)
+    agent = agent_thread(runtime, req)
     if already_delivered(runtime.redis, req.request_id):
+        finish_status(agent, req.destination, posted=False)
         return
     reason = (
         "Slack did not accept the answer"
@@ -237,6 +290,8 @@ def tell_failure(runtime: Runtime, req: LookupRequest, exc: BaseException) -> No
     )
     message = render_failure(req.keys, f"{reason} (reference `{req.request_id}`). Please try again in a minute.")
     try:
-        deliver_once(runtime.poster, req.request_id, req.destination, message)
+        posted = deliver_once(runtime.poster, req.request_id, req.destination, message)
     except DeliveryError:
+        posted = False
         log.error("could not tell the user about a failed lookup", extra={"request_id": req.request_id})
+    finish_status(agent, req.destination, posted)

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from workers.cache import JsonCache
 from workers.hygiene.records import KeyRecord
+from workers.slack.owners import remember_member
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +72,6 @@ class DepartureChecker:
             return True if exc.response.get("error") == "users_not_found" else None
         except OSError:
             return None
+        if not user.get("deleted"):
+            remember_member(self.cache, email, str(user.get("id") or ""))  # the nudges' owner, for free
         return bool(user.get("deleted"))

@@ -29,6 +29,7 @@ from workers.hygiene.departures import DepartureChecker
 from workers.hygiene.digest import post_digest
 from workers.hygiene.home import HomeCollector, Viewer, home_offers, home_ref, render_home, render_refused_home
 from workers.hygiene.notices import DepartureNotices
+from workers.hygiene.nudge_plan import NudgePlanner
 from workers.hygiene.reader import iter_records, read_sweep_summary
 from workers.hygiene.records import KeyRecord
 from workers.hygiene.summary import HygieneSummary, summarize
@@ -110,10 +111,11 @@ def home_view(runtime: Runtime, viewer: Viewer, report: HygieneSummary) -> dict[
 
 
 def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
-    """After each sweep: announce departed owners' active keys, refresh open Home tabs.
+    """After each sweep: announce departed owners' active keys, plan the owners' rotation nudges
+    (sent by a chain of paced jobs), refresh open Home tabs.
 
-    One pass over the snapshots feeds the organization's counts, the departures and every
-    viewer's own keys.
+    One pass over the snapshots feeds the organization's counts, the departures, the nudges and
+    every viewer's own keys.
     """
     now = datetime.now(UTC)
     admins = AdminCheck(runtime)
@@ -127,10 +129,14 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
     notices = DepartureNotices(runtime, departed, now) if channel else None
     if notices is not None:
         records = notices.tap(records)
+    planner = NudgePlanner(runtime, request.sweep_id, now, departed)
+    if planner.enabled:
+        records = planner.tap(records)
     report = summarize(records, now, departed=departed, sweep=read_sweep_summary(runtime.redis))
     keep_report(runtime, report)
     if notices is not None and channel:
         notices.post(channel)
+    nudges = planner.plan() if planner.enabled else None
     refreshed = 0
     for viewer in viewers:
         try:
@@ -143,6 +149,7 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
         "keys": report.keys,
         "departed_announced": notices.count if notices else 0,
         "homes_refreshed": refreshed,
+        "nudges": nudges.to_dict() if nudges is not None else None,
     }
 
 

@@ -40,6 +40,17 @@ def _email_in(tags: dict[str, str]) -> str | None:
     return None
 
 
+def _member_cache_name(email: str) -> str:
+    return "slack-user:" + email.lower()
+
+
+def remember_member(cache: JsonCache, email: str, member_id: str) -> None:
+    """Keep what another users.lookupByEmail call learned (the departure check asks the same
+    question after every sweep), so resolving that owner costs no second call."""
+    if member_id:
+        cache.set(_member_cache_name(email), member_id, SLACK_USER_CACHE_TTL)
+
+
 class SlackDirectory:
     """Email -> Slack member ID through users.lookupByEmail, cached (misses too, briefly)."""
 
@@ -52,12 +63,13 @@ class SlackDirectory:
     def resolve(self, owner: Owner) -> Owner:
         if owner.slack_user_id or not owner.email:
             return owner
-        name = "slack-user:" + owner.email.lower()
-        cached = self.cache.get(name)
+        cached = self.cache.get(_member_cache_name(owner.email))
         if cached is None:
             cached = self._lookup(owner.email)
             if cached is not None:
-                self.cache.set(name, cached, SLACK_USER_CACHE_TTL if cached else self.MISS_TTL)
+                self.cache.set(
+                    _member_cache_name(owner.email), cached, SLACK_USER_CACHE_TTL if cached else self.MISS_TTL
+                )
         return replace(owner, slack_user_id=cached) if cached else owner
 
     def _lookup(self, email: str) -> str | None:
