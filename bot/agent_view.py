@@ -32,8 +32,8 @@ SCOPES_KEPT = 300.0
 # After Slack failed to say, ask again this soon rather than on every DM.
 RETRY_AFTER = 30.0
 # Seconds auth.test (once every SCOPES_KEPT) or the first status may take: the DM's ack waits for
-# them, so no retry either.
-ASK_TIMEOUT = 2
+# them, so no retry, and both at their worst still leave the ack well inside Slack's 3 seconds.
+ASK_TIMEOUT = 1
 
 
 def granted_scopes(headers: Any) -> frozenset[str]:
