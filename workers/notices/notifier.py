@@ -184,23 +184,12 @@ class Notifier:
                 recipient = "audit"
             else:
                 raise
-        audit(
-            self.runtime.redis,
-            "notice_sent",
-            key=event.key_id,
-            kind=event.kind,
-            account=event.account_id,
-            user=facts.user_name,
-            to=facts.owner_slack_id if recipient == "owner" else recipient,
-            source=event.source,
-        )
+        self._audit_sent(event, facts, facts.owner_slack_id if recipient == "owner" else recipient)
         if recipient == "owner" and self.runtime.settings.audit_channel:
             self._audit_record(event, facts, delivery_id)
         return {"notified": True, "to": recipient}
 
-    def _own_change(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> dict[str, Any]:
-        """The owner changed their own key through whose-key: whose-key's answer to them carries the
-        steps, so a notice would be their second DM about it. The audit channel still hears of it."""
+    def _audit_sent(self, event: KeyEvent, facts: NoticeFacts, to: str | None) -> None:
         audit(
             self.runtime.redis,
             "notice_sent",
@@ -208,9 +197,14 @@ class Notifier:
             kind=event.kind,
             account=event.account_id,
             user=facts.user_name,
-            to="actor",
+            to=to,
             source=event.source,
         )
+
+    def _own_change(self, event: KeyEvent, facts: NoticeFacts, delivery_id: str) -> dict[str, Any]:
+        """The owner changed their own key through whose-key: whose-key's answer to them carries the
+        steps, so a notice would be their second DM about it. The audit channel still hears of it."""
+        self._audit_sent(event, facts, "actor")
         if self.runtime.settings.audit_channel:
             self._audit_record(event, facts, delivery_id)
         return {"notified": True, "to": "actor"}

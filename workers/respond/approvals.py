@@ -60,15 +60,7 @@ def ask_for_approval(runtime: Runtime, req: KeyActionRequest, account_label: str
         return ActionOutcome("approvals_need_channel")
     pending = PendingApproval(req.delivery_id, req, time.time(), account_label)
     if pending.save(runtime.redis, first=True):
-        audit(
-            runtime.redis,
-            "key_action_awaiting_approval",
-            actor=req.actor,
-            change=req.action,
-            key=req.key_id,
-            account=req.account_id,
-            approval=req.delivery_id,
-        )
+        _audit(runtime, "key_action_awaiting_approval", req, req.delivery_id)
         # A worker's scheduler runs it once the window is over (a minute's margin for clocks).
         JobQueue(runtime.redis).enqueue_in(APPROVAL_WINDOW + EXPIRY_MARGIN, ApprovalExpiry(req.delivery_id))
     else:  # a retried job: the request was stored, and maybe posted, already
@@ -136,15 +128,7 @@ def expire_approval(runtime: Runtime, args: ApprovalExpiry) -> dict[str, Any]:
         if holder != EXPIRED:
             return {"skipped": "approved", "by": holder}
     req = pending.request
-    audit(
-        runtime.redis,
-        "key_action_expired",
-        actor=req.actor,
-        change=req.action,
-        key=req.key_id,
-        account=req.account_id,
-        approval=args.approval_id,
-    )
+    _audit(runtime, "key_action_expired", req, args.approval_id)
     if pending.message_ts:
         _update(runtime, pending, render_approval_expired(pending, for_requester=False))
     if req.reply_to is not None:
@@ -163,3 +147,8 @@ def _update(runtime: Runtime, pending: PendingApproval, message: Message) -> Non
         runtime.poster.post_or_update(channel, message.payload(), pending.message_ts)
     except DeliveryError:
         log.warning("approval request not updated in the audit channel", extra={"approval": pending.approval_id})
+
+
+def _audit(runtime: Runtime, action: str, req: KeyActionRequest, approval_id: str) -> None:
+    audit(runtime.redis, action, actor=req.actor, change=req.action, key=req.key_id, account=req.account_id,
+          approval=approval_id)  # fmt: skip
