@@ -3,6 +3,7 @@ served by gunicorn."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from gunicorn.app.base import BaseApplication
+from redis.exceptions import RedisError
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from werkzeug.exceptions import HTTPException
@@ -26,9 +28,11 @@ from bot.body_guard import (
     check_aws_request,
     check_slack_request,
 )
+from core.data_loss import DataMarker
 from core.logs import configure_logging
 from core.queue import JobQueue
 from core.redis_keys import connect
+from core.redis_memory import read_memory
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,13 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 8 * 1024 * 1024
 # The most each guarded path reads; a body announced larger is refused before a byte is read.
 BODY_LIMITS = {"/slack/events": SLACK_MAX_BODY, "/aws/events": AWS_MAX_BODY}
+# Requests look at Redis's data marker at most this often per process (/healthz always does).
+DATA_MARKER_EVERY = 15.0
+# How long a SIGTERMed web process (a rolling restart) lets requests it holds finish before
+# gunicorn kills them. Every request only verifies and enqueues, and Slack stops waiting for an ack
+# after 3 s: 5 s lets any request Slack still waits for finish, and ends well inside a platform's
+# own kill timeout (30 s on Heroku and Kubernetes), instead of gunicorn's default 30 s.
+GRACEFUL_TIMEOUT = 5
 
 
 def create_web_app(settings: Settings, client: WebClient | None = None, sns: SnsVerifier | None = None) -> Flask:
@@ -55,6 +66,17 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
         if path == "/slack/events":
             return check_slack_request(headers, body, signing_secret=secret, now=time.time())
         return check_aws_request(headers, body, tokens=tokens, sns_topics=settings.sns_topics)
+
+    marker = DataMarker(jobs.redis, "web", settings.audit_channel)
+    with contextlib.suppress(RedisError):  # remembered before gunicorn forks, by every web worker
+        marker.check()
+
+    @web.before_request
+    def look_at_data_marker() -> None:
+        # A Redis that lost its data is noticed by a web that serves traffic even if nobody asks
+        # /healthz; a Redis that is away is the request's own to answer.
+        with contextlib.suppress(RedisError):
+            marker.check_every(DATA_MARKER_EVERY)
 
     @web.before_request
     def guard_body() -> tuple[Response, int] | None:
@@ -97,8 +119,17 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
         redis_ok = jobs.healthy()
-        body = {"status": "ok" if redis_ok else "unavailable", "redis": "ok" if redis_ok else "unreachable"}
-        return jsonify(body), 200 if redis_ok else 503
+        if not redis_ok:
+            return jsonify({"status": "unavailable", "redis": "unreachable"}), 503
+        try:
+            memory = read_memory(jobs.redis)
+            if memory.full:
+                reason = f"Redis is out of memory ({memory.describe()})"
+                return jsonify({"status": "unavailable", "redis": "out of memory", "reason": reason}), 503
+            marker.check()
+        except RedisError as exc:
+            return jsonify({"status": "unavailable", "redis": "unreachable", "reason": type(exc).__name__}), 503
+        return jsonify({"status": "ok", "redis": "ok"}), 200
 
     @web.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:
@@ -171,6 +202,7 @@ def main() -> None:
         "worker_class": "gthread",
         "threads": 8,
         "timeout": 30,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
         "accesslog": None,
         "loglevel": "warning",

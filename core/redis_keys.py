@@ -6,9 +6,15 @@ piece of state already has a home. RQ's own keys (`rq:*`) are RQ's and not liste
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.retry import Retry
+
+from core.redis_failover import failover_connection_class
 
 # Every key whose-key writes starts with this, so operators can scope ACLs and SCANs to it.
 PREFIX = "whose-key:"
@@ -157,6 +163,16 @@ NUDGE_PACE = RedisName("nudge-pace", None, "when the next rotation-nudge DM may 
 # -- operations ------------------------------------------------------------------------------------
 # Written, read back and deleted by `whose-key doctor` to prove Redis takes writes.
 DOCTOR_PROBE = RedisName("doctor", 60, "a doctor's write probe")
+# A random value written by the first process to start, remembered by every process: gone (or
+# changed) while a process remembers it means Redis lost its data (core/data_loss.py). Renewed by
+# every check, so it outlives any running cluster.
+DATA_MARKER = RedisName("marker", 365 * DAY, "the data marker: gone means Redis lost whose-key's data")
+# The processes that noticed one data loss (set, by the lost marker's value); the first to join
+# tells the audit channel.
+DATA_LOSS_SEEN = RedisName("data-loss", 7 * DAY, "processes that noticed one data loss (set)")
+# Set when a data loss is noticed ("pending"), then taken by the first sweep to finish after it
+# (its ID): that sweep's baseline tells no departed owner and sends no rotation nudge again.
+DATA_LOSS_BASELINE = RedisName("data-loss-baseline", 7 * DAY, "the sweep taking the baseline after a data loss")
 
 ALL_NAMES: tuple[RedisName, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, RedisName))
 
@@ -166,12 +182,37 @@ def redis_key(name: RedisName, *parts: str) -> str:
     return PREFIX + ":".join((name.stem, *parts))
 
 
-def connect(url: str) -> Redis:
-    """A Redis client that fails fast instead of hanging when Redis is away."""
+# A command that failed with a reset, a timeout or a replica's READONLY is tried again this many
+# times on a new connection, waiting up to 0.2 s, 0.4 s, then 0.5 s (random below that) between
+# tries: about 2 s at most, inside Slack's 3 s ack; a failover's name usually moves within it.
+RETRIES = 5
+# Workers answer nobody within 3 s: they wait out a name that is slow to move (about 14 s at most)
+# instead of failing the job they are running.
+WORKER_RETRIES = 30
+RETRY_BACKOFF = 0.1
+_TIMEOUTS = (TimeoutError, socket.timeout)
+RETRY_BACKOFF_CAP = 0.5
+
+
+def connect(url: str, *, retries: int = RETRIES, retry_timeouts: bool = False) -> Redis:
+    """A Redis client that fails fast instead of hanging when Redis is away, and follows a failover:
+    a connection refused as a replica's (READONLY) or reset is dropped and made again, within
+    redis-py's retry (core/redis_failover.py). Timeouts are retried only with retry_timeouts (the
+    workers): each try can take the full connect timeout, and the web must answer Slack within 3 s
+    even when Redis is unreachable."""
     return Redis.from_url(
         url,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
-        retry_on_timeout=True,
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=RETRY_BACKOFF, cap=RETRY_BACKOFF_CAP),
+            retries,
+            supported_errors=(
+                ReadOnlyError,
+                ConnectionError,
+                *((TimeoutError, socket.timeout) if retry_timeouts else ()),
+            ),
+        ),
+        **failover_connection_class(url),
     )

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlparse
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# What redis-py takes for ssl_cert_reqs in a rediss:// URL: verify the server's certificate or not.
+_CERT_REQS = ("required", "optional", "none")
 DEFAULT_ROLE_NAME = "WhoseKeyReadOnly"
 DEFAULT_SWEEP_INTERVAL = 3600
 # The key-hygiene digest to the audit channel: weekly.
@@ -167,7 +169,7 @@ class Settings:
             slack_signing_secret=signing_secret,
             slack_app_token=app_token,
             slack_api_url=get.slack_api_url("SLACK_API_URL", DEFAULT_SLACK_API_URL),
-            redis_url=get.url("REDIS_URL", DEFAULT_REDIS_URL, ("redis", "rediss", "unix")),
+            redis_url=get.redis_url("REDIS_URL", DEFAULT_REDIS_URL),
             port=get.integer("PORT", 3000, minimum=1, maximum=65535),
             role_name=get.matching("WHOSE_KEY_ROLE_NAME", DEFAULT_ROLE_NAME, _ROLE_NAME, "an IAM role name"),
             external_id=get.text("WHOSE_KEY_EXTERNAL_ID"),
@@ -243,6 +245,22 @@ class _Reader:
         parsed = urlparse(raw)
         if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
             raise SettingsError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+
+    def redis_url(self, name: str, default: str) -> str:
+        """A redis://, rediss:// or unix:// URL whose TLS options (redis-py reads ssl_* from the
+        query) are ones a connection can use: only with rediss://, and a CA file that exists."""
+        raw = self.url(name, default, ("redis", "rediss", "unix"))
+        parsed = urlparse(raw)
+        options = dict(parse_qsl(parsed.query))
+        tls = sorted(option for option in options if option.startswith("ssl_"))
+        if tls and parsed.scheme != "rediss":
+            raise SettingsError(f"{name} sets {', '.join(tls)} but is not TLS: start it with rediss://")
+        if options.get("ssl_cert_reqs", "required") not in _CERT_REQS:
+            raise SettingsError(f"{name}'s ssl_cert_reqs must be one of {', '.join(_CERT_REQS)}")
+        ca = options.get("ssl_ca_certs")
+        if ca is not None and not os.path.isfile(ca):
+            raise SettingsError(f"{name}'s ssl_ca_certs names no file here: {ca}")
         return raw
 
     def slack_api_url(self, name: str, default: str) -> str:

@@ -5,11 +5,13 @@ Like Slack, it says hello to each connection, sends envelopes (events, slash com
 interactions) and records the acks the app sends back, with any response payload. Tests can
 drop the connection from the server side; the app must connect again (through
 apps.connections.open). An Events API envelope that was not acked when its connection went away
-is sent again on the next connection with `retry_attempt` raised, as Slack retries events.
+is sent again, with `retry_attempt` raised, as Slack retries events: on another open connection
+when there is one (several processes, as in a rolling restart), else on the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -62,7 +64,8 @@ class SocketModeDouble:
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()
-        self._current: ServerConnection | None = None
+        self._current: ServerConnection | None = None  # the newest open connection
+        self._open: dict[int, ServerConnection] = {}  # every open connection, by its number
         self._connections = 0  # connections accepted so far
         self._envelopes: dict[str, Envelope] = {}
 
@@ -113,12 +116,26 @@ class SocketModeDouble:
         """Block until the app has opened `count` connections and one is open now."""
         self._wait(lambda: self._connections >= count and self._current is not None, timeout, f"connection #{count}")
 
-    def send(self, kind: str, payload: dict[str, Any]) -> str:
-        """Send one envelope on the open connection; returns its envelope_id."""
+    @property
+    def open_connections(self) -> list[int]:
+        """The numbers of the connections open now, oldest first."""
+        with self._lock:
+            return sorted(self._open)
+
+    def wait_closed(self, number: int, timeout: float = 30.0) -> None:
+        """Block until connection `number` is closed."""
+        self._wait(lambda: number not in self._open, timeout, f"connection #{number} to close")
+
+    def send(self, kind: str, payload: dict[str, Any], on: int | None = None) -> str:
+        """Send one envelope on the newest open connection, or on connection number `on`; returns
+        its envelope_id."""
         envelope = Envelope(str(uuid.uuid4()), kind, payload)
         with self._lock:
             self._envelopes[envelope.envelope_id] = envelope
-            connection, number = self._current, self._connections
+            if on is None:
+                connection, number = self._current, self._connections
+            else:
+                connection, number = self._open.get(on), on
         if connection is None:
             raise RuntimeError("the app is not connected")
         envelope.sent_on.append(number)
@@ -151,7 +168,9 @@ class SocketModeDouble:
             self._connections += 1
             number = self._connections
             self._current = connection
-            retries = [e for e in self._envelopes.values() if e.ack is None and e.type == EVENTS_API]
+            self._open[number] = connection
+            retries = [e for e in self._envelopes.values() if e.ack is None and e.type == EVENTS_API
+                       and not set(e.sent_on) & set(self._open)]  # fmt: skip
             self._lock.notify_all()
         connection.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": self.app_id},
                                     "debug_info": {"host": "socket-mode-double"}}))  # fmt: skip
@@ -167,9 +186,20 @@ class SocketModeDouble:
             pass
         finally:
             with self._lock:
+                del self._open[number]
                 if self._current is connection:
-                    self._current = None
+                    self._current = self._open[max(self._open)] if self._open else None
+                successor, successor_number = self._current, max(self._open, default=0)
+                retries = [e for e in self._envelopes.values() if e.ack is None and e.type == EVENTS_API
+                           and e.sent_on and e.sent_on[-1] == number] if successor else []  # fmt: skip
+                for envelope in retries:
+                    envelope.retry_attempt += 1
+                    envelope.sent_on.append(successor_number)
                 self._lock.notify_all()
+            for envelope in retries:
+                assert successor is not None
+                with contextlib.suppress(ConnectionClosed):
+                    successor.send(envelope.frame())
 
     def _on_message(self, message: str | bytes) -> None:
         try:

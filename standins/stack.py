@@ -138,6 +138,7 @@ class Stack:
         self.port = free_port()
         self.org: SeededOrg | None = None
         self.processes: list[ChildProcess] = []
+        self.retired: list[ChildProcess] = []  # processes stopped and replaced (replace()), for logs()
         self.socket_mode: SocketModeDouble | None = None
         if self.socket:
             from standins.socket_mode import SocketModeDouble
@@ -195,17 +196,33 @@ class Stack:
         """RQ worker processes one `worker` process runs: one for lookups plus WHOSE_KEY_WORKERS."""
         return 1 + int(self.env().get("WHOSE_KEY_WORKERS", "1"))
 
-    def start_process(self, kind: str) -> ChildProcess:
-        """Start one process exactly as the Procfile's `kind` line says."""
+    def start_process(self, kind: str, env: dict[str, str] | None = None) -> ChildProcess:
+        """Start one process exactly as the Procfile's `kind` line says (with `env` over the
+        stack's environment: a second `web` needs a PORT of its own)."""
         argv = shlex.split(read_procfile()[kind])
         if argv[0] == "python":
             argv[0] = sys.executable
-        index = sum(1 for p in self.processes if p.name.startswith(kind))
+        index = sum(1 for p in [*self.processes, *self.retired] if p.name.startswith(kind))
         name = f"{kind}-{index}"
         log_path = Path(self._logs.name) / f"{name}.log"
-        process = ChildProcess(name, argv, env=self.env(), cwd=PROJECT_ROOT, log_path=log_path).start()
-        self.processes.append(process)
+        process = ChildProcess(name, argv, env={**self.env(), **(env or {})}, cwd=PROJECT_ROOT, log_path=log_path)
+        self.processes.append(process.start())
         return process
+
+    def replace(self, process: ChildProcess) -> ChildProcess:
+        """Start a fresh process of the same kind, command and environment in place of one that has
+        exited (a rolling restart's next step); its log stays in logs()."""
+        if process.alive():
+            raise RuntimeError(f"{process.name} is still running; stop it before replacing it")
+        self.processes.remove(process)
+        self.retired.append(process)
+        kind = process.name.rsplit("-", 1)[0]
+        index = sum(1 for p in [*self.processes, *self.retired] if p.name.startswith(kind))
+        name = f"{kind}-{index}"
+        log_path = Path(self._logs.name) / f"{name}.log"
+        fresh = ChildProcess(name, process.argv, env=process.env, cwd=PROJECT_ROOT, log_path=log_path)
+        self.processes.append(fresh.start())
+        return fresh
 
     def wait_for_workers(self, count: int, timeout: float = READY_TIMEOUT) -> None:
         """Wait until count workers have registered with Redis (any process dying fails it at once)."""
@@ -252,6 +269,7 @@ class Stack:
         for process in self.processes:
             process.stop()
         self.processes.clear()
+        self.retired.clear()
         if self.socket_mode is not None:
             self.socket_mode.stop()
         self.slack.stop()
@@ -281,13 +299,15 @@ class Stack:
         response_url: str | None = None,
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
+        web_url: str | None = None,
     ) -> tuple[HttpResult, str]:
-        """POST a signed `/whose-key` to the web app; returns its reply and the response_url."""
+        """POST a signed `/whose-key` to the web app (or the web process at `web_url`); returns its
+        reply and the response_url."""
         response_url = response_url or self.slack.new_response_url()
         form = slack_payloads.slash_command(text, user_id=user_id, channel_id=channel_id, response_url=response_url)
         body = urllib.parse.urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret, timestamp)}
-        return http_post(self.web_url + "/slack/events", body, headers), response_url
+        return http_post((web_url or self.web_url) + "/slack/events", body, headers), response_url
 
     def block_action(
         self,
@@ -341,4 +361,4 @@ class Stack:
         return http_post(self.web_url + "/slack/events", body, headers)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)
+        return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in [*self.retired, *self.processes])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis import Redis
 from slack_sdk import WebClient
 
-from core.redis_keys import connect
+from core.redis_keys import WORKER_RETRIES, connect
 from core.settings import Settings
 from core.slack_client import make_web_client
 from workers.aws.cloudtrail import CloudTrailReader
@@ -83,7 +83,7 @@ def responder_gateway(settings: Settings, reader: AwsGateway) -> AwsGateway | No
 def build_runtime(settings: Settings) -> Runtime:
     return assemble_runtime(
         settings,
-        connect(settings.redis_url),
+        connect(settings.redis_url, retries=WORKER_RETRIES, retry_timeouts=True),
         AwsGateway(settings.role_name, settings.external_id),
         make_web_client(settings),
     )

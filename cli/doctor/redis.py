@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 
 from cli.doctor.model import Check, Status, not_checked
 from cli.doctor.redact import redact_text, redact_url
+from cli.doctor.redis_memory import memory_check
+from cli.doctor.redis_tls import tls_problem
 from core.redis_keys import DOCTOR_PROBE, connect, redis_key
+from core.redis_memory import read_memory
 from core.settings import Settings
 
 
@@ -20,13 +23,17 @@ def redis_checks(settings: Settings, bad: frozenset[str]) -> list[Check]:
     redis = connect(settings.redis_url)
     try:
         redis.ping()
+        # Read before the probe: a full Redis refuses the probe's write, and this says why.
+        memory = read_memory(redis)
         probe, marker = redis_key(DOCTOR_PROBE, uuid.uuid4().hex), uuid.uuid4().hex
         # The TTL cleans up after a doctor that dies between the write and the delete.
         redis.set(probe, marker, ex=DOCTOR_PROBE.seconds)
         read_back = redis.get(probe)
         redis.delete(probe)
         server = redis.info("server")
-        policy = str(redis.info("memory").get("maxmemory_policy", "noeviction"))
+        policy = memory.policy
+    except OutOfMemoryError:
+        return [memory_check(memory)]
     except ResponseError as exc:
         readonly = "READONLY" in str(exc)
         return [
@@ -41,6 +48,9 @@ def redis_checks(settings: Settings, bad: frozenset[str]) -> list[Check]:
             )
         ]
     except RedisError as exc:
+        tls = tls_problem(settings.redis_url, exc)
+        if tls is not None:
+            return [tls]
         return [
             Check(
                 "redis",
@@ -69,7 +79,8 @@ def redis_checks(settings: Settings, bad: frozenset[str]) -> list[Check]:
             "connection",
             Status.OK,
             f"Redis {server.get('redis_version', '?')} at {where}: ping, write, read and delete work",
-        )
+        ),
+        memory_check(memory),
     ]
     if policy != "noeviction":
         checks.append(

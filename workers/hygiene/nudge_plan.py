@@ -131,15 +131,16 @@ class NudgePlanner:
                 self._due.append((record, threshold))
         self._checking = []
 
-    def plan(self) -> NudgeCounts:
-        """Claim the due keys, check the "I rotated it" claims, and queue one DM per owner."""
+    def plan(self, *, send: bool = True) -> NudgeCounts:
+        """Claim the due keys, check the "I rotated it" claims, and queue one DM per owner (with
+        `send` False, the keys are only claimed: told already, before Redis lost its data)."""
         pairs: list[tuple[str, NudgeKey]] = []
         for start in range(0, len(self._due), CHECK_CHUNK):
             pairs.extend(self._claim(self._due[start : start + CHECK_CHUNK]))
         pairs.extend(self._rotations())
         entries = plan_entries(by_owner(pairs), self.sweep_id)
         self.counts.owners = len(entries)
-        if entries:
+        if entries and send:
             name = redis_key(NUDGE_PLAN, self.sweep_id)
             with self.redis.pipeline() as pipe:
                 pipe.delete(name)  # a retried after-sweep job plans the same DMs again, in full
@@ -154,6 +155,7 @@ class NudgePlanner:
             rotation_days=self.days,
             **self.counts.to_dict(),
             snoozed_keys=self.counts.snoozed_keys or None,
+            not_sent="told before the data loss" if entries and not send else None,
         )
         return self.counts
 

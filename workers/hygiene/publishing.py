@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from core.audit import audit
 from core.blockkit import Message
 from core.contract import AfterSweep, HomeRequest, ReportRequest
+from core.data_loss import is_baseline_after_loss
 from core.key_actions import remember_offer
 from core.membership import GroupMembers
 from core.redis_keys import HOME_VIEWERS, REPORT_CACHE, redis_key
@@ -134,9 +135,11 @@ def after_sweep(runtime: Runtime, request: AfterSweep) -> dict[str, Any]:
         records = planner.tap(records)
     report = summarize(records, now, departed=departed, sweep=read_sweep_summary(runtime.redis))
     keep_report(runtime, report)
-    if notices is not None and channel:
+    # The baseline after a data loss finds again what was told before it: marked told, not re-sent.
+    quiet = is_baseline_after_loss(runtime.redis, request.sweep_id)
+    if notices is not None and channel and not quiet:
         notices.post(channel)
-    nudges = planner.plan() if planner.enabled else None
+    nudges = planner.plan(send=not quiet) if planner.enabled else None
     refreshed = 0
     for viewer in viewers:
         try:

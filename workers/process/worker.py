@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from core.data_loss import DataMarker
 from core.jobs import BACKGROUND_QUEUE, QUEUES, decode_arguments
 from core.settings import Settings
 from workers.process.schedules import start_schedules
@@ -77,6 +79,21 @@ class RuntimeJob(Job):
 
 class WhoseKeyWorker(SimpleWorker):
     _execution: Execution | None = None
+    # This process's memory of Redis's data marker, looked at on every maintenance tick.
+    data_marker: DataMarker | None = None
+
+    def run_maintenance_tasks(self) -> None:
+        self.check_data_marker()
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+    def check_data_marker(self) -> None:
+        """Notice a Redis that lost its data (core/data_loss.py); Redis away is RQ's to report."""
+        if self.data_marker is None:
+            return
+        try:
+            self.data_marker.check()
+        except RedisError as exc:
+            log.warning("data marker not checked", extra={"error": type(exc).__name__})
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return HEARTBEAT_TTL
@@ -156,6 +173,9 @@ def run_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUES, *, bur
     """One RQ worker process on `queue_names`, served in that order (lookups first)."""
     runtime = build_runtime(settings)
     worker = make_worker(runtime, queue_names)
+    role = "worker:" + ("all" if BACKGROUND_QUEUE in queue_names else "interactive")
+    worker.data_marker = DataMarker(runtime.redis, role, settings.audit_channel)
+    worker.check_data_marker()  # remember the marker from the start (writing it on a first start)
     runtime.org.warm()
     if BACKGROUND_QUEUE in queue_names:  # only processes that run background work schedule it
         start_schedules(runtime.redis, settings)

@@ -29,6 +29,7 @@ from core.contract import (
     SweepRequest,
     SweepUserBatch,
 )
+from core.data_loss import take_baseline_after_loss
 from core.queue import JobQueue
 from core.redis_keys import SWEEP_LAST, redis_key
 from core.slack_text import escape
@@ -268,10 +269,15 @@ def finalize(runtime: Runtime, sweep_id: str) -> SweepSummary | None:
     report_unreadable(runtime, report)
     if first:
         summary = report.summary()
+        # No earlier sweep on record (a first start, or Redis lost its data): what this one found
+        # is the baseline the next one compares with, and it told nobody about keys it never knew.
+        baseline = not runtime.redis.exists(redis_key(SWEEP_LAST))
+        after_loss = take_baseline_after_loss(runtime.redis, sweep_id)
         runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary), ex=SWEEP_LAST.seconds)
         audit(runtime.redis, "sweep_finished", **{k: v for k, v in report.to_dict().items() if k != "unreadable"},
-              unreadable=len(report.unreadable))  # fmt: skip
-        log.info("sweep finished", extra=report.to_dict())
+              unreadable=len(report.unreadable), baseline=baseline or after_loss,
+              after_data_loss=after_loss or None)  # fmt: skip
+        log.info("sweep finished%s", " (a fresh baseline)" if baseline else "", extra=report.to_dict())
         on_sweep_finished(runtime, summary)
     SweepLock(runtime.redis).release(sweep_id)
     return report
