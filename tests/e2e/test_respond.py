@@ -28,16 +28,24 @@ BYSTANDER = "U0BYSTAND"
 REASON = "found in a public gist"
 
 
-@pytest.fixture(scope="module")
-def responding() -> Iterator[Stack]:
-    env = {
-        **TEST_ENV,
-        "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder",
-        "WHOSE_KEY_RESPONDER_USERGROUPS": RESPONDERS,
-    }
-    with Stack(extra_env=env) as running:
+# The responder role on, RESPONDERS its only responder group (the modules of this feature share it).
+RESPONDER_ENV = {
+    **TEST_ENV,
+    "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder",
+    "WHOSE_KEY_RESPONDER_USERGROUPS": RESPONDERS,
+}
+
+
+def responding_stack() -> Iterator[Stack]:
+    """A running bot with the responder role on and RESPONDER in the responder group."""
+    with Stack(extra_env=RESPONDER_ENV) as running:
         running.slack.set_usergroup(RESPONDERS, [RESPONDER])
         yield running
+
+
+@pytest.fixture(scope="module")
+def responding() -> Iterator[Stack]:
+    yield from responding_stack()
 
 
 def iam_status(key: FreshKey) -> str:

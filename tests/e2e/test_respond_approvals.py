@@ -24,10 +24,11 @@ from core.contract import ApprovalExpiry
 from core.jobs import spec_for
 from core.key_actions import APPROVAL_WINDOW, KeyOffer, PendingApproval, offer_ref, remember_offer
 from standins.stack import Stack
-from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV
+from tests.e2e.env import AUDIT_CHANNEL
 from tests.e2e.test_respond import (
     BYSTANDER,
     RESPONDER,
+    RESPONDER_ENV,
     RESPONDERS,
     answer,
     audited,
@@ -42,12 +43,7 @@ from tests.support.aws_events import FreshKey, fresh_key, owner_id
 from tests.support.waiting import wait_until
 
 APPROVER = "U0RESPND2"
-TWO_PERSON_ENV = {
-    **TEST_ENV,
-    "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder",
-    "WHOSE_KEY_RESPONDER_USERGROUPS": RESPONDERS,
-    "WHOSE_KEY_RESPONDER_APPROVALS": "2",
-}
+TWO_PERSON_ENV = {**RESPONDER_ENV, "WHOSE_KEY_RESPONDER_APPROVALS": "2"}
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from core.blockkit import DEACTIVATE_ACTION
 from core.key_actions import offer_ref
 from standins import slack_payloads
 from standins.stack import HttpResult, Stack
-from tests.e2e.env import TEST_ENV
-from tests.e2e.test_respond import BYSTANDER, RESPONDER, RESPONDERS, audited, iam_status, wait_for_dm
+from tests.e2e.test_respond import BYSTANDER, audited, iam_status, responding_stack, wait_for_dm
 from tests.support.aws_events import FreshKey, fresh_key, owner_id
 from tests.support.cli import run_cli
 from tests.support.waiting import wait_until
@@ -27,14 +26,7 @@ HOME_VIEW_ID = "V0HOMETAB"
 
 @pytest.fixture(scope="module")
 def responding() -> Iterator[Stack]:
-    env = {
-        **TEST_ENV,
-        "WHOSE_KEY_RESPONDER_ROLE_NAME": "WhoseKeyResponder",
-        "WHOSE_KEY_RESPONDER_USERGROUPS": RESPONDERS,
-    }
-    with Stack(extra_env=env) as running:
-        running.slack.set_usergroup(RESPONDERS, [RESPONDER])
-        yield running
+    yield from responding_stack()
 
 
 def owned_keys(stack: Stack) -> tuple[str, FreshKey, str]:
