@@ -6,11 +6,18 @@ the server runs it on a thread per connection, from a daemon thread that never b
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
+import random
 import socket
+import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -21,12 +28,87 @@ JOIN_TIMEOUT = 5.0
 
 RequestHandler = Callable[[BaseHTTPRequestHandler], None]
 
+# Every test process on the machine records the ports it was handed here (port -> pid), under a
+# lock; a claim whose process is gone is free again.
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "whose-key-test-ports.json"
+# The band ports come from when the OS's ephemeral range leaves room below it.
+PORT_BAND_START = 10000
+PORT_BAND_MIN = 2000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port nothing listens on right now (the OS picks it)."""
+    """A port nothing listens on now and no other test process on this machine was handed.
+
+    The port is a stand-in's to bind a moment later, so two things can take it in between: another
+    test process side by side (the two end-to-end passes) handed the same port, and any outgoing
+    connection, whose local port the OS picks from its ephemeral range. Ports come from below that
+    range, and every one handed out is claimed in a machine-wide registry until its process exits.
+    """
+    with _claims_locked() as claims:
+        for port in _candidate_ports():
+            if port in claims or not _binds(host, port):
+                continue
+            claims[port] = os.getpid()
+            return port
+    raise RuntimeError("no free loopback port left to hand out")
+
+
+@contextlib.contextmanager
+def _claims_locked() -> Iterator[dict[int, int]]:
+    """The live claims, under the machine-wide lock; what the block adds is saved."""
+    with open(PORT_CLAIMS.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                saved = json.loads(PORT_CLAIMS.read_text())
+            except (OSError, ValueError):
+                saved = {}
+            claims = {int(port): pid for port, pid in saved.items() if _alive(pid)}
+            yield claims
+            PORT_CLAIMS.write_text(json.dumps(claims))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _candidate_ports() -> list[int]:
+    """Ports below the OS's ephemeral range, in random order (or the OS's own picks if no room)."""
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    if low - PORT_BAND_START >= PORT_BAND_MIN:
+        ports = list(range(PORT_BAND_START, low))
+        random.shuffle(ports)
+        return ports
+    return [_os_pick() for _ in range(100)]
+
+
+def _os_pick() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+        sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def _binds(host: str, port: int) -> bool:
+    """True when a server could bind host:port now, on loopback and on every address (gunicorn's)."""
+    for address in (host, "0.0.0.0"):  # noqa: S104 - only tried, never served
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError:
+                return False
+    return True
 
 
 def port_answers(port: int, host: str = LOOPBACK) -> bool:
