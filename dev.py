@@ -92,14 +92,18 @@ def main(args: list[str]) -> None:
             return
         run([str(PYTHON), "-m", "pytest", "tests/unit"])
         # moto is more lenient than IAM where it matters to the finder (see
-        # standins/aws_proxy/strict_iam.py), so the end-to-end layer runs against both. The two
+        # standins/aws_proxy/strict_iam.py), so the end-to-end layer runs against both. The
         # passes start their own Redis, moto and Slack on free ports and mostly wait on I/O, so
-        # they run side by side.
+        # they run side by side, each on two processes of its own (each module whole on one of
+        # them: its stack is the module's).
         run_side_by_side(
             {
-                "end to end, moto's IAM": ([str(PYTHON), "-m", "pytest", "tests/e2e"], {}),
+                "end to end, moto's IAM": (
+                    [str(PYTHON), "-m", "pytest", "tests/e2e", "-n", "2", "--dist", "loadfile"],
+                    {},
+                ),
                 "end to end, strict IAM (WHOSE_KEY_TEST_IAM_MODE=strict)": (
-                    [str(PYTHON), "-m", "pytest", "tests/e2e"],
+                    [str(PYTHON), "-m", "pytest", "tests/e2e", "-n", "2", "--dist", "loadfile"],
                     {"WHOSE_KEY_TEST_IAM_MODE": "strict"},
                 ),
             }
