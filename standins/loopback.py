@@ -28,9 +28,10 @@ JOIN_TIMEOUT = 5.0
 
 RequestHandler = Callable[[BaseHTTPRequestHandler], None]
 
-# Every test process on the machine records the ports it was handed here (port -> pid), under a
-# lock; a claim whose process is gone is free again.
-PORT_CLAIMS = Path(tempfile.gettempdir()) / "whose-key-test-ports.json"
+# Every test process of this user on the machine records the ports it was handed here (port ->
+# pid), under a lock; a claim whose process is gone is free again. One file per user, so another
+# user's file is never one this user cannot write.
+PORT_CLAIMS = Path(tempfile.gettempdir()) / f"whose-key-test-ports-{os.getuid()}.json"
 # The band ports come from when the OS's ephemeral range leaves room below it.
 PORT_BAND_START = 10000
 PORT_BAND_MIN = 2000
