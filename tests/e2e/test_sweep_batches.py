@@ -22,6 +22,7 @@ from standins.moto_org import AccountSpec, UserSpec
 from standins.stack import Stack
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
 from tests.support.waiting import wait_until
+from workers.sweep.lock import SweepLock
 from workers.sweep.state import SweepProgress, SweepSummary
 
 BIG = "big-account"
@@ -58,9 +59,13 @@ def wait_finished(stack: Stack, sweep_id: str, timeout: float) -> SweepSummary:
         report = progress.summary(sweep_id)
         return report if report is not None and report.finished else None
 
-    return wait_until(
-        finished, what=lambda: f"sweep {sweep_id} finished: {progress.summary(sweep_id)}", timeout=timeout
-    )
+    def how_it_stands() -> str:
+        # On a timeout: whether the sweep started at all, who holds the sweep lock, what the workers said.
+        holder = SweepLock(redis_of(stack)).holder()
+        said = [line for line in stack.logs().splitlines() if "sweep" in line][-40:]
+        return "\n".join([f"sweep {sweep_id} finished: {progress.summary(sweep_id)}; lock held by {holder}", *said])
+
+    return wait_until(finished, what=how_it_stands, timeout=timeout)
 
 
 def snapshot_users(stack: Stack, account_name: str) -> dict[str, str]:
@@ -119,25 +124,28 @@ def test_worker_killed_during_a_batch_costs_a_retry_and_nothing_else(batches: St
     account = batches.org.accounts[BIG]
     deactivated = batches.org.key(BIG, "big-3")
     iam_in(batches, account).update_access_key(UserName="big-3", AccessKeyId=deactivated, Status="Inactive")
-    # Every batch reads the tags of a user with a key, and those reads are held until a worker
-    # running a batch is killed: it dies in the middle of that batch, however loaded the machine.
-    held = batches.aws.hold("ListUserTags", account=account)
+    # Every batch lists its users' keys (tags are read only when due, so not in every sweep), and
+    # those reads are held until a worker running a batch is killed: it dies in the middle of that
+    # batch, however loaded the machine (the account's chunk job only lists the users).
+    held = batches.aws.hold("ListAccessKeys", account=account)
     try:
         redis = redis_of(batches)
         sweep_id = JobQueue(redis).enqueue(SweepRequest(requested_by="test"))
 
         def running_a_batch() -> tuple[Worker, str] | None:
+            if not held.hits:  # not yet inside a batch's reads
+                return None
             for worker in Worker.all(connection=redis):
                 job_id = worker.get_current_job_id() or ""
                 if "-users-" in job_id:
                     return worker, job_id
             return None
 
-        victim, killed_job = wait_until(running_a_batch, what="a worker to take a batch job", timeout=60)
+        victim, killed_job = wait_until(running_a_batch, what="a worker to be held in a batch job", timeout=60)
         batches.kill_worker(victim.pid)
     finally:
         batches.aws.remove(held)
-    report = wait_finished(batches, sweep_id, timeout=180)
+    report = wait_finished(batches, sweep_id, timeout=120)  # within the test's own timeout
     assert report.done == report.accounts and not report.unreadable, report
     assert report.deactivated == 1
     assert len(owner_messages(batches, deactivated, "deactivated")) == 1

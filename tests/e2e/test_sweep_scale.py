@@ -171,7 +171,7 @@ def test_worker_killed_mid_sweep_is_retried_and_each_notice_goes_out_once(scale:
     try:
         sweep_id = start_sweep(scale)
         victim, job_id = wait_until(
-            lambda: chunk_jobs_running(scale, sweep_id), what="a worker to take a chunk of accounts"
+            lambda: held.hits and chunk_jobs_running(scale, sweep_id), what="a worker to be held in a chunk of accounts"
         )
         scale.kill_worker(victim.pid)
     finally:

@@ -50,7 +50,7 @@ from workers.sweep.account import (
     sweep_or_split,
 )
 from workers.sweep.batches import LargeAccount, next_batch
-from workers.sweep.lock import SweepLock
+from workers.sweep.lock import SweepLock, join_running_sweep
 from workers.sweep.state import AccountResult, SweepProgress, SweepSummary
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,11 @@ log = logging.getLogger(__name__)
 def start_sweep(runtime: Runtime, request: SweepRequest, notices: ChangeNotices) -> dict[str, Any]:
     """Start a sweep of every account, unless one is running (then it is skipped)."""
     sweep_id = request.sweep_id
-    lock = SweepLock(runtime.redis)
-    if not lock.acquire(sweep_id):
-        running = lock.holder()
-        log.warning("sweep skipped: another sweep is running", extra={"sweep": sweep_id, "running": running})
+    lock = join_running_sweep(runtime.redis, sweep_id)  # None too for a late copy of a finished sweep's job
+    if lock is None:
+        running = SweepLock(runtime.redis).holder()
+        details = {"sweep": sweep_id, "running": running}
+        log.warning("sweep skipped: another sweep is running, or this one has finished", extra=details)
         audit(runtime.redis, "sweep_skipped", sweep=sweep_id, running=running, requested_by=request.requested_by)
         return {"sweep_id": sweep_id, "skipped": True, "running": running}
     # Notices Slack did not take before get another chance first, whatever the sweep finds.
@@ -92,8 +93,8 @@ def start_sweep(runtime: Runtime, request: SweepRequest, notices: ChangeNotices)
 def sweep_chunk_task(runtime: Runtime, chunk: SweepChunk, notices: ChangeNotices) -> dict[str, Any]:
     """Sweep a chunk of accounts, ACCOUNTS_IN_FLIGHT side by side. An account is counted as soon
     as it is done, so a retry of the chunk (its worker died) reads only the accounts not done."""
-    lock = SweepLock(runtime.redis)
-    if not lock.acquire(chunk.sweep_id):  # free again: take it back; held by another sweep: this one is over
+    lock = join_running_sweep(runtime.redis, chunk.sweep_id)
+    if lock is None:
         log.warning("chunk job of a sweep no longer running", extra={"sweep": chunk.sweep_id})
         return {"accounts": len(chunk.accounts), "skipped": True}
     done = SweepProgress(runtime.redis).done_accounts(chunk.sweep_id)
@@ -152,8 +153,8 @@ def start_batches(runtime: Runtime, task: SweepAccount, split: Split) -> dict[st
 def sweep_batch_task(runtime: Runtime, task: SweepUserBatch, notices: ChangeNotices) -> dict[str, Any]:
     """Read one batch of a large account's users, enqueue the next batch, and settle the account
     when every batch is in."""
-    lock = SweepLock(runtime.redis)
-    if not lock.acquire(task.sweep_id):
+    lock = join_running_sweep(runtime.redis, task.sweep_id)
+    if lock is None:
         log.warning("batch job of a sweep no longer running", extra={"sweep": task.sweep_id})
         return {"account": task.account_id, "batch": task.batch, "skipped": True}
     large = LargeAccount(runtime.redis, task.sweep_id, task.account_id)
@@ -263,24 +264,32 @@ def finalize(runtime: Runtime, sweep_id: str) -> SweepSummary | None:
     start what runs after a sweep and let go of the lock. Safe to run twice: the report goes out once."""
     progress = SweepProgress(runtime.redis)
     first = progress.claim_finish(sweep_id)
-    report = progress.summary(sweep_id)
-    if report is None:
-        return None
-    report_unreadable(runtime, report)
-    if first:
-        summary = report.summary()
-        # No earlier sweep on record (a first start, or Redis lost its data): what this one found
-        # is the baseline the next one compares with, and it told nobody about keys it never knew.
-        baseline = not runtime.redis.exists(redis_key(SWEEP_LAST))
-        after_loss = take_baseline_after_loss(runtime.redis, sweep_id)
-        runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary), ex=SWEEP_LAST.seconds)
-        audit(runtime.redis, "sweep_finished", **{k: v for k, v in report.to_dict().items() if k != "unreadable"},
-              unreadable=len(report.unreadable), baseline=baseline or after_loss,
-              after_data_loss=after_loss or None)  # fmt: skip
-        log.info("sweep finished%s", " (a fresh baseline)" if baseline else "", extra=report.to_dict())
-        on_sweep_finished(runtime, summary)
-    SweepLock(runtime.redis).release(sweep_id)
-    return report
+    try:
+        report = progress.summary(sweep_id)
+        if report is None:
+            return None
+        report_unreadable(runtime, report)
+        if first:
+            record_finished(runtime, report)
+        return report
+    finally:
+        # Whatever failed above, the sweep is over: the next one must not wait out the lock's TTL.
+        SweepLock(runtime.redis).release(sweep_id)
+
+
+def record_finished(runtime: Runtime, report: SweepSummary) -> None:
+    """Once per sweep: its summary stored and audited, and what runs after a sweep started."""
+    summary = report.summary()
+    # No earlier sweep on record (a first start, or Redis lost its data): what this one found
+    # is the baseline the next one compares with, and it told nobody about keys it never knew.
+    baseline = not runtime.redis.exists(redis_key(SWEEP_LAST))
+    after_loss = take_baseline_after_loss(runtime.redis, report.sweep_id)
+    runtime.redis.set(redis_key(SWEEP_LAST), json.dumps(summary), ex=SWEEP_LAST.seconds)
+    audit(runtime.redis, "sweep_finished", **{k: v for k, v in report.to_dict().items() if k != "unreadable"},
+          unreadable=len(report.unreadable), baseline=baseline or after_loss,
+          after_data_loss=after_loss or None)  # fmt: skip
+    log.info("sweep finished%s", " (a fresh baseline)" if baseline else "", extra=report.to_dict())
+    on_sweep_finished(runtime, summary)
 
 
 def on_sweep_finished(runtime: Runtime, summary: dict[str, Any]) -> None:

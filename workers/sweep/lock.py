@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from core.coordination import LeaseLock
 from core.redis_keys import ASSUME_RATE, SWEEP_LOCK, redis_key
 from workers.constants import ASSUME_PER_SECOND
+from workers.sweep.state import SweepProgress
 from workers.ticker import ticking
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,21 @@ class SweepLock(LeaseLock):
 
         with ticking(self.ttl / 3, renew, name="sweep-lock"):
             yield
+
+
+def join_running_sweep(redis: Redis, sweep_id: str) -> SweepLock | None:
+    """The sweep lock, held for `sweep_id`, for one of that sweep's jobs; None when the sweep is
+    over: another sweep holds the lock, or this one has finished. RQ runs a job at least once, so
+    a duplicate of a finished sweep's job can start late; taking the free lock back then would hold
+    off the next sweep for the lock's whole TTL. The finish is claimed before the lock is let go,
+    so a job that takes the lock after that release always sees the sweep finished, and lets go."""
+    lock = SweepLock(redis)
+    if not lock.acquire(sweep_id):
+        return None
+    if SweepProgress(redis).finished(sweep_id):
+        lock.release(sweep_id)
+        return None
+    return lock
 
 
 class AssumePace:

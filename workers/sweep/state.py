@@ -148,6 +148,10 @@ class SweepProgress:
             first, _ = pipe.execute()
         return bool(first)
 
+    def finished(self, sweep_id: str) -> bool:
+        """True once the sweep's finish was claimed (its report is out or going out)."""
+        return bool(self.redis.hexists(redis_key(SWEEP_STATE, sweep_id), "finished_at"))
+
     def summary(self, sweep_id: str) -> SweepSummary | None:
         raw = self.redis.hgetall(redis_key(SWEEP_STATE, sweep_id))
         if not raw:
