@@ -28,7 +28,7 @@ from bot.body_guard import (
     check_aws_request,
     check_slack_request,
 )
-from core.data_loss import DataMarker
+from core.data_loss import CHECK_EVERY, DataMarker
 from core.logs import configure_logging
 from core.queue import JobQueue
 from core.redis_keys import connect
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 8 * 1024 * 1024
 # The most each guarded path reads; a body announced larger is refused before a byte is read.
 BODY_LIMITS = {"/slack/events": SLACK_MAX_BODY, "/aws/events": AWS_MAX_BODY}
-# Requests look at Redis's data marker at most this often per process (/healthz always does).
-DATA_MARKER_EVERY = 15.0
 # How long a SIGTERMed web process (a rolling restart) lets requests it holds finish before
 # gunicorn kills them. Every request only verifies and enqueues, and Slack stops waiting for an ack
 # after 3 s: 5 s lets any request Slack still waits for finish, and ends well inside a platform's
@@ -76,7 +74,7 @@ def create_web_app(settings: Settings, client: WebClient | None = None, sns: Sns
         # A Redis that lost its data is noticed by a web that serves traffic even if nobody asks
         # /healthz; a Redis that is away is the request's own to answer.
         with contextlib.suppress(RedisError):
-            marker.check_every(DATA_MARKER_EVERY)
+            marker.check_every(CHECK_EVERY)  # /healthz always looks
 
     @web.before_request
     def guard_body() -> tuple[Response, int] | None:

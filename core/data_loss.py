@@ -2,8 +2,9 @@
 
 The first process to start writes a random marker (DATA_MARKER); every long-running process
 remembers the value it saw and looks again every so often (the worker on its maintenance tick, the
-web on requests and /healthz). A marker gone, or replaced by another value, while a process still
-remembers it means everything before is gone: queues, key states, pending notices, snapshots.
+web on requests and /healthz, the socket process on a timer). A marker gone, or replaced by another
+value, while a process still remembers it means everything before is gone: queues, key states,
+pending notices, snapshots.
 Every process that notices logs it loudly; one, chosen by an atomic claim in the fresh Redis, audits
 it and tells the audit channel. The sweep needs no telling: with its snapshots and key states gone,
 its next run finds every key for the first time and takes a fresh baseline without notices.
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MARKER_KEY = redis_key(DATA_MARKER)
 BASELINE_KEY = redis_key(DATA_LOSS_BASELINE)
+# How often the web (on requests) and the socket process (on a timer) look at the marker; the
+# workers look on their maintenance tick, as often.
+CHECK_EVERY = 15.0
 # The baseline's value from the loss until a sweep finishes and takes it.
 AWAITING_SWEEP = "pending"
 # What the audit channel is told, once per loss.

@@ -14,7 +14,9 @@ from core.audit import recent
 from core.data_loss import MARKER_KEY
 from core.nudges import SNOOZE_ACTION
 from core.redis_keys import DATA_LOSS_SEEN, SWEEP_LAST, redis_key
+from standins import slack_payloads
 from standins.moto_org import AccountSpec, UserSpec
+from standins.socket_mode import SLASH_COMMANDS
 from standins.stack import Stack, http_get
 from tests.e2e.env import AUDIT_CHANNEL, TEST_ENV, iam_in
 from tests.support.cli import run_cli
@@ -117,3 +119,26 @@ def test_data_loss_is_told_once_and_the_next_sweep_is_a_quiet_baseline(forgetful
         f"sweep after the loss: keys={after['keys']} deactivated={after['deactivated']} "
         f"deleted={after['deleted']} notified={after['notified']} baseline={after['baseline']}"
     )
+
+
+def test_the_socket_process_notices_a_loss_on_its_own_and_answers_after_it() -> None:
+    """Socket Mode has no /healthz and may get no envelope for hours: it looks at the marker on a
+    timer, so it is among the processes that noticed, and it still answers after the loss."""
+    with Stack(accounts=ORGANIZATION, extra_env=dict(TEST_ENV), socket=True) as stack:
+        assert stack.socket_mode is not None and stack.org is not None
+        redis = Redis.from_url(stack.redis.url)
+        # The socket process reads the marker before it connects: connected means remembered.
+        wait_until(lambda: stack.socket_mode.connected, what="the socket process to connect")
+        lost_marker = redis.get(MARKER_KEY).decode()
+        redis.flushall()
+        seen = redis_key(DATA_LOSS_SEEN, lost_marker)
+        wait_until(
+            lambda: any(m.startswith(b"socket:") for m in redis.smembers(seen)),
+            what="the socket process to notice the loss",
+            timeout=60,
+        )
+        url = stack.slack.new_response_url()
+        form = slack_payloads.slash_command(stack.org.key("payments", "api"), user_id="U0SOCKET1",
+                                            channel_id="C0SOCKET1", response_url=url)  # fmt: skip
+        stack.socket_mode.send(SLASH_COMMANDS, form)
+        assert "api" in json.dumps(stack.slack.wait_for_hook(url, timeout=60)[0].body)
