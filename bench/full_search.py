@@ -46,19 +46,13 @@ from bench.big_org import (  # noqa: E402
     MISSING_KEY_ID,
     ClientBuildTimer,
     IndexedMotoServer,
-    OpCounter,
-    PeakRss,
-    Watchdog,
     cached_clients,
     check_seeded,
-    format_ops,
     isolate_aws_env,
-    maxrss_mb,
     moto_pid,
-    process_rss_mb,
     seed_big_org,
-    traced_peak,
 )
+from bench.measure import OpCounter, PeakRss, Watchdog, format_ops, maxrss_mb, process_rss_mb, traced_peak  # noqa: E402
 from standins.moto_org import MotoServer  # noqa: E402
 from workers.aws.gateway import AwsGateway, start_counting_calls  # noqa: E402
 from workers.cache import MemoryCache  # noqa: E402
@@ -104,10 +98,10 @@ class Contender:
         # Count the accounts whose-key actually reads (search skips the rest once found).
         look_in = self.finder.look_in
 
-        def counted_look_in(account: Account, key_id: str) -> Any:
+        def counted_look_in(account: Account, key_id: str, hint_user: str | None = None) -> Any:
             with self._reads_lock:
                 self.reads += 1
-            return look_in(account, key_id)
+            return look_in(account, key_id, hint_user)
 
         self.finder.look_in = counted_look_in  # type: ignore[method-assign]
 

@@ -34,19 +34,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.big_org import (  # noqa: E402
-    MotoIam,
+from bench.big_org import MotoIam, cached_clients, isolate_aws_env, moto_pid, seed_big_org  # noqa: E402
+from bench.measure import (  # noqa: E402
     OpCounter,
     PeakRss,
     Watchdog,
-    cached_clients,
     format_ops,
-    isolate_aws_env,
     maxrss_mb,
-    moto_pid,
     process_rss_mb,
     rss_mb,
-    seed_big_org,
     traced_peak,
 )
 

@@ -37,7 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.big_org import IndexedMotoServer, isolate_aws_env, process_rss_mb, seed_big_org  # noqa: E402
+from bench.big_org import IndexedMotoServer, isolate_aws_env, seed_big_org  # noqa: E402
+from bench.measure import process_rss_mb  # noqa: E402
 from bench.stats import percentile  # noqa: E402
 
 BOT_TOKEN = "xoxb-bench-token"  # only ever valid at the loopback Slack double
