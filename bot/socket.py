@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # waits 3 s for an ack: 5 s covers every envelope Slack still waits for (the web's graceful
 # timeout, for the same reason).
 GRACEFUL_TIMEOUT = 5.0
+# How soon the main thread notices a SIGTERM or SIGINT (see main).
+STOP_POLL = 0.5
 
 
 def main() -> None:
@@ -58,8 +60,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("socket mode starting", extra={"settings": repr(settings)})
     handler.connect()  # type: ignore[no-untyped-call]
-    while not stopping.wait(CHECK_EVERY):
-        look_at_data_marker(marker)
+    # A timed wait, not an endless one: Python runs a signal's handler in the main thread only, and
+    # a SIGTERM the kernel hands to another thread (Socket Mode's own) does not wake a main thread
+    # blocked for good; this way the handler runs within STOP_POLL.
+    while not stopping.wait(STOP_POLL):
+        look_at_data_marker(marker, CHECK_EVERY)
     # Events that come from now on are left unacked, so Slack sends them again to another
     # connection; the envelopes in hand are finished and acked on this one before it closes.
     unfinished = handler.drain(GRACEFUL_TIMEOUT)
@@ -68,11 +73,12 @@ def main() -> None:
     handler.close()  # type: ignore[no-untyped-call]
 
 
-def look_at_data_marker(marker: DataMarker) -> None:
-    """Notice a Redis that lost its data (core/data_loss.py), also in a quiet workspace; a Redis
-    that is away is each envelope's own to answer."""
+def look_at_data_marker(marker: DataMarker, unless_within: float = 0.0) -> None:
+    """Notice a Redis that lost its data (core/data_loss.py), also in a quiet workspace, unless this
+    process looked less than `unless_within` seconds ago; a Redis that is away is each envelope's
+    own to answer."""
     with contextlib.suppress(RedisError):
-        marker.check()
+        marker.check_every(unless_within)
 
 
 if __name__ == "__main__":
