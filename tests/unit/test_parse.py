@@ -583,9 +583,10 @@ def assert_well_formed(parsed: ParsedRequest) -> None:
     assert isinstance(parsed, ParsedRequest)
     if parsed.action is Action.LOOKUP:
         assert parsed.keys or parsed.problems or parsed.secret_pasted, "a lookup with nothing and no reason"
-    else:
-        assert parsed.action in (Action.HELP, Action.FAQ)
+    else:  # help, an FAQ, the report or "my keys" (free text such as "mine"): never with keys
         assert parsed.keys == ()
+        if parsed.secret_pasted:
+            assert parsed.action is Action.HELP, "the answer to a pasted secret is the warning"
     assert all(is_access_key_id(key) for key in parsed.keys)
     assert len(set(parsed.keys)) == len(parsed.keys)
     assert len(parsed.keys) <= MAX_KEYS
