@@ -15,6 +15,7 @@ from core.jobs import LOOKUP_QUEUE
 from standins.slack_double import RecordedCall, Reply
 from standins.stack import Stack, http_get
 from tests.e2e.env import TEST_ENV
+from tests.support.signals import needs_tgkill, other_threads, signal_one_thread
 from tests.support.waiting import jobs_mentioning, wait_for_jobs_finished, wait_for_queues_drained, wait_until
 
 
@@ -119,3 +120,37 @@ def test_slack_failing_repeatedly_does_not_lose_the_answer(fragile: Stack) -> No
     assert len(delivered()) == 1
     failed = [c for c in fragile.slack.api_calls("chat.postMessage") if c.body.get("channel") == "C0FLAKY" and not c.ok]
     assert len(failed) == 4, "three tries in the first run of the job, the fourth in its retry"
+
+
+@needs_tgkill
+def test_a_sigterm_taken_by_another_thread_still_stops_a_busy_worker_warmly(fragile: Stack) -> None:
+    """The kernel may hand a worker's SIGTERM to any of its threads, while the main thread, which
+    alone runs Python's handlers, waits on IAM inside a job. The warm shutdown still starts at
+    once: the worker records it while the call is held, finishes the job (one answer), and exits;
+    its supervisor starts a fresh one."""
+    key_id = key_of(fragile, "acme-data", "etl")
+    held = fragile.aws.hold("GetAccessKeyLastUsed", lambda params: params.get("AccessKeyId") == key_id, times=1)
+    redis = Redis.from_url(fragile.redis.url)
+    try:
+        _, url = fragile.slash_command(key_id)
+        wait_until(lambda: held.hits, what="the lookup to ask IAM about the key")
+        [job_id] = jobs_mentioning(redis, url)
+        busy = wait_until(
+            lambda: next((w for w in Worker.all(connection=redis) if w.get_current_job_id() == job_id), None),
+            what=f"the worker running {job_id}",
+        )
+        signal_one_thread(busy.pid, other_threads(busy.pid)[-1], signal.SIGTERM)
+
+        def shutdown_recorded() -> bool:
+            worker = Worker.find_by_key(busy.key, connection=redis)
+            return worker is not None and worker.shutdown_requested_date is not None
+
+        wait_until(shutdown_recorded, what="the busy worker to record its warm shutdown", timeout=20)
+    finally:
+        fragile.aws.remove(held)
+    assert "etl" in json.dumps(fragile.slack.wait_for_hook(url, timeout=60)[0].body)
+    wait_until(lambda: not any(w.name == busy.name for w in Worker.all(connection=redis)),
+               what="the worker to leave after its job", timeout=60)  # fmt: skip
+    fragile.wait_for_workers(fragile.workers * fragile.pool_size)
+    wait_for_queues_drained(redis, [LOOKUP_QUEUE], timeout=60)
+    assert len(fragile.slack.hook_posts(url)) == 1

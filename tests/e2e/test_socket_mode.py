@@ -5,12 +5,8 @@ lost or doubled."""
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import platform
 import signal
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +16,7 @@ from standins import slack_payloads
 from standins.socket_mode import EVENTS_API, INTERACTIVE, SLASH_COMMANDS, SocketModeDouble
 from standins.stack import Stack
 from tests.e2e.env import TEST_ENV
+from tests.support.signals import needs_tgkill, other_threads, signal_one_thread
 from tests.support.waiting import wait_until
 
 
@@ -123,25 +120,13 @@ def test_after_a_dropped_connection_it_reconnects_and_nothing_is_lost_or_doubled
     )
 
 
-# tgkill(2), by architecture: a signal to one thread of another process.
-SYS_TGKILL = {"x86_64": 234, "aarch64": 131}
-
-
-def signal_one_thread(pid: int, tid: int, sig: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(SYS_TGKILL[platform.machine()], pid, tid, sig) != 0:
-        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {tid}, {sig})")
-
-
-@pytest.mark.skipif(
-    sys.platform != "linux" or platform.machine() not in SYS_TGKILL, reason="tgkill is Linux's, by architecture"
-)
+@needs_tgkill
 def test_a_sigterm_taken_by_another_thread_still_stops_the_socket_process() -> None:
     """The kernel may hand a process's SIGTERM to any of its threads; Python runs the handler in
     the main thread only. The socket process must still drain and exit, as in a rolling restart."""
     with Stack(extra_env=dict(TEST_ENV), socket=True) as stack:
         socket = next(p for p in stack.processes if p.name.startswith("socket"))
-        others = sorted(int(t) for t in os.listdir(f"/proc/{socket.pid}/task") if int(t) != socket.pid)
+        others = other_threads(socket.pid)
         assert others, "Socket Mode runs threads of its own"
         signal_one_thread(socket.pid, others[-1], signal.SIGTERM)
         wait_until(lambda: socket.returncode is not None, what="the socket process to exit", timeout=30)

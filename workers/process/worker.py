@@ -27,6 +27,7 @@ from rq.serializers import JSONSerializer
 from core.data_loss import DataMarker
 from core.jobs import BACKGROUND_QUEUE, QUEUES, decode_arguments
 from core.settings import Settings
+from core.signals import relay_signals_to_main_thread
 from workers.process.schedules import start_schedules
 from workers.runtime import Runtime, build_runtime
 from workers.ticker import ticking
@@ -171,6 +172,7 @@ def make_worker(runtime: Runtime, queue_names: tuple[str, ...] = QUEUES, **kwarg
 
 def run_worker(settings: Settings, queue_names: tuple[str, ...] = QUEUES, *, burst: bool = False) -> None:
     """One RQ worker process on `queue_names`, served in that order (lookups first)."""
+    relay_signals_to_main_thread()  # a SIGTERM caught by any thread starts the warm shutdown at once
     runtime = build_runtime(settings)
     worker = make_worker(runtime, queue_names)
     role = "worker:" + ("all" if BACKGROUND_QUEUE in queue_names else "interactive")
