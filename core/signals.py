@@ -21,24 +21,25 @@ import signal
 import threading
 
 # Caught only to interrupt the main thread; ignored by default, so nothing else relies on it.
-NUDGE = signal.SIGURG
+# (POSIX only: where it does not exist, there is no relay.)
+NUDGE: int | None = getattr(signal, "SIGURG", None)
 
 
 def relay_signals_to_main_thread() -> None:
     """Install the relay (from the main thread, once per process; POSIX only, else a no-op)."""
-    if not hasattr(signal, "pthread_kill") or threading.current_thread() is not threading.main_thread():
+    nudge = NUDGE
+    if nudge is None or threading.current_thread() is not threading.main_thread():
         return
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
-    signal.signal(NUDGE, lambda _signum, _frame: None)
+    signal.signal(nudge, lambda _signum, _frame: None)
     signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    main = threading.main_thread().ident
-    assert main is not None
+    main = threading.get_ident()
 
     def relay() -> None:
         while caught := os.read(read_end, 64):
-            if any(number != NUDGE for number in caught):  # a NUDGE's own byte: nothing to relay
+            if any(number != nudge for number in caught):  # a nudge's own byte: nothing to relay
                 with contextlib.suppress(ProcessLookupError):
-                    signal.pthread_kill(main, NUDGE)
+                    signal.pthread_kill(main, nudge)
 
     threading.Thread(target=relay, name="signal-relay", daemon=True).start()
