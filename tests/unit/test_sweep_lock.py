@@ -87,3 +87,16 @@ def test_the_finalizer_lets_go_of_the_lock_even_when_recording_the_sweep_fails(
         coordinator.finalize(runtime_on(redis), OLD)
     assert SweepProgress(redis).finished(OLD)
     assert SweepLock(redis).holder() is None  # the next sweep need not wait out the TTL
+
+
+def test_a_sweep_asked_while_the_last_one_writes_its_report_starts(redis: Redis) -> None:
+    """The last sweep's finish is claimed (people see it finished) but its finalizer has not let go
+    yet: the next sweep takes the lock instead of being skipped, and the finalizer's late release
+    leaves the new holder alone."""
+    assert SweepLock(redis).acquire(OLD)
+    SweepProgress(redis).start(OLD, 1, "test")
+    assert SweepProgress(redis).claim_finish(OLD)
+    lock = join_running_sweep(redis, NEXT)
+    assert lock is not None and lock.holder() == NEXT
+    assert SweepLock(redis).release(OLD) is False
+    assert SweepLock(redis).holder() == NEXT

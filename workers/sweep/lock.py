@@ -58,11 +58,19 @@ def join_running_sweep(redis: Redis, sweep_id: str) -> SweepLock | None:
     over: another sweep holds the lock, or this one has finished. RQ runs a job at least once, so
     a duplicate of a finished sweep's job can start late; taking the free lock back then would hold
     off the next sweep for the lock's whole TTL. The finish is claimed before the lock is let go,
-    so a job that takes the lock after that release always sees the sweep finished, and lets go."""
+    so a job that takes the lock after that release always sees the sweep finished, and lets go.
+
+    A holder whose finish is claimed has done its work and is only writing its report (its
+    finalizer lets go right after): its lock is let go here, so a sweep asked for the moment the
+    last one reports finished starts instead of being skipped. Two takers race fairly: one wins."""
     lock = SweepLock(redis)
+    progress = SweepProgress(redis)
+    holder = lock.holder()
+    if holder is not None and holder != sweep_id and progress.finished(holder):
+        lock.release(holder)  # compares the token: a lock taken by a live sweep meanwhile stays
     if not lock.acquire(sweep_id):
         return None
-    if SweepProgress(redis).finished(sweep_id):
+    if progress.finished(sweep_id):
         lock.release(sweep_id)
         return None
     return lock
